@@ -1,0 +1,47 @@
+using System.Security.Claims;
+
+namespace Presence.Gateway.Auth;
+
+/// <summary>Who is calling, from the validated token: everything a request may touch is in <see cref="Tenant"/>.</summary>
+public sealed record Caller(string Tenant, string UserId, bool IsAdmin, UserProfile Profile)
+{
+    public const string TenantClaim = "tenant";
+    public const string RoleClaim = "role";
+    public const string AdminRole = "admin";
+
+    /// <summary>Null when the principal lacks a valid <c>sub</c> or has a malformed <c>tenant</c>.</summary>
+    public static Caller? FromPrincipal(ClaimsPrincipal principal)
+    {
+        var sub = principal.FindFirstValue("sub");
+        var tenant = principal.FindFirstValue(TenantClaim) ?? PresenceKeys.DefaultTenant;
+        if (!PresenceKeys.IsValidId(sub) || !PresenceKeys.IsValidTenant(tenant))
+        {
+            return null;
+        }
+        var profile = new UserProfile(
+            principal.FindFirstValue("username"),
+            principal.FindFirstValue("name"),
+            principal.FindFirstValue("avatar"));
+        return new Caller(tenant, sub!, principal.HasClaim(RoleClaim, AdminRole), profile);
+    }
+
+    private static readonly object ItemKey = new();
+
+    /// <summary>The caller of an authenticated request (cached per request).</summary>
+    public static Caller Of(HttpContext context)
+    {
+        if (context.Items.TryGetValue(ItemKey, out var cached) && cached is Caller caller)
+        {
+            return caller;
+        }
+        caller = FromPrincipal(context.User) ?? throw new InvalidOperationException("Endpoint requires an authenticated caller.");
+        context.Items[ItemKey] = caller;
+        return caller;
+    }
+
+    /// <summary>Resolves a route's user id: "me" is the caller.</summary>
+    public string Resolve(string userId) => userId == "me" ? UserId : userId;
+
+    /// <summary>May this caller act for <paramref name="userId"/>: itself, or anyone of its tenant with an admin token.</summary>
+    public bool MayActFor(string userId) => userId == UserId || IsAdmin;
+}

@@ -1,0 +1,95 @@
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.Tokens;
+using Presence.Gateway.Errors;
+
+namespace Presence.Gateway.Auth;
+
+public static class PresenceAuthExtensions
+{
+    /// <summary>
+    /// Bearer JWTs (HS256) validated by the framework's JwtBearer handler; 401 and 403 are written in the dialect
+    /// the request addressed. A token must carry a valid <c>sub</c>; <c>tenant</c> defaults to "default".
+    /// </summary>
+    public static WebApplicationBuilder AddPresenceAuth(this WebApplicationBuilder builder)
+    {
+        var section = builder.Configuration.GetSection(PresenceAuthOptions.Section);
+        var auth = section.Get<PresenceAuthOptions>() ?? new PresenceAuthOptions();
+        var key = SigningKeys.Resolve(auth.SigningKey, builder.Environment.IsDevelopment(), out var generated);
+        if (SigningKeys.Problem(key) is { } problem)
+        {
+            throw new OptionsValidationException(PresenceAuthOptions.Section, typeof(PresenceAuthOptions), [problem]);
+        }
+        if (auth.ClockSkew < TimeSpan.Zero)
+        {
+            throw new OptionsValidationException(PresenceAuthOptions.Section, typeof(PresenceAuthOptions),
+                [$"{PresenceAuthOptions.Section}:ClockSkew must not be negative."]);
+        }
+        builder.Services.AddSingleton(new DevelopmentKeyNotice(string.IsNullOrEmpty(auth.SigningKey), generated));
+
+        builder.Services.AddAuthorization();
+        builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(options =>
+        {
+            options.MapInboundClaims = false;
+            options.TokenValidationParameters = new TokenValidationParameters
+            {
+                IssuerSigningKey = SigningKeys.ToSecurityKey(key!),
+                ValidAlgorithms = [SecurityAlgorithms.HmacSha256],
+                ValidateIssuerSigningKey = true,
+                ValidateIssuer = !string.IsNullOrEmpty(auth.Issuer),
+                ValidIssuer = auth.Issuer,
+                ValidateAudience = !string.IsNullOrEmpty(auth.Audience),
+                ValidAudience = auth.Audience,
+                ValidateLifetime = true,
+                RequireExpirationTime = true,
+                ClockSkew = auth.ClockSkew,
+                NameClaimType = "sub",
+                RoleClaimType = Caller.RoleClaim,
+            };
+            options.Events = new JwtBearerEvents
+            {
+                OnTokenValidated = context =>
+                {
+                    if (Caller.FromPrincipal(context.Principal!) is null)
+                    {
+                        context.Fail("token lacks a valid sub claim or has a malformed tenant claim");
+                    }
+                    return Task.CompletedTask;
+                },
+                OnChallenge = async context =>
+                {
+                    context.HandleResponse();
+                    var message = ChallengeMessage(context);
+                    var dialects = context.HttpContext.RequestServices.GetRequiredService<DialectRegistry>();
+                    context.Response.Headers.WWWAuthenticate = "Bearer";
+                    await dialects.For(context.HttpContext).WriteAsync(context.HttpContext, StatusCodes.Status401Unauthorized, message);
+                },
+                OnForbidden = context =>
+                {
+                    var dialects = context.HttpContext.RequestServices.GetRequiredService<DialectRegistry>();
+                    return dialects.For(context.HttpContext).WriteAsync(context.HttpContext, StatusCodes.Status403Forbidden, "forbidden");
+                },
+            };
+        });
+        return builder;
+    }
+
+    private static string ChallengeMessage(JwtBearerChallengeContext context) => context.AuthenticateFailure switch
+    {
+        null when string.IsNullOrEmpty(context.Request.Headers.Authorization) => "missing bearer token: send Authorization: Bearer <token>",
+        null => "invalid token",
+        SecurityTokenExpiredException => "token expired",
+        SecurityTokenNotYetValidException => "token not yet valid",
+        SecurityTokenNoExpirationException => "token has no expiration (exp)",
+        SecurityTokenSignatureKeyNotFoundException or SecurityTokenInvalidSignatureException => "token signature is invalid",
+        SecurityTokenInvalidIssuerException => "token issuer is not accepted",
+        SecurityTokenInvalidAudienceException => "token audience is not accepted",
+        SecurityTokenInvalidAlgorithmException => "token algorithm must be HS256",
+        AuthenticationFailureException failure => failure.Message,
+        _ => "invalid token",
+    };
+}
+
+/// <summary>Whether the gateway runs on the development key, and whether it was just generated (for the start-up note).</summary>
+public sealed record DevelopmentKeyNotice(bool UsesDevelopmentKey, bool Generated);

@@ -1,0 +1,50 @@
+using Presence.Gateway.Auth;
+using Presence.Gateway.Errors;
+using Presence.Gateway.Health;
+using Presence.Silo.Hosting;
+
+namespace Presence.Gateway.Hosting;
+
+public static partial class PresenceGatewayExtensions
+{
+    /// <summary>
+    /// The gateway's services: a co-hosted silo (in-memory storage and reminders, localhost clustering), JWT auth,
+    /// health checks and the edge's limits.
+    /// </summary>
+    public static WebApplicationBuilder AddPresenceGateway(this WebApplicationBuilder builder)
+    {
+        builder.UseOrleans(silo => silo.AddPresenceSilo(builder.Configuration));
+        builder.AddPresenceAuth();
+        builder.Services.AddOptions<GatewayHttpOptions>().BindConfiguration(GatewayHttpOptions.Section)
+            .Validate(o => o.MaxBodyBytes > 0, $"{GatewayHttpOptions.Section}:MaxBodyBytes must be positive.")
+            .ValidateOnStart();
+        builder.Services.AddSingleton<DialectRegistry>();
+        builder.Services.AddHealthChecks().AddCheck<ClusterHealthCheck>("cluster", tags: [HealthEndpoints.ReadyTag]);
+        return builder;
+    }
+
+    public static WebApplication UsePresenceGateway(this WebApplication app)
+    {
+        app.UseDialectErrors();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.Lifetime.ApplicationStarted.Register(() => Announce(app));
+        return app;
+    }
+
+    private static void Announce(WebApplication app)
+    {
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Presence.Gateway");
+        LogListening(logger, string.Join(", ", app.Urls));
+        if (app.Services.GetRequiredService<DevelopmentKeyNotice>() is { UsesDevelopmentKey: true } notice)
+        {
+            LogDevelopmentKey(logger, notice.Generated ? "generated" : "loaded", SigningKeys.DevelopmentKeyPath);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Orleans.Presence gateway listening on {Urls}")]
+    private static partial void LogListening(ILogger logger, string urls);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "No Presence:Auth:SigningKey configured: using the development key {Action} at {Path}. Mint a token with: dotnet run --project Gateway -- token --sub alice")]
+    private static partial void LogDevelopmentKey(ILogger logger, string action, string path);
+}

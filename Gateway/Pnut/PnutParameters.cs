@@ -1,0 +1,143 @@
+using System.Text;
+using System.Text.Json;
+using Microsoft.Net.Http.Headers;
+
+namespace Presence.Gateway.Pnut;
+
+/// <summary>
+/// A pnut call's parameters, wherever the client put them: a JSON object body, form fields (urlencoded or
+/// multipart), or the query string, in that order of precedence. A body is read up to the configured cap
+/// (<c>Presence:Http:MaxBodyBytes</c>); past it the call is refused with 413 and nothing is changed.
+/// </summary>
+public sealed class PnutParameters
+{
+    // A JSON value that cannot be a parameter (object, array): reported when the parameter is asked for.
+    private const string NotAScalar = "\0not-a-scalar";
+
+    private readonly Dictionary<string, string> _body;
+    private readonly IQueryCollection _query;
+
+    private PnutParameters(Dictionary<string, string> body, IQueryCollection query) => (_body, _query) = (body, query);
+
+    /// <summary>The value of <paramref name="name"/>; false with an error when it is present but unusable.</summary>
+    public bool TryGet(string name, out string? value, out string? error)
+    {
+        error = null;
+        if (_body.TryGetValue(name, out value))
+        {
+            if (value == NotAScalar)
+            {
+                value = null;
+                error = $"{name} must be a string or a number";
+                return false;
+            }
+            return true;
+        }
+        var query = _query[name];
+        value = query.Count == 0 ? null : query[0];
+        return true;
+    }
+
+    public static async Task<(PnutParameters? Parameters, PnutError? Error)> ReadAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
+    {
+        if (request.ContentLength > maxBytes)
+        {
+            return (null, TooLarge(maxBytes));
+        }
+        var bytes = await ReadBounded(request.Body, maxBytes, cancellationToken);
+        if (bytes is null)
+        {
+            return (null, TooLarge(maxBytes));
+        }
+        var body = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (bytes.Length == 0)
+        {
+            return (new PnutParameters(body, request.Query), null);
+        }
+
+        MediaTypeHeaderValue.TryParse(request.ContentType, out var contentType);
+        var mediaType = contentType?.MediaType.Value?.ToLowerInvariant();
+        var looksLikeJson = mediaType is null && bytes.AsSpan().TrimStart(" \t\r\n"u8).StartsWith("{"u8);
+        if (mediaType is "application/json" || mediaType?.EndsWith("+json", StringComparison.Ordinal) == true || looksLikeJson)
+        {
+            return ReadJson(bytes, body, request.Query);
+        }
+        if (mediaType is null or "application/x-www-form-urlencoded" or "multipart/form-data")
+        {
+            request.Body = new MemoryStream(bytes, writable: false);
+            if (mediaType is null)
+            {
+                request.ContentType = "application/x-www-form-urlencoded";
+            }
+            try
+            {
+                var form = await request.ReadFormAsync(cancellationToken);
+                foreach (var (key, values) in form)
+                {
+                    body[key] = values.Count == 1 ? values[0]! : NotAScalar;
+                }
+            }
+            catch (Exception error) when (error is InvalidDataException or IOException or DecoderFallbackException)
+            {
+                return (null, PnutError.BadRequest("malformed form body"));
+            }
+            return (new PnutParameters(body, request.Query), null);
+        }
+        return (null, new PnutError(StatusCodes.Status415UnsupportedMediaType,
+            $"unsupported content type '{mediaType}': send application/json or form fields"));
+    }
+
+    private static (PnutParameters?, PnutError?) ReadJson(byte[] bytes, Dictionary<string, string> body, IQueryCollection query)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 16 });
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                return (null, PnutError.BadRequest("JSON body must be an object"));
+            }
+            foreach (var property in document.RootElement.EnumerateObject())
+            {
+                switch (property.Value.ValueKind)
+                {
+                    case JsonValueKind.String:
+                        body[property.Name] = property.Value.GetString()!;
+                        break;
+                    case JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False:
+                        body[property.Name] = property.Value.GetRawText();
+                        break;
+                    case JsonValueKind.Null:
+                        break;
+                    default:
+                        body[property.Name] = NotAScalar;
+                        break;
+                }
+            }
+            return (new PnutParameters(body, query), null);
+        }
+        catch (Exception error) when (error is JsonException or InvalidOperationException)
+        {
+            return (null, PnutError.BadRequest("malformed JSON body"));
+        }
+    }
+
+    /// <summary>The whole body, or null when it is longer than <paramref name="maxBytes"/>.</summary>
+    private static async Task<byte[]?> ReadBounded(Stream body, int maxBytes, CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[8192];
+        int read;
+        while ((read = await body.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > maxBytes)
+            {
+                return null;
+            }
+            buffer.Write(chunk, 0, read);
+        }
+        return buffer.ToArray();
+    }
+
+    private static PnutError TooLarge(int maxBytes)
+        => new(StatusCodes.Status413PayloadTooLarge, $"request body too large: at most {maxBytes} bytes");
+}

@@ -1,0 +1,32 @@
+using Microsoft.Extensions.Options;
+using Presence.Gateway.Auth;
+using Presence.Gateway.Health;
+using Presence.Gateway.Hosting;
+using Presence.Gateway.Pnut;
+
+if (TokenCommand.IsInvocation(args))
+{
+    return TokenCommand.Run(args);
+}
+
+try
+{
+    var builder = WebApplication.CreateBuilder(args);
+    builder.AddPresenceGateway();
+
+    var app = builder.Build();
+    app.UsePresenceGateway();
+    app.MapPresenceHealth();
+    app.MapPnutApi();
+    await app.RunAsync();
+    return 0;
+}
+catch (OptionsValidationException invalid)
+{
+    // Bad configuration: one line saying what to fix, not a stack trace.
+    await Console.Error.WriteLineAsync($"Configuration error: {string.Join(" ", invalid.Failures)}");
+    return 1;
+}
+
+/// <summary>Entry point; public for WebApplicationFactory.</summary>
+public partial class Program;

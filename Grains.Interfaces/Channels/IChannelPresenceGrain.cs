@@ -1,0 +1,50 @@
+using Presence.Model;
+
+namespace Presence.Channels;
+
+/// <summary>
+/// Presence and membership of one channel. Key: <see cref="PresenceKeys.Of"/>(tenant, channelId).
+/// Channel presence is separate from a user's global presence.
+/// </summary>
+[Alias("presence.IChannelPresenceGrain")]
+public interface IChannelPresenceGrain : IGrainWithStringKey
+{
+    /// <summary>Sets a user's presence in the channel. Status null, or an expiry not in the future, deletes it.</summary>
+    [Alias("SetPresence")]
+    Task<ChannelMember> SetPresence(ChannelPresenceUpdate update, CancellationToken cancellationToken = default);
+
+    [Alias("GetMember"), ReadOnly]
+    Task<ChannelMember> GetMember(string userId, CancellationToken cancellationToken = default);
+
+    /// <summary>Users whose channel presence is not offline, ordered by user id, after <paramref name="afterUserId"/>.</summary>
+    [Alias("ListPresent"), ReadOnly]
+    Task<ChannelPage> ListPresent(string? afterUserId, int count, CancellationToken cancellationToken = default);
+
+    [Alias("Subscribe")]
+    Task<ChannelInfo> Subscribe(string userId, UserProfile? profile, CancellationToken cancellationToken = default);
+
+    [Alias("Unsubscribe")]
+    Task<ChannelInfo> Unsubscribe(string userId, CancellationToken cancellationToken = default);
+
+    [Alias("GetInfo"), ReadOnly]
+    Task<ChannelInfo> GetInfo(string userId, CancellationToken cancellationToken = default);
+
+    /// <summary>Subscribers ordered by user id, after <paramref name="afterUserId"/>, each with its channel presence.</summary>
+    [Alias("ListSubscribers"), ReadOnly]
+    Task<ChannelPage> ListSubscribers(string? afterUserId, int count, CancellationToken cancellationToken = default);
+}
+
+/// <summary>ExpiresAt null means now + <c>Presence:Expiry:Default</c>; later than now + ChannelMax is clamped.</summary>
+[GenerateSerializer, Immutable, Alias("presence.ChannelPresenceUpdate")]
+public sealed record ChannelPresenceUpdate(string UserId, string? Status, DateTimeOffset? ExpiresAt, UserProfile? Profile);
+
+/// <summary>A user as seen in one channel: Status "offline" when it has no live channel presence.</summary>
+[GenerateSerializer, Immutable, Alias("presence.ChannelMember")]
+public sealed record ChannelMember(string UserId, UserProfile Profile, string Status, DateTimeOffset? LastSeenAt, bool Subscribed);
+
+[GenerateSerializer, Immutable, Alias("presence.ChannelPage")]
+public sealed record ChannelPage(ChannelMember[] Members, bool More);
+
+/// <summary>The channel as the caller sees it: its subscriber count and whether the caller is one.</summary>
+[GenerateSerializer, Immutable, Alias("presence.ChannelInfo")]
+public sealed record ChannelInfo(string ChannelId, int Subscribers, bool YouSubscribed);

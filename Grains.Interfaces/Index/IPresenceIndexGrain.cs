@@ -1,0 +1,48 @@
+using Presence.Model;
+
+namespace Presence.Index;
+
+/// <summary>
+/// One shard of a tenant's online-user index. Key: <see cref="PresenceKeys.ShardKey"/>(tenant, shard); a user
+/// belongs to shard <see cref="PresenceKeys.ShardOf"/>(userId, shards). Each shard keeps its online users, drives
+/// their expiry with one timer, and logs the changes of the last ten minutes.
+/// </summary>
+[Alias("presence.IPresenceIndexGrain")]
+public interface IPresenceIndexGrain : IGrainWithStringKey
+{
+    [Alias("Apply")]
+    Task Apply(IndexUpdate[] updates);
+
+    /// <summary>Online users ordered by user id, strictly after <paramref name="afterUserId"/>.</summary>
+    [Alias("List")]
+    Task<IndexSlice> List(string? afterUserId, int count, CancellationToken cancellationToken = default);
+
+    /// <summary>Changes of effective status at or after <paramref name="since"/> (kept for <see cref="PresenceChange.Window"/>).</summary>
+    [Alias("ChangesSince")]
+    Task<PresenceChange[]> ChangesSince(DateTimeOffset since, CancellationToken cancellationToken = default);
+}
+
+/// <summary>
+/// What a user grain tells its shard: the effective status now and the steps it will take as sources expire
+/// (ordered by time; the last step is offline, Status null). Status null now means the user is offline.
+/// Version orders updates of one user that may arrive out of order.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("presence.IndexUpdate")]
+public sealed record IndexUpdate(string UserId, long Version, UserProfile Profile, DateTimeOffset? LastSeenAt, string? Status, StatusStep[] Steps);
+
+/// <summary>At <see cref="At"/> the effective status becomes <see cref="Status"/> (null = offline).</summary>
+[GenerateSerializer, Immutable, Alias("presence.StatusStep")]
+public readonly record struct StatusStep(DateTimeOffset At, string? Status);
+
+[GenerateSerializer, Immutable, Alias("presence.OnlineUser")]
+public sealed record OnlineUser(string UserId, UserProfile Profile, string Status, DateTimeOffset? LastSeenAt);
+
+[GenerateSerializer, Immutable, Alias("presence.IndexSlice")]
+public sealed record IndexSlice(OnlineUser[] Users, bool More);
+
+/// <summary>A user's effective status changed to <see cref="Status"/> ("offline" included) at <see cref="At"/>.</summary>
+[GenerateSerializer, Immutable, Alias("presence.PresenceChange")]
+public sealed record PresenceChange(DateTimeOffset At, string UserId, UserProfile Profile, string Status, DateTimeOffset? LastSeenAt)
+{
+    public static readonly TimeSpan Window = TimeSpan.FromMinutes(10);
+}

@@ -1,0 +1,68 @@
+namespace Presence.Model;
+
+/// <summary>
+/// Grain keys are "{tenant}/{id}". A tenant may contain '/' (Agora's "org/app"), an id never does, so a key
+/// splits at its last '/'. Nothing in one tenant can name a grain of another.
+/// </summary>
+public static class PresenceKeys
+{
+    public const int MaxIdLength = 64;
+    public const int MaxChannelIdLength = 128;
+    public const int MaxTenantLength = 128;
+    public const string DefaultTenant = "default";
+
+    public static string Of(string tenant, string id) => string.Concat(tenant, "/", id);
+
+    public static (string Tenant, string Id) Split(string key)
+    {
+        var slash = key.LastIndexOf('/');
+        return slash <= 0 ? (DefaultTenant, key) : (key[..slash], key[(slash + 1)..]);
+    }
+
+    /// <summary>Index shard of a user. FNV-1a over the id's chars: stable across processes, unlike string.GetHashCode.</summary>
+    public static int ShardOf(string userId, int shards)
+    {
+        var hash = 2166136261u;
+        foreach (var c in userId)
+        {
+            hash = (hash ^ c) * 16777619u;
+        }
+        return (int)(hash % (uint)shards);
+    }
+
+    public static string ShardKey(string tenant, int shard) => Of(tenant, shard.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+    /// <summary>User and channel ids: letters, digits and <c>_ . : - @</c> (not leading '@', which pnut reserves for usernames).</summary>
+    public static bool IsValidId(string? id, int maxLength = MaxIdLength)
+    {
+        if (string.IsNullOrEmpty(id) || id.Length > maxLength || id[0] == '@')
+        {
+            return false;
+        }
+        foreach (var c in id)
+        {
+            if (!(char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or ':' or '-' or '@'))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>Tenants: 1-128 chars of letters, digits and <c>_ . - /</c>, not starting or ending with '/'.</summary>
+    public static bool IsValidTenant(string? tenant)
+    {
+        if (string.IsNullOrEmpty(tenant) || tenant.Length > MaxTenantLength || tenant[0] == '/' || tenant[^1] == '/')
+        {
+            return false;
+        }
+        foreach (var c in tenant)
+        {
+            if (!(char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or '-' or '/'))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+}

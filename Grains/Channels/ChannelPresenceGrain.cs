@@ -1,0 +1,279 @@
+using Microsoft.Extensions.Options;
+using Presence.Channels;
+using Presence.Grains.Hosting;
+
+namespace Presence.Grains.Channels;
+
+/// <summary>
+/// Presence and membership of one channel. Reads filter by expiry at the time of the read. While active, a
+/// one-shot grain timer removes each entry at its expiry; one reminder per channel (never one per update) backs it
+/// up, due at the earliest expiry, so entries that last days are still removed after deactivation or a silo's
+/// death. The reminder is re-registered only when an earlier expiry appears or when it fires.
+/// </summary>
+[GrainType("presence-channel")]
+public sealed partial class ChannelPresenceGrain(
+    [PersistentState("channel", PresenceStorage.Name)] IPersistentState<ChannelPresenceState> state,
+    TimeProvider time,
+    IOptions<PresenceExpiryOptions> expiry,
+    ILogger<ChannelPresenceGrain> logger) : Grain, IChannelPresenceGrain, IRemindable
+{
+    private const string ExpiryReminder = "expiry";
+    // Reminders are periodic (1 minute at least); this one is re-registered every time it fires, so the period
+    // only matters if a firing is lost.
+    private static readonly TimeSpan ReminderPeriod = TimeSpan.FromDays(1);
+
+    private readonly SortedSet<string> _order = new(StringComparer.Ordinal);
+    private IGrainTimer? _timer;
+    private DateTimeOffset _timerDue = DateTimeOffset.MaxValue;
+
+    private string ChannelId => PresenceKeys.Split(this.GetPrimaryKeyString()).Id;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        foreach (var userId in state.State.Members.Keys)
+        {
+            _order.Add(userId);
+        }
+        ArmTimer(time.GetUtcNow());
+        return Task.CompletedTask;
+    }
+
+    public async Task<ChannelMember> SetPresence(ChannelPresenceUpdate update, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var member = GetOrAddMember(update.UserId);
+        if (update.Profile is { } profile)
+        {
+            member.Profile = profile;
+        }
+        var expiresAt = update.ExpiresAt ?? now + expiry.Value.Default;
+        if (expiresAt > now + expiry.Value.ChannelMax)
+        {
+            expiresAt = now + expiry.Value.ChannelMax;
+        }
+        if (update.Status is null || expiresAt <= now)
+        {
+            member.Status = null;
+            member.ExpiresAt = null;
+        }
+        else
+        {
+            member.Status = update.Status;
+            member.ExpiresAt = expiresAt;
+        }
+        member.LastSeenAt = now;
+        await SaveAndReschedule(now, cancellationToken);
+        return View(update.UserId, member, now);
+    }
+
+    public Task<ChannelMember> GetMember(string userId, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        return Task.FromResult(state.State.Members.TryGetValue(userId, out var member)
+            ? View(userId, member, now)
+            : new ChannelMember(userId, UserProfile.Empty, PresenceStatus.Offline, null, false));
+    }
+
+    public Task<ChannelPage> ListPresent(string? afterUserId, int count, CancellationToken cancellationToken)
+        => Task.FromResult(Page(afterUserId, count, (m, now) => m.IsPresentAt(now)));
+
+    public Task<ChannelPage> ListSubscribers(string? afterUserId, int count, CancellationToken cancellationToken)
+        => Task.FromResult(Page(afterUserId, count, (m, _) => m.SubscribedAt is not null));
+
+    public async Task<ChannelInfo> Subscribe(string userId, UserProfile? profile, CancellationToken cancellationToken)
+    {
+        var member = GetOrAddMember(userId);
+        var changed = member.SubscribedAt is null || (profile is not null && profile != member.Profile);
+        member.SubscribedAt ??= time.GetUtcNow();
+        if (profile is not null)
+        {
+            member.Profile = profile;
+        }
+        if (changed)
+        {
+            await state.WriteStateAsync(cancellationToken);
+        }
+        return Info(userId);
+    }
+
+    public async Task<ChannelInfo> Unsubscribe(string userId, CancellationToken cancellationToken)
+    {
+        if (state.State.Members.TryGetValue(userId, out var member) && member.SubscribedAt is not null)
+        {
+            member.SubscribedAt = null;
+            ForgetIfEmpty(userId, member);
+            await state.WriteStateAsync(cancellationToken);
+        }
+        return Info(userId);
+    }
+
+    public Task<ChannelInfo> GetInfo(string userId, CancellationToken cancellationToken) => Task.FromResult(Info(userId));
+
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (reminderName != ExpiryReminder)
+        {
+            return;
+        }
+        var now = time.GetUtcNow();
+        LogReminderFired(ChannelId);
+        RemoveExpired(now);
+        await SaveAndReschedule(now, CancellationToken.None);
+    }
+
+    private async Task OnTimer(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        _timerDue = DateTimeOffset.MaxValue;
+        if (RemoveExpired(now) > 0)
+        {
+            await SaveAndReschedule(now, cancellationToken);
+        }
+        else
+        {
+            ArmTimer(now);
+        }
+    }
+
+    private int RemoveExpired(DateTimeOffset now)
+    {
+        var removed = 0;
+        foreach (var member in state.State.Members.Values)
+        {
+            if (member.Status is not null && member.ExpiresAt <= now)
+            {
+                member.Status = null;
+                member.ExpiresAt = null;
+                removed++;
+            }
+        }
+        return removed;
+    }
+
+    /// <summary>
+    /// Writes the state, keeping the one reminder in step with the earliest expiry: registered when an expiry
+    /// earlier than the registered one appears (or the registered one is spent), removed when nothing is left to
+    /// expire. A refresh that only moves expiries later costs no reminder write.
+    /// </summary>
+    private async Task SaveAndReschedule(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var earliest = EarliestExpiry();
+        var registered = state.State.ReminderDue;
+        if (earliest is { } at)
+        {
+            if (registered is null || at < registered || registered <= now)
+            {
+                await this.RegisterOrUpdateReminder(ExpiryReminder, at > now ? at - now : TimeSpan.Zero, ReminderPeriod);
+                state.State.ReminderDue = at;
+            }
+        }
+        else if (registered is not null)
+        {
+            if (await this.GetReminder(ExpiryReminder) is { } reminder)
+            {
+                await this.UnregisterReminder(reminder);
+            }
+            state.State.ReminderDue = null;
+        }
+        await state.WriteStateAsync(cancellationToken);
+        ArmTimer(now);
+    }
+
+    private void ArmTimer(DateTimeOffset now)
+    {
+        var due = EarliestExpiry() ?? DateTimeOffset.MaxValue;
+        if (due == _timerDue)
+        {
+            return;
+        }
+        _timerDue = due;
+        if (due == DateTimeOffset.MaxValue)
+        {
+            _timer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            return;
+        }
+        var delay = due > now ? due - now : TimeSpan.Zero;
+        if (_timer is null)
+        {
+            _timer = this.RegisterGrainTimer(OnTimer, new GrainTimerCreationOptions(delay, Timeout.InfiniteTimeSpan));
+        }
+        else
+        {
+            _timer.Change(delay, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private DateTimeOffset? EarliestExpiry()
+    {
+        DateTimeOffset? earliest = null;
+        foreach (var member in state.State.Members.Values)
+        {
+            if (member.Status is not null && member.ExpiresAt is { } at && (earliest is null || at < earliest))
+            {
+                earliest = at;
+            }
+        }
+        return earliest;
+    }
+
+    private ChannelPage Page(string? afterUserId, int count, Func<ChannelMemberState, DateTimeOffset, bool> include)
+    {
+        var now = time.GetUtcNow();
+        var members = new List<ChannelMember>(Math.Min(count, 64));
+        var view = afterUserId is null ? _order : _order.GetViewBetween(afterUserId, "\uffff");
+        foreach (var userId in view)
+        {
+            if (userId == afterUserId)
+            {
+                continue;
+            }
+            var member = state.State.Members[userId];
+            if (!include(member, now))
+            {
+                continue;
+            }
+            if (members.Count == count)
+            {
+                return new ChannelPage([.. members], true);
+            }
+            members.Add(View(userId, member, now));
+        }
+        return new ChannelPage([.. members], false);
+    }
+
+    private ChannelMemberState GetOrAddMember(string userId)
+    {
+        if (!state.State.Members.TryGetValue(userId, out var member))
+        {
+            state.State.Members[userId] = member = new ChannelMemberState();
+            _order.Add(userId);
+        }
+        return member;
+    }
+
+    private void ForgetIfEmpty(string userId, ChannelMemberState member)
+    {
+        if (member.SubscribedAt is null && member.Status is null && member.LastSeenAt is null)
+        {
+            state.State.Members.Remove(userId);
+            _order.Remove(userId);
+        }
+    }
+
+    private ChannelInfo Info(string userId)
+    {
+        var subscribers = state.State.Members.Values.Count(m => m.SubscribedAt is not null);
+        var you = state.State.Members.TryGetValue(userId, out var member) && member.SubscribedAt is not null;
+        return new ChannelInfo(ChannelId, subscribers, you);
+    }
+
+    private static ChannelMember View(string userId, ChannelMemberState member, DateTimeOffset now) => new(
+        userId,
+        member.Profile,
+        member.IsPresentAt(now) ? member.Status! : PresenceStatus.Offline,
+        member.LastSeenAt,
+        member.SubscribedAt is not null);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Expiry reminder of channel {ChannelId} fired")]
+    private partial void LogReminderFired(string channelId);
+}

@@ -1,0 +1,27 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Presence.Grains.Index;
+
+namespace Presence.Grains.Hosting;
+
+public static class PresenceGrainsServiceCollectionExtensions
+{
+    /// <summary>What the grains need in a silo: their options, validated at start-up, and the index publisher.</summary>
+    public static IServiceCollection AddPresenceGrains(this IServiceCollection services)
+    {
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddOptions<PresenceExpiryOptions>().BindConfiguration(PresenceExpiryOptions.Section)
+            .Validate(o => o.Default > TimeSpan.Zero, $"{PresenceExpiryOptions.Section}:Default must be a positive duration, e.g. 00:15:00.")
+            .Validate(o => o.ChannelMax > TimeSpan.Zero, $"{PresenceExpiryOptions.Section}:ChannelMax must be a positive duration, e.g. 7.00:00:00.")
+            .ValidateOnStart();
+        services.AddOptions<PresenceIndexOptions>().BindConfiguration(PresenceIndexOptions.Section)
+            .Validate(o => o.Shards is >= 1 and <= PresenceIndexOptions.MaxShards, $"{PresenceIndexOptions.Section}:Shards must be between 1 and {PresenceIndexOptions.MaxShards}.")
+            .ValidateOnStart();
+        services.AddOptions<PresenceStorageOptions>().BindConfiguration(PresenceStorageOptions.Section)
+            .Validate(o => o.RefreshCoalesce >= TimeSpan.Zero, $"{PresenceStorageOptions.Section}:RefreshCoalesce must not be negative.")
+            .ValidateOnStart();
+        services.AddSingleton<IndexPublisher>();
+        return services;
+    }
+}

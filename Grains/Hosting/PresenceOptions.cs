@@ -1,0 +1,35 @@
+namespace Presence.Grains.Hosting;
+
+/// <summary><c>Presence:Expiry</c>: how long presence lasts when a client does not say.</summary>
+public sealed class PresenceExpiryOptions
+{
+    public const string Section = "Presence:Expiry";
+
+    /// <summary>TTL of a global presence update (pnut: 15 minutes); also the default channel expiration.</summary>
+    public TimeSpan Default { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>The latest a channel presence may expire (pnut: 7 days); later expirations are clamped.</summary>
+    public TimeSpan ChannelMax { get; set; } = TimeSpan.FromDays(7);
+}
+
+/// <summary><c>Presence:Index</c>: the sharded online-user index.</summary>
+public sealed class PresenceIndexOptions
+{
+    public const string Section = "Presence:Index";
+    public const int MaxShards = 4096;
+
+    /// <summary>Shards per tenant. Every silo of a cluster must agree; changing it needs a full restart.</summary>
+    public int Shards { get; set; } = 32;
+}
+
+/// <summary><c>Presence:Storage</c>: how presence is persisted.</summary>
+public sealed class PresenceStorageOptions
+{
+    public const string Section = "Presence:Storage";
+
+    /// <summary>
+    /// A refresh that changes nothing but a source's expiry is written to storage only once the expiry has moved by
+    /// this much (capped at a quarter of the source's TTL). Changes of status, sources or profile are always written.
+    /// </summary>
+    public TimeSpan RefreshCoalesce { get; set; } = TimeSpan.FromMinutes(1);
+}

@@ -1,0 +1,86 @@
+namespace Presence.Grains.Index;
+
+/// <summary>
+/// Index entries bucketed by the whole second of their next step (rounded up), so moving an entry is O(1) and
+/// a shard with a million refreshing users keeps one small bucket per second instead of a heap of stale timers.
+/// </summary>
+internal sealed class ExpiryWheel
+{
+    private readonly Dictionary<long, HashSet<string>> _buckets = [];
+    private readonly PriorityQueue<long, long> _seconds = new();
+
+    public DateTimeOffset EarliestDue
+    {
+        get
+        {
+            while (_seconds.TryPeek(out var second, out _))
+            {
+                if (_buckets.ContainsKey(second))
+                {
+                    return DateTimeOffset.FromUnixTimeSeconds(second);
+                }
+                _seconds.Dequeue();
+            }
+            return DateTimeOffset.MaxValue;
+        }
+    }
+
+    public void Schedule(PresenceIndexGrain.Entry entry)
+    {
+        var second = entry.NextDue is { } due ? CeilingSecond(due) : long.MaxValue;
+        if (second == entry.Bucket)
+        {
+            return;
+        }
+        Unschedule(entry);
+        if (second == long.MaxValue)
+        {
+            return;
+        }
+        if (!_buckets.TryGetValue(second, out var bucket))
+        {
+            _buckets[second] = bucket = new HashSet<string>(StringComparer.Ordinal);
+            _seconds.Enqueue(second, second);
+        }
+        bucket.Add(entry.UserId);
+        entry.Bucket = second;
+    }
+
+    public void Unschedule(PresenceIndexGrain.Entry entry)
+    {
+        if (entry.Bucket != long.MaxValue && _buckets.TryGetValue(entry.Bucket, out var bucket))
+        {
+            bucket.Remove(entry.UserId);
+            if (bucket.Count == 0)
+            {
+                _buckets.Remove(entry.Bucket);
+            }
+        }
+        entry.Bucket = long.MaxValue;
+    }
+
+    /// <summary>
+    /// Takes out every bucket whose second is not after the ceiling of <paramref name="now"/>; entries in them that
+    /// are not due yet are simply scheduled again by the caller.
+    /// </summary>
+    public List<string> TakeDue(DateTimeOffset now)
+    {
+        var limit = CeilingSecond(now);
+        var due = new List<string>();
+        while (_seconds.TryPeek(out var second, out _) && second <= limit)
+        {
+            _seconds.Dequeue();
+            if (_buckets.Remove(second, out var bucket))
+            {
+                due.AddRange(bucket);
+            }
+        }
+        return due;
+    }
+
+    private static long CeilingSecond(DateTimeOffset at)
+    {
+        var ticks = at.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks;
+        return (ticks + TimeSpan.TicksPerSecond - 1) / TimeSpan.TicksPerSecond;
+    }
+}

@@ -1,0 +1,241 @@
+using Presence.Index;
+
+namespace Presence.Grains.Index;
+
+/// <summary>
+/// One shard of a tenant's online users, held in memory. Every entry carries the timeline its user grain
+/// computed, so the shard alone moves users through their expiries: one timer for the whole shard, armed for
+/// the earliest due second, no activation of the users involved. Reads apply due steps first, so they are exact
+/// even when the timer is late. Changes of the last ten minutes are logged for "changed since" queries.
+/// [KeepAlive]: the shard is the only holder of this state, it must not be collected while idle.
+/// </summary>
+[GrainType("presence-index"), KeepAlive]
+public sealed partial class PresenceIndexGrain(TimeProvider time, ILogger<PresenceIndexGrain> logger) : Grain, IPresenceIndexGrain
+{
+    private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private readonly SortedSet<string> _order = new(StringComparer.Ordinal);
+    private readonly ExpiryWheel _wheel = new();
+    private readonly Queue<PresenceChange> _log = new();
+    // Versions of users that went offline recently, so a late, older update cannot bring them back.
+    private readonly Dictionary<string, long> _tombstones = new(StringComparer.Ordinal);
+    private IGrainTimer? _timer;
+    private DateTimeOffset _timerDue = DateTimeOffset.MaxValue;
+
+    public Task Apply(IndexUpdate[] updates)
+    {
+        var now = time.GetUtcNow();
+        ApplyDue(now);
+        foreach (var update in updates)
+        {
+            Apply(update, now);
+        }
+        Rearm(now);
+        return Task.CompletedTask;
+    }
+
+    public Task<IndexSlice> List(string? afterUserId, int count, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        ApplyDue(now);
+        Rearm(now);
+        var users = new List<OnlineUser>(Math.Min(count, _entries.Count));
+        var view = afterUserId is null ? _order : _order.GetViewBetween(afterUserId, MaxKey);
+        var more = false;
+        foreach (var userId in view)
+        {
+            if (afterUserId is not null && userId == afterUserId)
+            {
+                continue;
+            }
+            if (users.Count == count)
+            {
+                more = true;
+                break;
+            }
+            var entry = _entries[userId];
+            users.Add(new OnlineUser(userId, entry.Profile, entry.Status, entry.LastSeenAt));
+        }
+        return Task.FromResult(new IndexSlice([.. users], more));
+    }
+
+    public Task<PresenceChange[]> ChangesSince(DateTimeOffset since, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        ApplyDue(now);
+        Rearm(now);
+        var changes = _log.Where(c => c.At >= since).ToArray();
+        return Task.FromResult(changes);
+    }
+
+    private void Apply(IndexUpdate update, DateTimeOffset now)
+    {
+        _entries.TryGetValue(update.UserId, out var entry);
+        var known = entry?.Version ?? (_tombstones.TryGetValue(update.UserId, out var gone) ? gone : long.MinValue);
+        if (update.Version <= known)
+        {
+            return;
+        }
+
+        // The update may have spent a moment in transit: skip steps already due.
+        var status = update.Status;
+        var next = 0;
+        var wentOfflineAt = now;
+        while (next < update.Steps.Length && update.Steps[next].At <= now)
+        {
+            status = update.Steps[next].Status;
+            wentOfflineAt = update.Steps[next].At;
+            next++;
+        }
+
+        if (status is null)
+        {
+            if (entry is not null)
+            {
+                Remove(entry, wentOfflineAt, update.LastSeenAt, update.Version);
+            }
+            return;
+        }
+
+        if (entry is null)
+        {
+            entry = new Entry(update.UserId);
+            _entries.Add(update.UserId, entry);
+            _order.Add(update.UserId);
+            _tombstones.Remove(update.UserId);
+            Log(now, update.UserId, update.Profile, status, update.LastSeenAt);
+        }
+        else if (entry.Status != status)
+        {
+            Log(now, update.UserId, update.Profile, status, update.LastSeenAt);
+        }
+        entry.Version = update.Version;
+        entry.Profile = update.Profile;
+        entry.LastSeenAt = update.LastSeenAt;
+        entry.Status = status;
+        entry.Steps = update.Steps;
+        entry.NextStep = next;
+        _wheel.Schedule(entry);
+    }
+
+    /// <summary>Moves every entry whose next step is due at <paramref name="now"/> along its timeline.</summary>
+    private void ApplyDue(DateTimeOffset now)
+    {
+        foreach (var userId in _wheel.TakeDue(now))
+        {
+            if (!_entries.TryGetValue(userId, out var entry))
+            {
+                continue;
+            }
+            entry.Bucket = long.MaxValue; // its bucket was taken out of the wheel
+            while (entry.NextStep < entry.Steps.Length && entry.Steps[entry.NextStep].At <= now)
+            {
+                var step = entry.Steps[entry.NextStep++];
+                if (step.Status is null)
+                {
+                    Remove(entry, step.At, entry.LastSeenAt, entry.Version);
+                    break;
+                }
+                if (step.Status != entry.Status)
+                {
+                    entry.Status = step.Status;
+                    Log(step.At, userId, entry.Profile, step.Status, entry.LastSeenAt);
+                }
+            }
+            if (_entries.ContainsKey(userId))
+            {
+                _wheel.Schedule(entry);
+            }
+        }
+        PruneLog(now);
+    }
+
+    private void Remove(Entry entry, DateTimeOffset at, DateTimeOffset? lastSeenAt, long version)
+    {
+        _entries.Remove(entry.UserId);
+        _order.Remove(entry.UserId);
+        _wheel.Unschedule(entry);
+        _tombstones[entry.UserId] = version;
+        Log(at, entry.UserId, entry.Profile, PresenceStatus.Offline, lastSeenAt);
+    }
+
+    private void Log(DateTimeOffset at, string userId, UserProfile profile, string status, DateTimeOffset? lastSeenAt)
+        => _log.Enqueue(new PresenceChange(at, userId, profile, status, lastSeenAt));
+
+    private void PruneLog(DateTimeOffset now)
+    {
+        var horizon = now - PresenceChange.Window;
+        while (_log.TryPeek(out var oldest) && oldest.At < horizon)
+        {
+            _log.Dequeue();
+            // A tombstone is only needed while an update older than it could still be in flight.
+            if (oldest.Status == PresenceStatus.Offline && !_entries.ContainsKey(oldest.UserId))
+            {
+                _tombstones.Remove(oldest.UserId);
+            }
+        }
+    }
+
+    /// <summary>One timer for the shard, due at the earliest step or log pruning; a timer tick keeps the shard alive.</summary>
+    private void Rearm(DateTimeOffset now)
+    {
+        var due = _wheel.EarliestDue;
+        if (_log.TryPeek(out var oldest) && oldest.At + PresenceChange.Window < due)
+        {
+            due = oldest.At + PresenceChange.Window;
+        }
+        if (due == _timerDue)
+        {
+            return;
+        }
+        _timerDue = due;
+        if (due == DateTimeOffset.MaxValue)
+        {
+            _timer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            return;
+        }
+        var delay = due > now ? due - now : TimeSpan.Zero;
+        if (_timer is null)
+        {
+            _timer = this.RegisterGrainTimer(OnTimer, new GrainTimerCreationOptions(delay, Timeout.InfiniteTimeSpan) { KeepAlive = true });
+        }
+        else
+        {
+            _timer.Change(delay, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private Task OnTimer(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        _timerDue = DateTimeOffset.MaxValue;
+        var before = _entries.Count;
+        ApplyDue(now);
+        if (before != _entries.Count)
+        {
+            LogExpired(this.GetPrimaryKeyString(), before - _entries.Count);
+        }
+        Rearm(now);
+        return Task.CompletedTask;
+    }
+
+    // Above every valid id (ids are ASCII): the upper bound of a "from here on" view of the sorted set.
+    private const string MaxKey = "\uffff";
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Index shard {Shard}: {Count} users expired")]
+    private partial void LogExpired(string shard, int count);
+
+    internal sealed class Entry(string userId)
+    {
+        public string UserId { get; } = userId;
+        public long Version { get; set; }
+        public UserProfile Profile { get; set; } = UserProfile.Empty;
+        public DateTimeOffset? LastSeenAt { get; set; }
+        public string Status { get; set; } = PresenceStatus.Online;
+        public StatusStep[] Steps { get; set; } = [];
+        public int NextStep { get; set; }
+        // Second of the wheel bucket this entry sits in, or long.MaxValue.
+        public long Bucket { get; set; } = long.MaxValue;
+
+        public DateTimeOffset? NextDue => NextStep < Steps.Length ? Steps[NextStep].At : null;
+    }
+}

@@ -1,0 +1,136 @@
+using Microsoft.Extensions.Options;
+using Presence.Grains.Hosting;
+using Presence.Grains.Index;
+using Presence.Index;
+using Presence.Users;
+
+namespace Presence.Grains.Users;
+
+/// <summary>
+/// A user's presence. Reads are computed at the time of the read from the stored sources, so an expired source
+/// never counts even if no timer has run. This grain keeps no timer: the user's index shard holds the timeline
+/// of its effective status and applies it on time, so an idle user needs no activation at all.
+/// </summary>
+[GrainType("presence-user")]
+public sealed partial class UserPresenceGrain(
+    [PersistentState("user", PresenceStorage.Name)] IPersistentState<UserPresenceState> state,
+    IndexPublisher index,
+    TimeProvider time,
+    IOptions<PresenceExpiryOptions> expiry,
+    IOptions<PresenceStorageOptions> storage,
+    ILogger<UserPresenceGrain> logger) : Grain, IUserPresenceGrain
+{
+    // Expiry of each source as last written: a refresh that only moves an expiry by less than the coalescing
+    // window is kept in memory and written later (on a real change, or at deactivation).
+    private readonly Dictionary<string, DateTimeOffset> _persistedExpiry = [];
+    private bool _dirty;
+
+    private string Tenant => PresenceKeys.Split(this.GetPrimaryKeyString()).Tenant;
+    private string UserId => PresenceKeys.Split(this.GetPrimaryKeyString()).Id;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        RememberPersisted();
+        return Task.CompletedTask;
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (_dirty)
+        {
+            await state.WriteStateAsync(cancellationToken);
+        }
+    }
+
+    public Task<UserPresence> Get(CancellationToken cancellationToken) => Task.FromResult(View(time.GetUtcNow()));
+
+    public async Task<UserPresence> Update(PresenceUpdate update, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var current = state.State;
+        var before = PresenceTimeline.EffectiveAt(current.Sources, now);
+        var mustWrite = false;
+
+        // Expired sources are invisible already; dropping them only keeps the stored row small.
+        foreach (var (name, source) in current.Sources)
+        {
+            if (source.ExpiresAt <= now)
+            {
+                current.Sources.Remove(name);
+            }
+        }
+
+        if (update.Status is null)
+        {
+            mustWrite |= current.Sources.Remove(update.Source);
+        }
+        else
+        {
+            var ttl = update.Ttl ?? expiry.Value.Default;
+            var next = new PresenceSource(update.Status, now, now + ttl);
+            if (!current.Sources.TryGetValue(update.Source, out var previous) || previous.Status != update.Status)
+            {
+                mustWrite = true;
+            }
+            else if (!_persistedExpiry.TryGetValue(update.Source, out var written)
+                || next.ExpiresAt - written >= CoalesceWindow(ttl))
+            {
+                mustWrite = true;
+            }
+            current.Sources[update.Source] = next;
+        }
+
+        if (update.Profile is { } profile && profile != current.Profile)
+        {
+            current.Profile = profile;
+            mustWrite = true;
+        }
+        current.LastSeenAt = now;
+        current.Version = Math.Max(current.Version + 1, now.UtcTicks);
+
+        if (mustWrite)
+        {
+            await state.WriteStateAsync(cancellationToken);
+            RememberPersisted();
+        }
+        else
+        {
+            _dirty = true;
+            LogRefreshCoalesced(UserId);
+        }
+
+        var after = PresenceTimeline.EffectiveAt(current.Sources, now);
+        if (before is not null || after is not null)
+        {
+            var steps = PresenceTimeline.StepsAfter(current.Sources, now);
+            await index.Publish(Tenant, new IndexUpdate(UserId, current.Version, current.Profile, current.LastSeenAt, after, steps));
+        }
+        return View(now);
+    }
+
+    private UserPresence View(DateTimeOffset now) => new(
+        UserId,
+        state.State.Profile,
+        PresenceTimeline.EffectiveAt(state.State.Sources, now) ?? PresenceStatus.Offline,
+        state.State.LastSeenAt);
+
+    private TimeSpan CoalesceWindow(TimeSpan ttl)
+    {
+        var quarter = ttl / 4;
+        var configured = storage.Value.RefreshCoalesce;
+        return configured < quarter ? configured : quarter;
+    }
+
+    private void RememberPersisted()
+    {
+        _persistedExpiry.Clear();
+        foreach (var (name, source) in state.State.Sources)
+        {
+            _persistedExpiry[name] = source.ExpiresAt;
+        }
+        _dirty = false;
+    }
+
+    [LoggerMessage(Level = LogLevel.Trace, Message = "Refresh of {UserId} coalesced: expiry kept in memory until the next write")]
+    private partial void LogRefreshCoalesced(string userId);
+}
