@@ -10,7 +10,7 @@ namespace Presence.Grains.Channels;
 /// up, due at the earliest expiry, so entries that last days are still removed after deactivation or a silo's
 /// death. The reminder is re-registered only when an earlier expiry appears or when it fires.
 /// </summary>
-[GrainType("presence-channel")]
+[GrainType("presence-channel"), RandomPlacement]
 public sealed partial class ChannelPresenceGrain(
     [PersistentState("channel", PresenceStorage.Name)] IPersistentState<ChannelPresenceState> state,
     TimeProvider time,

@@ -21,6 +21,9 @@ public sealed partial class PresenceIndexGrain(TimeProvider time, ILogger<Presen
     private IGrainTimer? _timer;
     private DateTimeOffset _timerDue = DateTimeOffset.MaxValue;
 
+    /// <summary>Users held right now (for tests that check what the timer did without calling the grain).</summary>
+    internal int OnlineCount => _entries.Count;
+
     public Task Apply(IndexUpdate[] updates)
     {
         var now = time.GetUtcNow();

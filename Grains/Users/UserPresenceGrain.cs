@@ -10,8 +10,9 @@ namespace Presence.Grains.Users;
 /// A user's presence. Reads are computed at the time of the read from the stored sources, so an expired source
 /// never counts even if no timer has run. This grain keeps no timer: the user's index shard holds the timeline
 /// of its effective status and applies it on time, so an idle user needs no activation at all.
+/// Random placement spreads users evenly over the silos, whichever gateway or silo first calls them.
 /// </summary>
-[GrainType("presence-user")]
+[GrainType("presence-user"), RandomPlacement]
 public sealed partial class UserPresenceGrain(
     [PersistentState("user", PresenceStorage.Name)] IPersistentState<UserPresenceState> state,
     IndexPublisher index,

@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Configuration;
+using Orleans.Serialization;
+using Orleans.Storage;
 using Presence.Grains.Hosting;
 using Presence.Grains.Index;
 
@@ -27,9 +29,29 @@ public static class PresenceSiloExtensions
     {
         var options = configuration.GetSection(PresenceSiloOptions.Section).Get<PresenceSiloOptions>() ?? new PresenceSiloOptions();
         silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, serviceId: options.ServiceId, clusterId: options.ClusterId);
-        silo.AddMemoryGrainStorage(PresenceStorage.Name);
+        silo.AddPresenceMemoryStorage();
         silo.UseInMemoryReminderService();
         silo.Services.AddPresenceGrains();
         return silo;
+    }
+
+    /// <summary>In-memory grain storage for the presence grains, with the Orleans binary serializer.</summary>
+    public static ISiloBuilder AddPresenceMemoryStorage(this ISiloBuilder silo)
+    {
+        silo.AddMemoryGrainStorage(PresenceStorage.Name);
+        silo.Services.UseOrleansStorageSerializer<MemoryGrainStorageOptions>(PresenceStorage.Name);
+        return silo;
+    }
+
+    /// <summary>
+    /// Stores state with the Orleans serializer (compact, version tolerant through [Id]) instead of the default
+    /// Newtonsoft JSON, whose reference tracking cannot read back two equal records stored as separate objects.
+    /// </summary>
+    public static IServiceCollection UseOrleansStorageSerializer<TOptions>(this IServiceCollection services, string name)
+        where TOptions : class, IStorageProviderSerializerOptions
+    {
+        services.AddOptions<TOptions>(name).Configure<IServiceProvider>((options, provider)
+            => options.GrainStorageSerializer = new OrleansGrainStorageSerializer(provider.GetRequiredService<Serializer>()));
+        return services;
     }
 }

@@ -1,0 +1,3 @@
+global using Orleans;
+global using Presence.Model;
+global using Xunit;

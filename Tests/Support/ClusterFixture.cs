@@ -1,0 +1,83 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Time.Testing;
+using Orleans.Configuration;
+using Orleans.Hosting;
+using Orleans.Reminders;
+using Orleans.Runtime;
+using Orleans.Storage;
+using Orleans.TestingHost;
+using Presence.Grains.Hosting;
+using Presence.Silo.Hosting;
+
+namespace Presence.Tests.Support;
+
+/// <summary>
+/// Two in-process silos sharing one fake clock: grain timers and reminders fire when a test advances it; the
+/// runtime's own background work stays on real time.
+/// </summary>
+public sealed class ClusterFixture : IAsyncLifetime
+{
+    public const int Shards = 4;
+
+    public FakeTimeProvider Time { get; } = new(DateTimeOffset.UtcNow);
+    public InProcessTestCluster Cluster { get; private set; } = null!;
+    public IGrainFactory Grains => Cluster.Client;
+
+    public async Task InitializeAsync()
+    {
+        var builder = new InProcessTestClusterBuilder(2);
+        builder.ConfigureSilo((_, silo) =>
+        {
+            silo.AddPresenceMemoryStorage();
+            silo.UseInMemoryReminderService();
+            silo.Services.AddPresenceGrains();
+            silo.Services.Configure<PresenceIndexOptions>(o => o.Shards = Shards);
+            silo.Services.Replace(ServiceDescriptor.Singleton<TimeProvider>(Time));
+            silo.Services.UseTimeProviderForBackgroundAreas(TimeProvider.System);
+            silo.Services.AddKeyedSingleton<TimeProvider>(ReminderTimeProviderNames.Reminders, Time);
+            silo.Services.Configure<ReminderOptions>(o => o.RefreshReminderListPeriod = TimeSpan.FromSeconds(1));
+        });
+        Cluster = builder.Build();
+        await Cluster.DeployAsync();
+    }
+
+    public async Task DisposeAsync() => await Cluster.DisposeAsync();
+
+    /// <summary>Moves the shared clock, then lets the grain timers it made due run.</summary>
+    public async Task Advance(TimeSpan by)
+    {
+        Time.Advance(by);
+        await Task.Delay(50);
+    }
+
+    /// <summary>Reads a grain's stored state straight from the storage provider, without activating the grain.</summary>
+    public async Task<T> ReadStored<T>(string stateName, GrainId grainId) where T : new()
+    {
+        var services = Cluster.GetSiloServiceProvider();
+        var storage = services.GetRequiredKeyedService<IGrainStorage>(PresenceStorage.Name);
+        var state = new GrainState<T>(new T());
+        await storage.ReadStateAsync(stateName, grainId, state);
+        return state.State ?? new T();
+    }
+
+    /// <summary>Polls (real time) until <paramref name="condition"/> holds: for work a timer or reminder does in the background.</summary>
+    public static async Task Eventually(Func<Task<bool>> condition, string what, int timeoutMs = 10_000)
+    {
+        var deadline = Environment.TickCount64 + timeoutMs;
+        while (!await condition())
+        {
+            if (Environment.TickCount64 > deadline)
+            {
+                Assert.Fail($"Timed out waiting until {what}");
+            }
+            await Task.Delay(50);
+        }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class ClusterCollection : ICollectionFixture<ClusterFixture>
+{
+    public const string Name = "cluster";
+}
