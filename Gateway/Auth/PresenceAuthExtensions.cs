@@ -28,6 +28,8 @@ public static class PresenceAuthExtensions
         }
         builder.Services.AddSingleton(new DevelopmentKeyNotice(string.IsNullOrEmpty(auth.SigningKey), generated));
 
+        // The system clock, not the DI TimeProvider: the token handler checks lifetimes on the system clock too.
+        builder.Services.AddSingleton(new ValidatedTokenCache(TimeProvider.System));
         builder.Services.AddAuthorization();
         builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(options =>
         {
@@ -49,11 +51,28 @@ public static class PresenceAuthExtensions
             };
             options.Events = new JwtBearerEvents
             {
+                OnMessageReceived = context =>
+                {
+                    // A token validated before (and not expired since) skips validation: see ValidatedTokenCache.
+                    if (BearerToken(context.Request) is { } token
+                        && context.HttpContext.RequestServices.GetRequiredService<ValidatedTokenCache>().TryGet(token, out var principal))
+                    {
+                        context.Principal = principal;
+                        context.Success();
+                    }
+                    return Task.CompletedTask;
+                },
                 OnTokenValidated = context =>
                 {
                     if (Caller.FromPrincipal(context.Principal!) is null)
                     {
                         context.Fail("token lacks a valid sub claim or has a malformed tenant claim");
+                        return Task.CompletedTask;
+                    }
+                    if (BearerToken(context.Request) is { } token && context.SecurityToken.ValidTo is var validTo && validTo > DateTime.MinValue)
+                    {
+                        context.HttpContext.RequestServices.GetRequiredService<ValidatedTokenCache>()
+                            .Add(token, context.Principal!, new DateTimeOffset(validTo, TimeSpan.Zero) + auth.ClockSkew);
                     }
                     return Task.CompletedTask;
                 },
@@ -73,6 +92,12 @@ public static class PresenceAuthExtensions
             };
         });
         return builder;
+    }
+
+    private static string? BearerToken(HttpRequest request)
+    {
+        var header = request.Headers.Authorization.ToString();
+        return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && header.Length > 7 ? header[7..].Trim() : null;
     }
 
     private static string ChallengeMessage(JwtBearerChallengeContext context) => context.AuthenticateFailure switch
