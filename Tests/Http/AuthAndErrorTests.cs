@@ -28,6 +28,45 @@ public sealed class AuthAndErrorTests(GatewayFactory factory)
         Assert.False(string.IsNullOrEmpty(message), why);
     }
 
+    public static TheoryData<string, string> EveryRoute() => new()
+    {
+        { "GET", "/v1/presence" },
+        { "GET", "/v0/presence" },
+        { "GET", "/v1/users/ann/presence" },
+        { "GET", "/v0/users/ann/presence" },
+        { "GET", "/v1/presence/ann" },
+        { "GET", "/v0/presence/ann" },
+        { "PUT", "/v1/users/me/presence" },
+        { "PUT", "/v0/users/me/presence" },
+        { "GET", "/v1/channels/c/presence" },
+        { "GET", "/v1/users/ann/presence/channels/c" },
+        { "PUT", "/v1/users/me/presence/channels/c" },
+        { "PUT", "/v1/channels/c/subscribe" },
+        { "DELETE", "/v1/channels/c/subscribe" },
+        { "GET", "/v1/channels/c/subscribers" },
+    };
+
+    [Theory]
+    [MemberData(nameof(EveryRoute))]
+    public async Task Every_route_refuses_a_call_without_a_token_in_the_pnut_envelope(string method, string path)
+    {
+        using var client = factory.CreateClient();
+        var response = await client.SendAsync(new HttpRequestMessage(new HttpMethod(method), path + "?update_presence=sneaky"));
+        await response.AssertError(HttpStatusCode.Unauthorized);
+    }
+
+    [Theory]
+    [MemberData(nameof(EveryRoute))]
+    public async Task Every_route_answers_an_authenticated_call_and_honours_update_presence(string method, string path)
+    {
+        var tenant = Keys.Tenant();
+        using var client = factory.ClientFor("ann", tenant);
+        var json = await (await client.SendAsync(new HttpRequestMessage(new HttpMethod(method), path + "?update_presence=roaming"))).AssertOk();
+        Assert.True(json.GetProperty("meta").GetProperty("updated_presence").GetBoolean());
+        var mine = await (await client.GetAsync("/v1/users/me/presence")).AssertOk();
+        Assert.Equal("roaming", mine.GetProperty("data").GetProperty("presence").GetString());
+    }
+
     [Fact]
     public async Task A_missing_token_gets_401_saying_so()
     {

@@ -114,4 +114,32 @@ public sealed class PnutChannelPresenceTests(GatewayFactory factory)
         Assert.False(left.GetProperty("you_subscribed").GetBoolean());
         Assert.Equal(1, left.GetProperty("counts").GetProperty("subscribers").GetInt32());
     }
+
+    [Fact]
+    public async Task Channel_lists_page_with_count_and_before_id()
+    {
+        var tenant = Keys.Tenant();
+        var ids = Enumerable.Range(0, 7).Select(i => $"m{i}").ToArray();
+        foreach (var id in ids)
+        {
+            using var member = factory.ClientFor(id, tenant);
+            await (await member.PutAsync("/v1/channels/big/subscribe", null)).AssertOk();
+            await (await member.PutAsync("/v1/users/me/presence/channels/big", Pnut.Form(("presence", "here")))).AssertOk();
+        }
+        using var reader = factory.ClientFor("reader", tenant);
+        foreach (var route in new[] { "/v1/channels/big/presence", "/v1/channels/big/subscribers" })
+        {
+            var seen = new List<string>();
+            string? before = null;
+            do
+            {
+                var json = await (await reader.GetAsync($"{route}?count=3{(before is null ? "" : "&before_id=" + before)}")).AssertOk();
+                seen.AddRange(json.GetProperty("data").EnumerateArray().Select(u => u.GetProperty("id").GetString()!));
+                before = json.GetProperty("meta").GetProperty("more").GetBoolean() ? json.GetProperty("meta").GetProperty("min_id").GetString() : null;
+            }
+            while (before is not null && seen.Count < 20);
+            Assert.Equal(ids, seen);
+        }
+        await (await reader.GetAsync("/v1/channels/big/presence?before_id=%25%25")).AssertError(HttpStatusCode.BadRequest);
+    }
 }
