@@ -35,9 +35,12 @@ public sealed record Caller(string Tenant, string UserId, bool IsAdmin, UserProf
             return caller;
         }
         caller = FromPrincipal(context.User) ?? throw new InvalidOperationException("Endpoint requires an authenticated caller.");
-        context.Items[ItemKey] = caller;
+        Remember(context, caller);
         return caller;
     }
+
+    /// <summary>Sets the caller of this request (authentication already knows it).</summary>
+    public static void Remember(HttpContext context, Caller caller) => context.Items[ItemKey] = caller;
 
     /// <summary>Resolves a route's user id: "me" is the caller.</summary>
     public string Resolve(string userId) => userId == "me" ? UserId : userId;

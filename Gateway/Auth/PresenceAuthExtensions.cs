@@ -55,24 +55,26 @@ public static class PresenceAuthExtensions
                 {
                     // A token validated before (and not expired since) skips validation: see ValidatedTokenCache.
                     if (BearerToken(context.Request) is { } token
-                        && context.HttpContext.RequestServices.GetRequiredService<ValidatedTokenCache>().TryGet(token, out var principal))
+                        && context.HttpContext.RequestServices.GetRequiredService<ValidatedTokenCache>().TryGet(token, out var principal, out var caller))
                     {
                         context.Principal = principal;
+                        Caller.Remember(context.HttpContext, caller);
                         context.Success();
                     }
                     return Task.CompletedTask;
                 },
                 OnTokenValidated = context =>
                 {
-                    if (Caller.FromPrincipal(context.Principal!) is null)
+                    if (Caller.FromPrincipal(context.Principal!) is not { } caller)
                     {
                         context.Fail("token lacks a valid sub claim or has a malformed tenant claim");
                         return Task.CompletedTask;
                     }
+                    Caller.Remember(context.HttpContext, caller);
                     if (BearerToken(context.Request) is { } token && context.SecurityToken.ValidTo is var validTo && validTo > DateTime.MinValue)
                     {
                         context.HttpContext.RequestServices.GetRequiredService<ValidatedTokenCache>()
-                            .Add(token, context.Principal!, new DateTimeOffset(validTo, TimeSpan.Zero) + auth.ClockSkew);
+                            .Add(token, context.Principal!, caller, new DateTimeOffset(validTo, TimeSpan.Zero) + auth.ClockSkew);
                     }
                     return Task.CompletedTask;
                 },

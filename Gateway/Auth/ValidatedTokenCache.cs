@@ -4,7 +4,7 @@ using System.Security.Claims;
 namespace Presence.Gateway.Auth;
 
 /// <summary>
-/// Tokens the JwtBearer handler has already validated, so a client that reuses its token (they all do) pays for
+/// Tokens the JwtBearer handler has already validated (with the caller read from their claims), so a client that reuses its token (they all do) pays for
 /// signature and claim validation once, not on every call. An entry is used only until the token's own expiry plus
 /// the configured clock skew, exactly as long as the handler would accept it. Bounded: when full it starts over.
 /// </summary>
@@ -14,29 +14,29 @@ public sealed class ValidatedTokenCache(TimeProvider time, int capacity = 100_00
 
     public int Count => _entries.Count;
 
-    public bool TryGet(string token, out ClaimsPrincipal principal)
+    public bool TryGet(string token, out ClaimsPrincipal principal, out Caller caller)
     {
         if (_entries.TryGetValue(token, out var entry))
         {
             if (entry.AcceptUntil > time.GetUtcNow())
             {
-                principal = entry.Principal;
+                (principal, caller) = (entry.Principal, entry.Caller);
                 return true;
             }
             _entries.TryRemove(token, out _);
         }
-        principal = null!;
+        (principal, caller) = (null!, null!);
         return false;
     }
 
-    public void Add(string token, ClaimsPrincipal principal, DateTimeOffset acceptUntil)
+    public void Add(string token, ClaimsPrincipal principal, Caller caller, DateTimeOffset acceptUntil)
     {
         if (_entries.Count >= capacity)
         {
             _entries.Clear();
         }
-        _entries[token] = new Entry(principal, acceptUntil);
+        _entries[token] = new Entry(principal, caller, acceptUntil);
     }
 
-    private sealed record Entry(ClaimsPrincipal Principal, DateTimeOffset AcceptUntil);
+    private sealed record Entry(ClaimsPrincipal Principal, Caller Caller, DateTimeOffset AcceptUntil);
 }

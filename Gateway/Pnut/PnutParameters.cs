@@ -1,5 +1,7 @@
+using System.Buffers;
 using System.Text;
 using System.Text.Json;
+using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Net.Http.Headers;
 
 namespace Presence.Gateway.Pnut;
@@ -44,7 +46,15 @@ public sealed class PnutParameters
         {
             return (null, TooLarge(maxBytes));
         }
-        var bytes = await ReadBounded(request.Body, maxBytes, cancellationToken);
+        byte[]? bytes;
+        try
+        {
+            bytes = await ReadBounded(request, maxBytes, cancellationToken);
+        }
+        catch (EndOfStreamException)
+        {
+            return (null, PnutError.BadRequest("request body is shorter than its Content-Length"));
+        }
         if (bytes is null)
         {
             return (null, TooLarge(maxBytes));
@@ -62,13 +72,13 @@ public sealed class PnutParameters
         {
             return ReadJson(bytes, body, request.Query);
         }
-        if (mediaType is null or "application/x-www-form-urlencoded" or "multipart/form-data")
+        if (mediaType is null or "application/x-www-form-urlencoded")
+        {
+            return ReadUrlEncoded(bytes, body, request.Query);
+        }
+        if (mediaType is "multipart/form-data")
         {
             request.Body = new MemoryStream(bytes, writable: false);
-            if (mediaType is null)
-            {
-                request.ContentType = "application/x-www-form-urlencoded";
-            }
             try
             {
                 var form = await request.ReadFormAsync(cancellationToken);
@@ -77,15 +87,35 @@ public sealed class PnutParameters
                     body[key] = values.Count == 1 ? values[0]! : NotAScalar;
                 }
             }
-            catch (Exception error) when (error is InvalidDataException or IOException or DecoderFallbackException)
+            catch (Exception error) when (error is InvalidDataException or IOException)
             {
-                return (null, PnutError.BadRequest("malformed form body"));
+                return (null, PnutError.BadRequest("malformed multipart body"));
             }
             return (new PnutParameters(body, request.Query), null);
         }
         return (null, new PnutError(StatusCodes.Status415UnsupportedMediaType,
             $"unsupported content type '{mediaType}': send application/json or form fields"));
     }
+
+    private static (PnutParameters?, PnutError?) ReadUrlEncoded(byte[] bytes, Dictionary<string, string> body, IQueryCollection query)
+    {
+        string text;
+        try
+        {
+            text = StrictUtf8.GetString(bytes);
+        }
+        catch (DecoderFallbackException)
+        {
+            return (null, PnutError.BadRequest("malformed form body: not UTF-8"));
+        }
+        foreach (var (key, values) in new FormReader(text).ReadForm())
+        {
+            body[key] = values.Count == 1 ? values[0]! : NotAScalar;
+        }
+        return (new PnutParameters(body, query), null);
+    }
+
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     private static (PnutParameters?, PnutError?) ReadJson(byte[] bytes, Dictionary<string, string> body, IQueryCollection query)
     {
@@ -122,20 +152,34 @@ public sealed class PnutParameters
     }
 
     /// <summary>The whole body, or null when it is longer than <paramref name="maxBytes"/>.</summary>
-    private static async Task<byte[]?> ReadBounded(Stream body, int maxBytes, CancellationToken cancellationToken)
+    private static async Task<byte[]?> ReadBounded(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
     {
-        using var buffer = new MemoryStream();
-        var chunk = new byte[8192];
-        int read;
-        while ((read = await body.ReadAsync(chunk, cancellationToken)) > 0)
+        if (request.ContentLength is { } length)
         {
-            if (buffer.Length + read > maxBytes)
-            {
-                return null;
-            }
-            buffer.Write(chunk, 0, read);
+            // The common case: a small body of announced length, read straight into an array of that size.
+            var exact = new byte[length];
+            await request.Body.ReadExactlyAsync(exact, cancellationToken);
+            return exact;
         }
-        return buffer.ToArray();
+        var chunk = ArrayPool<byte>.Shared.Rent(4096);
+        try
+        {
+            using var buffer = new MemoryStream();
+            int read;
+            while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
+            {
+                if (buffer.Length + read > maxBytes)
+                {
+                    return null;
+                }
+                buffer.Write(chunk, 0, read);
+            }
+            return buffer.ToArray();
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
     }
 
     private static PnutError TooLarge(int maxBytes)

@@ -63,20 +63,22 @@ internal sealed class ExpiryWheel
     /// Takes out every bucket whose second is not after the ceiling of <paramref name="now"/>; entries in them that
     /// are not due yet are simply scheduled again by the caller.
     /// </summary>
-    public List<string> TakeDue(DateTimeOffset now)
+    public IReadOnlyList<string> TakeDue(DateTimeOffset now)
     {
         var limit = CeilingSecond(now);
-        var due = new List<string>();
+        List<string>? due = null;
         while (_seconds.TryPeek(out var second, out _) && second <= limit)
         {
             _seconds.Dequeue();
             if (_buckets.Remove(second, out var bucket))
             {
-                due.AddRange(bucket);
+                (due ??= []).AddRange(bucket);
             }
         }
-        return due;
+        return due ?? NoneDue;
     }
+
+    private static readonly List<string> NoneDue = [];
 
     private static long CeilingSecond(DateTimeOffset at)
     {

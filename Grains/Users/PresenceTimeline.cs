@@ -44,6 +44,12 @@ public static class PresenceTimeline
     /// </summary>
     public static StatusStep[] StepsAfter(IReadOnlyDictionary<string, PresenceSource> sources, DateTimeOffset now)
     {
+        if (sources.Count == 1)
+        {
+            // The common case, one source: it simply ends.
+            var only = sources.Values.First();
+            return only.ExpiresAt > now ? [new StatusStep(only.ExpiresAt, null)] : [];
+        }
         var expiries = new SortedSet<DateTimeOffset>();
         foreach (var source in sources.Values)
         {
