@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Presence.Channels;
 using Presence.Grains.Hosting;
+using Presence.Grains.Timers;
 
 namespace Presence.Grains.Channels;
 
@@ -23,8 +24,7 @@ public sealed partial class ChannelPresenceGrain(
     private static readonly TimeSpan ReminderPeriod = TimeSpan.FromDays(1);
 
     private readonly SortedSet<string> _order = new(StringComparer.Ordinal);
-    private IGrainTimer? _timer;
-    private DateTimeOffset _timerDue = DateTimeOffset.MaxValue;
+    private OneShotTimer? _timer;
 
     private string ChannelId => PresenceKeys.Split(this.GetPrimaryKeyString()).Id;
 
@@ -34,7 +34,7 @@ public sealed partial class ChannelPresenceGrain(
         {
             _order.Add(userId);
         }
-        ArmTimer(time.GetUtcNow());
+        ArmTimer();
         return Task.CompletedTask;
     }
 
@@ -124,14 +124,13 @@ public sealed partial class ChannelPresenceGrain(
     private async Task OnTimer(CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        _timerDue = DateTimeOffset.MaxValue;
         if (RemoveExpired(now) > 0)
         {
             await SaveAndReschedule(now, cancellationToken);
         }
         else
         {
-            ArmTimer(now);
+            ArmTimer();
         }
     }
 
@@ -176,31 +175,13 @@ public sealed partial class ChannelPresenceGrain(
             state.State.ReminderDue = null;
         }
         await state.WriteStateAsync(cancellationToken);
-        ArmTimer(now);
+        ArmTimer();
     }
 
-    private void ArmTimer(DateTimeOffset now)
+    private void ArmTimer()
     {
-        var due = EarliestExpiry() ?? DateTimeOffset.MaxValue;
-        if (due == _timerDue)
-        {
-            return;
-        }
-        _timerDue = due;
-        if (due == DateTimeOffset.MaxValue)
-        {
-            _timer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-            return;
-        }
-        var delay = due > now ? due - now : TimeSpan.Zero;
-        if (_timer is null)
-        {
-            _timer = this.RegisterGrainTimer(OnTimer, new GrainTimerCreationOptions(delay, Timeout.InfiniteTimeSpan));
-        }
-        else
-        {
-            _timer.Change(delay, Timeout.InfiniteTimeSpan);
-        }
+        _timer ??= new OneShotTimer(this, OnTimer, time, keepAlive: false);
+        _timer.Set(EarliestExpiry() ?? DateTimeOffset.MaxValue);
     }
 
     private DateTimeOffset? EarliestExpiry()

@@ -1,3 +1,4 @@
+using Presence.Grains.Timers;
 using Presence.Index;
 
 namespace Presence.Grains.Index;
@@ -18,8 +19,7 @@ public sealed partial class PresenceIndexGrain(TimeProvider time, ILogger<Presen
     private readonly Queue<PresenceChange> _log = new();
     // Versions of users that went offline recently, so a late, older update cannot bring them back.
     private readonly Dictionary<string, long> _tombstones = new(StringComparer.Ordinal);
-    private IGrainTimer? _timer;
-    private DateTimeOffset _timerDue = DateTimeOffset.MaxValue;
+    private OneShotTimer? _timer;
 
     /// <summary>Users held right now (for tests that check what the timer did without calling the grain).</summary>
     internal int OnlineCount => _entries.Count;
@@ -32,7 +32,7 @@ public sealed partial class PresenceIndexGrain(TimeProvider time, ILogger<Presen
         {
             Apply(update, now);
         }
-        Rearm(now);
+        Rearm();
         return Task.CompletedTask;
     }
 
@@ -40,7 +40,7 @@ public sealed partial class PresenceIndexGrain(TimeProvider time, ILogger<Presen
     {
         var now = time.GetUtcNow();
         ApplyDue(now);
-        Rearm(now);
+        Rearm();
         var users = new List<OnlineUser>(Math.Min(count, _entries.Count));
         var view = afterUserId is null ? _order : _order.GetViewBetween(afterUserId, MaxKey);
         var more = false;
@@ -65,7 +65,7 @@ public sealed partial class PresenceIndexGrain(TimeProvider time, ILogger<Presen
     {
         var now = time.GetUtcNow();
         ApplyDue(now);
-        Rearm(now);
+        Rearm();
         var changes = _log.Where(c => c.At >= since).ToArray();
         return Task.FromResult(changes);
     }
@@ -179,45 +179,27 @@ public sealed partial class PresenceIndexGrain(TimeProvider time, ILogger<Presen
     }
 
     /// <summary>One timer for the shard, due at the earliest step or log pruning; a timer tick keeps the shard alive.</summary>
-    private void Rearm(DateTimeOffset now)
+    private void Rearm()
     {
         var due = _wheel.EarliestDue;
         if (_log.TryPeek(out var oldest) && oldest.At + PresenceChange.Window < due)
         {
             due = oldest.At + PresenceChange.Window;
         }
-        if (due == _timerDue)
-        {
-            return;
-        }
-        _timerDue = due;
-        if (due == DateTimeOffset.MaxValue)
-        {
-            _timer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-            return;
-        }
-        var delay = due > now ? due - now : TimeSpan.Zero;
-        if (_timer is null)
-        {
-            _timer = this.RegisterGrainTimer(OnTimer, new GrainTimerCreationOptions(delay, Timeout.InfiniteTimeSpan) { KeepAlive = true });
-        }
-        else
-        {
-            _timer.Change(delay, Timeout.InfiniteTimeSpan);
-        }
+        _timer ??= new OneShotTimer(this, OnTimer, time, keepAlive: true);
+        _timer.Set(due);
     }
 
     private Task OnTimer(CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        _timerDue = DateTimeOffset.MaxValue;
         var before = _entries.Count;
         ApplyDue(now);
         if (before != _entries.Count)
         {
             LogExpired(this.GetPrimaryKeyString(), before - _entries.Count);
         }
-        Rearm(now);
+        Rearm();
         return Task.CompletedTask;
     }
 
