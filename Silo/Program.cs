@@ -1,6 +1,31 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using Presence.Silo.Hosting;
+using Presence.Silo.Storage;
 
-var builder = Host.CreateApplicationBuilder(args);
-builder.UseOrleans(silo => silo.AddPresenceSilo(builder.Configuration));
-await builder.Build().RunAsync();
+try
+{
+    var builder = Host.CreateApplicationBuilder(args.Where(a => a != "migrate").ToArray());
+    if (args.Contains("migrate"))
+    {
+        // `dotnet run --project Silo -- migrate`: apply the PostgreSQL schema and exit.
+        var options = PresenceClusterOptions.From(builder.Configuration);
+        if (!options.UsesPostgres)
+        {
+            throw new OptionsValidationException("Presence", typeof(PresenceClusterOptions), ["migrate needs ConnectionStrings:presence (env ConnectionStrings__presence)."]);
+        }
+        using var services = builder.Services.BuildServiceProvider();
+        var logger = services.GetRequiredService<ILogger<SchemaMigrator>>();
+        await new SchemaMigrator(options.ConnectionString!, logger).MigrateAsync();
+        return 0;
+    }
+    builder.UseOrleans(silo => silo.AddPresenceSilo(builder.Configuration));
+    await builder.Build().RunAsync();
+    return 0;
+}
+catch (OptionsValidationException invalid)
+{
+    await Console.Error.WriteLineAsync($"Configuration error: {string.Join(" ", invalid.Failures)}");
+    return 1;
+}

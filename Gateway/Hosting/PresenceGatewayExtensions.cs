@@ -8,12 +8,21 @@ namespace Presence.Gateway.Hosting;
 public static partial class PresenceGatewayExtensions
 {
     /// <summary>
-    /// The gateway's services: a co-hosted silo (in-memory storage and reminders, localhost clustering), JWT auth,
-    /// health checks and the edge's limits.
+    /// The gateway's services: JWT auth, health checks, the edge's limits, and the cluster: by default a co-hosted
+    /// silo (in-memory storage and reminders, localhost clustering); when PostgreSQL is configured, an Orleans client
+    /// of the silos registered there.
     /// </summary>
     public static WebApplicationBuilder AddPresenceGateway(this WebApplicationBuilder builder)
     {
-        builder.UseOrleans(silo => silo.AddPresenceSilo(builder.Configuration));
+        var cluster = PresenceClusterOptions.From(builder.Configuration);
+        if (cluster.UsesPostgres)
+        {
+            builder.UseOrleansClient(client => client.AddPresenceClient(cluster));
+        }
+        else
+        {
+            builder.UseOrleans(silo => silo.AddPresenceSilo(builder.Configuration));
+        }
         builder.AddPresenceAuth();
         builder.Services.AddOptions<GatewayHttpOptions>().BindConfiguration(GatewayHttpOptions.Section)
             .Validate(o => o.MaxBodyBytes > 0, $"{GatewayHttpOptions.Section}:MaxBodyBytes must be positive.")

@@ -1,37 +1,43 @@
+using System.Net;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Configuration;
 using Orleans.Serialization;
 using Orleans.Storage;
 using Presence.Grains.Hosting;
-using Presence.Grains.Index;
 
 namespace Presence.Silo.Hosting;
-
-/// <summary><c>Presence:Silo</c>: where the silo listens.</summary>
-public sealed class PresenceSiloOptions
-{
-    public const string Section = "Presence:Silo";
-
-    public int SiloPort { get; set; } = 11111;
-    public int GatewayPort { get; set; } = 30000;
-    public string ClusterId { get; set; } = "presence";
-    public string ServiceId { get; set; } = "presence";
-}
 
 public static class PresenceSiloExtensions
 {
     /// <summary>
-    /// The silo as this project runs it: the presence grains, in-memory grain storage and reminders, localhost
-    /// clustering. Shared by the Silo program and the Gateway when it co-hosts a silo.
+    /// The silo as this project runs it, shared by the Silo program and the Gateway when it co-hosts a silo: the
+    /// presence grains, plus either in-memory storage and reminders on localhost clustering (the default), or
+    /// PostgreSQL clustering, storage and reminders (<c>Presence:Storage:Provider=postgres</c>, or whenever
+    /// <c>ConnectionStrings:presence</c> is set).
     /// </summary>
     public static ISiloBuilder AddPresenceSilo(this ISiloBuilder silo, IConfiguration configuration)
     {
-        var options = configuration.GetSection(PresenceSiloOptions.Section).Get<PresenceSiloOptions>() ?? new PresenceSiloOptions();
-        silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, serviceId: options.ServiceId, clusterId: options.ClusterId);
-        silo.AddPresenceMemoryStorage();
-        silo.UseInMemoryReminderService();
+        var options = PresenceClusterOptions.From(configuration);
         silo.Services.AddPresenceGrains();
+        if (options.UsesPostgres)
+        {
+            var connectionString = options.ConnectionString!;
+            var advertised = IPAddress.Parse(options.AdvertisedIP);
+            silo.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (options.ClusterId, options.ServiceId));
+            silo.ConfigureEndpoints(advertised, options.SiloPort, options.GatewayPort, listenOnAnyHostAddress: !IPAddress.IsLoopback(advertised));
+            silo.UseAdoNetClustering(o => (o.Invariant, o.ConnectionString) = (PresenceClusterOptions.Invariant, connectionString));
+            silo.AddAdoNetGrainStorage(PresenceStorage.Name, o => (o.Invariant, o.ConnectionString) = (PresenceClusterOptions.Invariant, connectionString));
+            silo.Services.UseOrleansStorageSerializer<AdoNetGrainStorageOptions>(PresenceStorage.Name);
+            silo.UseAdoNetReminderService(o => (o.Invariant, o.ConnectionString) = (PresenceClusterOptions.Invariant, connectionString));
+            silo.Configure<ClusterMembershipOptions>(PresenceClusterOptions.FastRecovery);
+        }
+        else
+        {
+            silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, serviceId: options.ServiceId, clusterId: options.ClusterId);
+            silo.AddPresenceMemoryStorage();
+            silo.UseInMemoryReminderService();
+        }
         return silo;
     }
 

@@ -1,0 +1,70 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+
+namespace Presence.Silo.Hosting;
+
+/// <summary>
+/// How a process joins the cluster: <c>Presence:Silo</c> (ports, ids, advertised address),
+/// <c>Presence:Storage:Provider</c> (memory | postgres) and <c>ConnectionStrings:presence</c>.
+/// </summary>
+public sealed class PresenceClusterOptions
+{
+    public const string SiloSection = "Presence:Silo";
+    public const string ConnectionStringName = "presence";
+    public const string Invariant = "Npgsql";
+
+    public int SiloPort { get; init; } = 11111;
+    public int GatewayPort { get; init; } = 30000;
+    public string ClusterId { get; init; } = "presence";
+    public string ServiceId { get; init; } = "presence";
+
+    /// <summary>The address other silos and clients reach this silo at (PostgreSQL mode).</summary>
+    public string AdvertisedIP { get; init; } = "127.0.0.1";
+
+    public string? ConnectionString { get; private set; }
+    public bool UsesPostgres { get; private set; }
+
+    public static PresenceClusterOptions From(IConfiguration configuration)
+    {
+        var options = configuration.GetSection(SiloSection).Get<PresenceClusterOptions>() ?? new PresenceClusterOptions();
+        options.ConnectionString = configuration.GetConnectionString(ConnectionStringName);
+        var provider = configuration["Presence:Storage:Provider"];
+        options.UsesPostgres = provider switch
+        {
+            null or "" => !string.IsNullOrEmpty(options.ConnectionString),
+            _ when provider.Equals("postgres", StringComparison.OrdinalIgnoreCase) => true,
+            _ when provider.Equals("memory", StringComparison.OrdinalIgnoreCase) => false,
+            _ => throw Invalid($"Presence:Storage:Provider must be 'memory' or 'postgres' (got '{provider}')."),
+        };
+        if (options.UsesPostgres && string.IsNullOrEmpty(options.ConnectionString))
+        {
+            throw Invalid("Presence:Storage:Provider is 'postgres' but ConnectionStrings:presence (env ConnectionStrings__presence) is not set.");
+        }
+        if (!System.Net.IPAddress.TryParse(options.AdvertisedIP, out _))
+        {
+            throw Invalid($"{SiloSection}:AdvertisedIP must be an IP address (got '{options.AdvertisedIP}').");
+        }
+        return options;
+    }
+
+    /// <summary>
+    /// Membership settings for a cluster that must come back quickly after every process was killed: stale rows
+    /// of dead silos are declared dead after a few short probes, not minutes, and old rows are cleaned up.
+    /// </summary>
+    public static void FastRecovery(ClusterMembershipOptions membership)
+    {
+        membership.ProbeTimeout = TimeSpan.FromSeconds(2);
+        membership.NumMissedProbesLimit = 2;
+        membership.NumProbedSilos = 2;
+        membership.NumVotesForDeathDeclaration = 1;
+        membership.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(10);
+        membership.NumMissedTableIAmAliveLimit = 2;
+        membership.TableRefreshTimeout = TimeSpan.FromSeconds(5);
+        membership.DefunctSiloExpiration = TimeSpan.FromMinutes(10);
+        membership.DefunctSiloCleanupPeriod = TimeSpan.FromMinutes(1);
+    }
+
+    private static OptionsValidationException Invalid(string message)
+        => new("Presence", typeof(PresenceClusterOptions), [message]);
+}
