@@ -45,7 +45,8 @@ public static partial class ErrorHandlingExtensions
     private static (int Status, string Message) Classify(Exception? error) => error switch
     {
         BadHttpRequestException bad => (bad.StatusCode, bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? "request body too large" : "bad request"),
-        OrleansException or TimeoutException or OperationCanceledException
+        // The cluster or its database cannot answer right now: a retry later will do.
+        OrleansException or TimeoutException or OperationCanceledException or System.Data.Common.DbException
             => (StatusCodes.Status503ServiceUnavailable, "presence service temporarily unavailable, retry shortly"),
         SecurityTokenException => (StatusCodes.Status401Unauthorized, "invalid token"),
         _ => (StatusCodes.Status500InternalServerError, "internal error"),

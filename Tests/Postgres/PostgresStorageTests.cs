@@ -9,10 +9,19 @@ public sealed class PostgresStorageTests(PostgresDatabase database) : IClassFixt
     [PostgresFact]
     public async Task Migrations_apply_once_even_when_several_processes_run_them_at_the_same_time()
     {
-        var counts = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => database.Migrate()));
-        Assert.Equal(SchemaMigrator.Scripts().Count, counts.Sum());
-        Assert.Equal(0, await database.Migrate());
-        Assert.Equal(SchemaMigrator.Scripts().Count, await database.Scalar<int>("SELECT count(*) FROM presence_schema_version"));
+        var fresh = new PostgresDatabase();
+        await fresh.InitializeAsync();
+        try
+        {
+            var counts = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => fresh.Migrate()));
+            Assert.Equal(SchemaMigrator.Scripts().Count, counts.Sum());
+            Assert.Equal(0, await fresh.Migrate());
+            Assert.Equal(SchemaMigrator.Scripts().Count, await fresh.Scalar<int>("SELECT count(*) FROM presence_schema_version"));
+        }
+        finally
+        {
+            await fresh.DisposeAsync();
+        }
     }
 
     [PostgresFact]
@@ -50,8 +59,8 @@ public sealed class PostgresStorageTests(PostgresDatabase database) : IClassFixt
             await channel.Subscribe("ann", profile);
             await channel.SetPresence(new ChannelPresenceUpdate("ann", "typing", DateTimeOffset.UtcNow.AddDays(2), profile));
         }
-        Assert.True(await database.Scalar<int>("SELECT count(*) FROM OrleansStorage") >= 2);
-        Assert.Equal(1, await database.Scalar<int>($"SELECT count(*) FROM OrleansRemindersTable WHERE GrainId LIKE '%{tenant}%'"));
+        Assert.True(await database.Scalar<int>("SELECT count(*) FROM orleans_storage") >= 2);
+        Assert.Equal(1, await database.Scalar<int>($"SELECT count(*) FROM orleans_reminders WHERE grainid LIKE '%{tenant}%'"));
 
         await using (var cluster = new PostgresCluster(database.ConnectionString, clusterId: tenant))
         {
