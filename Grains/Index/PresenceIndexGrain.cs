@@ -1,3 +1,4 @@
+using Presence.Grains.Hosting;
 using Presence.Grains.Timers;
 using Presence.Index;
 
@@ -8,10 +9,15 @@ namespace Presence.Grains.Index;
 /// computed, so the shard alone moves users through their expiries: one timer for the whole shard, armed for
 /// the earliest due second, no activation of the users involved. Reads apply due steps first, so they are exact
 /// even when the timer is late. Changes of the last ten minutes are logged for "changed since" queries.
-/// [KeepAlive]: the shard is the only holder of this state, it must not be collected while idle.
+/// [KeepAlive]: the shard is the only holder of this state, it must not be collected while idle. When it is
+/// deactivated anyway (a silo shutting down, a rolling deploy), it writes a snapshot that its next activation, on
+/// whichever silo, loads and then clears: the list survives restarts that are not crashes.
 /// </summary>
 [GrainType("presence-index"), KeepAlive]
-public sealed partial class PresenceIndexGrain(TimeProvider time, ILogger<PresenceIndexGrain> logger) : Grain, IPresenceIndexGrain
+public sealed partial class PresenceIndexGrain(
+    [PersistentState("index", PresenceStorage.Name)] IPersistentState<IndexShardSnapshot> snapshot,
+    TimeProvider time,
+    ILogger<PresenceIndexGrain> logger) : Grain, IPresenceIndexGrain
 {
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private readonly SortedSet<string> _order = new(StringComparer.Ordinal);
@@ -24,13 +30,50 @@ public sealed partial class PresenceIndexGrain(TimeProvider time, ILogger<Presen
     /// <summary>Users held right now (for tests that check what the timer did without calling the grain).</summary>
     internal int OnlineCount => _entries.Count;
 
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        var saved = snapshot.State;
+        if (saved.Entries.Length == 0 && saved.Log.Length == 0)
+        {
+            return;
+        }
+        var now = time.GetUtcNow();
+        foreach (var change in saved.Log)
+        {
+            _log.Enqueue(change);
+        }
+        foreach (var entry in saved.Entries)
+        {
+            Apply(entry, now, logChange: false);
+        }
+        ApplyDue(now);
+        Rearm();
+        LogRestored(this.GetPrimaryKeyString(), _entries.Count);
+        // Cleared at once: a later crash must not bring back entries that have changed since.
+        await snapshot.ClearStateAsync(cancellationToken);
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (_entries.Count == 0 && _log.Count == 0)
+        {
+            return;
+        }
+        snapshot.State = new IndexShardSnapshot
+        {
+            Entries = [.. _entries.Values.Select(e => new IndexUpdate(e.UserId, e.Version, e.Profile, e.LastSeenAt, e.Status, e.Steps[e.NextStep..]))],
+            Log = [.. _log],
+        };
+        await snapshot.WriteStateAsync(cancellationToken);
+    }
+
     public Task Apply(IndexUpdate[] updates)
     {
         var now = time.GetUtcNow();
         ApplyDue(now);
         foreach (var update in updates)
         {
-            Apply(update, now);
+            Apply(update, now, logChange: true);
         }
         Rearm();
         return Task.CompletedTask;
@@ -70,7 +113,7 @@ public sealed partial class PresenceIndexGrain(TimeProvider time, ILogger<Presen
         return Task.FromResult(changes);
     }
 
-    private void Apply(IndexUpdate update, DateTimeOffset now)
+    private void Apply(IndexUpdate update, DateTimeOffset now, bool logChange)
     {
         _entries.TryGetValue(update.UserId, out var entry);
         var known = entry?.Version ?? (_tombstones.TryGetValue(update.UserId, out var gone) ? gone : long.MinValue);
@@ -105,9 +148,12 @@ public sealed partial class PresenceIndexGrain(TimeProvider time, ILogger<Presen
             _entries.Add(update.UserId, entry);
             _order.Add(update.UserId);
             _tombstones.Remove(update.UserId);
-            Log(now, update.UserId, update.Profile, status, update.LastSeenAt);
+            if (logChange)
+            {
+                Log(now, update.UserId, update.Profile, status, update.LastSeenAt);
+            }
         }
-        else if (entry.Status != status)
+        else if (entry.Status != status && logChange)
         {
             Log(now, update.UserId, update.Profile, status, update.LastSeenAt);
         }
@@ -205,6 +251,9 @@ public sealed partial class PresenceIndexGrain(TimeProvider time, ILogger<Presen
 
     // Above every valid id (ids are ASCII): the upper bound of a "from here on" view of the sorted set.
     private const string MaxKey = "\uffff";
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Index shard {Shard}: restored {Count} online users from its deactivation snapshot")]
+    private partial void LogRestored(string shard, int count);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Index shard {Shard}: {Count} users expired")]
     private partial void LogExpired(string shard, int count);

@@ -110,6 +110,29 @@ public sealed class UserPresenceGrainTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task An_index_shard_deactivated_by_a_shutdown_comes_back_with_its_users_and_change_log()
+    {
+        var tenant = Keys.Tenant();
+        var ids = Enumerable.Range(0, 10).Select(i => $"s{i}").ToArray();
+        foreach (var id in ids)
+        {
+            await User(tenant, id).Update(new PresenceUpdate(PresenceSources.Api, "here", TimeSpan.FromMinutes(5), Profile));
+        }
+        var directory = fixture.Grains.GetGrain<IPresenceDirectoryGrain>(tenant);
+        var changesBefore = await directory.ChangesSince(fixture.Time.GetUtcNow().AddMinutes(-1));
+
+        for (var shard = 0; shard < ClusterFixture.Shards; shard++)
+        {
+            await fixture.Cluster.DeactivateAsync(fixture.Grains.GetGrain<IPresenceIndexGrain>(PresenceKeys.ShardKey(tenant, shard)));
+        }
+
+        Assert.Equal(ids.Order(), (await directory.ListOnline(null, 100)).Users.Select(u => u.UserId).Order());
+        Assert.Equal(changesBefore.Length, (await directory.ChangesSince(fixture.Time.GetUtcNow().AddMinutes(-1))).Length);
+        await fixture.Advance(TimeSpan.FromMinutes(5)); // the restored timelines still expire on time
+        Assert.Empty((await directory.ListOnline(null, 100)).Users);
+    }
+
+    [Fact]
     public async Task Tenants_never_see_each_other()
     {
         var (a, b) = (Keys.Tenant(), Keys.Tenant());

@@ -1,0 +1,13 @@
+using Presence.Index;
+
+namespace Presence.Grains.Index;
+
+/// <summary>An index shard as it was when it was last deactivated; empty at any other time.</summary>
+[GenerateSerializer, Alias("presence.IndexShardSnapshot")]
+public sealed class IndexShardSnapshot
+{
+    /// <summary>Each online user as the update that would recreate it, with its remaining timeline.</summary>
+    [Id(0)] public IndexUpdate[] Entries { get; set; } = [];
+
+    [Id(1)] public PresenceChange[] Log { get; set; } = [];
+}
