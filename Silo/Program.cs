@@ -6,7 +6,12 @@ using Presence.Silo.Storage;
 
 try
 {
-    var builder = Host.CreateApplicationBuilder(args.Where(a => a != "migrate").ToArray());
+    // Content root = where the program is, so its appsettings.json applies whatever the working directory.
+    var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+    {
+        Args = [.. args.Where(a => a != "migrate")],
+        ContentRootPath = AppContext.BaseDirectory,
+    });
     if (args.Contains("migrate"))
     {
         // `dotnet run --project Silo -- migrate`: apply the PostgreSQL schema and exit.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A private PostgreSQL on 127.0.0.1 for tests and local clusters: initdb into a directory of its own, nothing shared.
-#   scripts/pg.sh start DIR [PORT]   prints the connection string on its last line
+#   scripts/pg.sh start DIR [PORT]   creates DIR on first use, else starts it again with its data and port;
+#                                    prints the connection string on its last line
 #   scripts/pg.sh stop DIR
 # Installs PostgreSQL from Debian packages when it is missing. PostgreSQL refuses to run as root, so as root the
 # server runs as the 'postgres' user.
@@ -27,15 +28,21 @@ as_owner() {
 
 case "$cmd" in
   start)
-    port=${3:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}
     bin=$(bindir)
-    mkdir -p "$dir"
-    [ "$(id -u)" = 0 ] && chown postgres "$dir"
-    as_owner "$bin/initdb" -D "$dir/data" -U presence --auth=trust -E UTF8 >/dev/null
-    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
-      -o "-h 127.0.0.1 -p $port -k $dir -c fsync=on -c max_connections=200" start >/dev/null
-    echo "$port" > "$dir/port"
-    as_owner "$bin/createdb" -h 127.0.0.1 -p "$port" -U presence presence
+    if [ -d "$dir/data" ]; then
+      port=$(cat "$dir/port")
+      as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1 \
+        || as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -o "$(cat "$dir/options")" start >/dev/null
+    else
+      port=${3:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}
+      mkdir -p "$dir"
+      if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; fi
+      as_owner "$bin/initdb" -D "$dir/data" -U presence --auth=trust -E UTF8 >/dev/null
+      echo "$port" > "$dir/port"
+      echo "-h 127.0.0.1 -p $port -k $dir -c max_connections=200" > "$dir/options"
+      as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -o "$(cat "$dir/options")" start >/dev/null
+      as_owner "$bin/createdb" -h 127.0.0.1 -p "$port" -U presence presence
+    fi
     echo "Host=127.0.0.1;Port=$port;Database=presence;Username=presence"
     ;;
   stop)

@@ -42,6 +42,7 @@ public static class PnutApi
         .RequireAuthorization()
         .WithTags("pnut")
         .WithMetadata(new DialectMetadata(PnutErrors.Instance))
+        .AddEndpointFilter<TransientRetryFilter>()
         .AddEndpointFilter<UpdatePresenceFilter>();
 
     private static void MapGlobal(RouteGroupBuilder group, string suffix)

@@ -40,7 +40,21 @@ public sealed class PnutParameters
         return true;
     }
 
+    private static readonly object ItemKey = new();
+
+    /// <summary>Reads the call's parameters once; a retried handler gets the same result again.</summary>
     public static async Task<(PnutParameters? Parameters, PnutError? Error)> ReadAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
+    {
+        if (request.HttpContext.Items.TryGetValue(ItemKey, out var cached))
+        {
+            return ((PnutParameters?, PnutError?))cached!;
+        }
+        var result = await ReadOnceAsync(request, maxBytes, cancellationToken);
+        request.HttpContext.Items[ItemKey] = result;
+        return result;
+    }
+
+    private static async Task<(PnutParameters? Parameters, PnutError? Error)> ReadOnceAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
     {
         if (request.ContentLength > maxBytes)
         {

@@ -8,6 +8,7 @@ public static class PresenceClientExtensions
     public static IClientBuilder AddPresenceClient(this IClientBuilder client, PresenceClusterOptions options)
     {
         client.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (options.ClusterId, options.ServiceId));
+        client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = PresenceClusterOptions.ResponseTimeout);
         client.UseAdoNetClustering(o => (o.Invariant, o.ConnectionString) = (PresenceClusterOptions.Invariant, options.ConnectionString));
         return client;
     }

@@ -65,6 +65,12 @@ public sealed class PresenceClusterOptions
         membership.TableRefreshTimeout = TimeSpan.FromSeconds(5);
     }
 
+    /// <summary>
+    /// How long a grain call may go unanswered: shorter than Orleans' 30 s, so a call to a silo that just died fails
+    /// (and is retried by the gateway) well within an HTTP client's patience.
+    /// </summary>
+    public static readonly TimeSpan ResponseTimeout = TimeSpan.FromSeconds(10);
+
     private static OptionsValidationException Invalid(string message)
         => new("Presence", typeof(PresenceClusterOptions), [message]);
 }

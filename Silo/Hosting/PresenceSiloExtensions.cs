@@ -20,6 +20,7 @@ public static class PresenceSiloExtensions
     {
         var options = PresenceClusterOptions.From(configuration);
         silo.Services.AddPresenceGrains();
+        silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = PresenceClusterOptions.ResponseTimeout);
         if (options.UsesPostgres)
         {
             var connectionString = options.ConnectionString!;
