@@ -5,6 +5,7 @@ using Orleans.Configuration;
 using Orleans.Serialization;
 using Orleans.Storage;
 using Presence.Grains.Hosting;
+using Presence.Silo.Storage;
 
 namespace Presence.Silo.Hosting;
 
@@ -30,6 +31,7 @@ public static class PresenceSiloExtensions
             silo.UseAdoNetClustering(o => (o.Invariant, o.ConnectionString) = (PresenceClusterOptions.Invariant, connectionString));
             silo.AddAdoNetGrainStorage(PresenceStorage.Name, o => (o.Invariant, o.ConnectionString) = (PresenceClusterOptions.Invariant, connectionString));
             silo.Services.UseOrleansStorageSerializer<AdoNetGrainStorageOptions>(PresenceStorage.Name);
+            FailFastGrainStorage.Decorate(silo.Services, PresenceStorage.Name);
             silo.UseAdoNetReminderService(o => (o.Invariant, o.ConnectionString) = (PresenceClusterOptions.Invariant, connectionString));
             silo.Configure<ClusterMembershipOptions>(PresenceClusterOptions.FastRecovery);
         }

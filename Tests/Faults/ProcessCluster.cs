@@ -1,0 +1,180 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Presence.Tests.Faults;
+
+/// <summary>
+/// The production topology as real processes on 127.0.0.1: Silo and Gateway programs (as built next to this test
+/// assembly) sharing one PostgreSQL database. Ports are chosen once, so a restarted process comes back on the same
+/// address, as it would under an orchestrator.
+/// </summary>
+public sealed class ProcessCluster : IAsyncDisposable
+{
+    public const string SigningKey = "fault-test-signing-key-0123456789-abcdefgh";
+
+    private readonly string _connectionString;
+    private readonly string _clusterId = $"f{Guid.NewGuid():N}"[..12];
+    private readonly string _logs = Directory.CreateTempSubdirectory("presence-faults-").FullName;
+    private readonly (int Silo, int Gateway)[] _siloPorts;
+    private readonly int[] _httpPorts;
+    private readonly Process?[] _silos;
+    private readonly Process?[] _gateways;
+
+    public ProcessCluster(string connectionString, int silos, int gateways)
+    {
+        _connectionString = connectionString;
+        _siloPorts = [.. Enumerable.Range(0, silos).Select(_ => (FreePort(), FreePort()))];
+        _httpPorts = [.. Enumerable.Range(0, gateways).Select(_ => FreePort())];
+        _silos = new Process?[silos];
+        _gateways = new Process?[gateways];
+    }
+
+    public Uri Gateway(int index) => new($"http://127.0.0.1:{_httpPorts[index]}");
+
+    public void StartSilo(int index) => _silos[index] = Start("Silo", $"silo{index}", [],
+        ("Presence__Silo__SiloPort", _siloPorts[index].Silo.ToString()), ("Presence__Silo__GatewayPort", _siloPorts[index].Gateway.ToString()));
+
+    public void StartGateway(int index) => _gateways[index] = Start("Gateway", $"gateway{index}",
+        ["--urls", Gateway(index).ToString().TrimEnd('/'), "--contentRoot", BinDirectory("Gateway")]);
+
+    public void StartAll()
+    {
+        for (var i = 0; i < _silos.Length; i++)
+        {
+            StartSilo(i);
+        }
+        for (var i = 0; i < _gateways.Length; i++)
+        {
+            StartGateway(i);
+        }
+    }
+
+    /// <summary>SIGKILL: no shutdown code runs, exactly like a crash.</summary>
+    public void KillSilo(int index) => Kill(ref _silos[index]);
+
+    public void KillAll()
+    {
+        for (var i = 0; i < _gateways.Length; i++)
+        {
+            Kill(ref _gateways[i]);
+        }
+        for (var i = 0; i < _silos.Length; i++)
+        {
+            Kill(ref _silos[i]);
+        }
+    }
+
+    /// <summary>Waits until every gateway answers /health/ready; returns how long that took.</summary>
+    public async Task<TimeSpan> WaitReady(TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        foreach (var port in _httpPorts)
+        {
+            while (true)
+            {
+                try
+                {
+                    if ((await http.GetAsync($"http://127.0.0.1:{port}/health/ready")).IsSuccessStatusCode)
+                    {
+                        break;
+                    }
+                }
+                catch (Exception error) when (error is HttpRequestException or TaskCanceledException)
+                {
+                }
+                if (clock.Elapsed > timeout)
+                {
+                    throw new TimeoutException($"gateway on {port} not ready after {timeout}; logs:\n{Logs()}");
+                }
+                await Task.Delay(250);
+            }
+        }
+        return clock.Elapsed;
+    }
+
+    /// <summary>The tail of every process log, for a failing test's message.</summary>
+    public string Logs() => string.Join("\n", Directory.GetFiles(_logs).Select(f =>
+        $"== {Path.GetFileName(f)}\n{string.Join("\n", File.ReadLines(f).TakeLast(15))}"));
+
+    public ValueTask DisposeAsync()
+    {
+        KillAll();
+        return ValueTask.CompletedTask;
+    }
+
+    private Process Start(string program, string name, string[] args, params (string Key, string Value)[] environment)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = BinDirectory(program),
+        };
+        start.ArgumentList.Add(Path.Combine(BinDirectory(program), program + ".dll"));
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+        start.Environment["ConnectionStrings__presence"] = _connectionString;
+        start.Environment["Presence__Silo__ClusterId"] = _clusterId;
+        start.Environment["Presence__Silo__ServiceId"] = _clusterId;
+        start.Environment["Presence__Auth__SigningKey"] = SigningKey;
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        start.Environment["DOTNET_ENVIRONMENT"] = "Production";
+        start.Environment["Logging__LogLevel__Default"] = "Warning";
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+        var process = Process.Start(start)!;
+        var log = new StreamWriter(Path.Combine(_logs, $"{name}-{process.Id}.log")) { AutoFlush = true };
+        process.OutputDataReceived += (_, e) => Write(log, e.Data);
+        process.ErrorDataReceived += (_, e) => Write(log, e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    private static void Write(StreamWriter log, string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+        lock (log)
+        {
+            log.WriteLine(line);
+        }
+    }
+
+    private static void Kill(ref Process? process)
+    {
+        if (process is { HasExited: false })
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit(10_000);
+        }
+        process?.Dispose();
+        process = null;
+    }
+
+    /// <summary>Where the build put a program: Tests/bin/{Configuration}/net10.0 -> {Program}/bin/{Configuration}/net10.0.</summary>
+    private static string BinDirectory(string program)
+    {
+        var testBin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        var framework = testBin.Name;
+        var configuration = testBin.Parent!.Name;
+        var root = testBin.Parent!.Parent!.Parent!.Parent!.FullName;
+        return Path.Combine(root, program, "bin", configuration, framework);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
