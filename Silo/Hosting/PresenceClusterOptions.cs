@@ -19,8 +19,18 @@ public sealed class PresenceClusterOptions
     public string ClusterId { get; init; } = "presence";
     public string ServiceId { get; init; } = "presence";
 
-    /// <summary>The address other silos and clients reach this silo at (PostgreSQL mode).</summary>
+    /// <summary>
+    /// The address other silos and clients reach this silo at (PostgreSQL mode); "auto" takes this host's first
+    /// IPv4 address that is not loopback (a container's own address).
+    /// </summary>
     public string AdvertisedIP { get; init; } = "127.0.0.1";
+
+    /// <summary><see cref="AdvertisedIP"/> resolved.</summary>
+    public System.Net.IPAddress AdvertisedAddress => AdvertisedIP.Equals("auto", StringComparison.OrdinalIgnoreCase)
+        ? System.Net.Dns.GetHostAddresses(System.Net.Dns.GetHostName())
+            .FirstOrDefault(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && !System.Net.IPAddress.IsLoopback(a))
+            ?? System.Net.IPAddress.Loopback
+        : System.Net.IPAddress.Parse(AdvertisedIP);
 
     public string? ConnectionString { get; private set; }
     public bool UsesPostgres { get; private set; }
@@ -41,9 +51,9 @@ public sealed class PresenceClusterOptions
         {
             throw Invalid("Presence:Storage:Provider is 'postgres' but ConnectionStrings:presence (env ConnectionStrings__presence) is not set.");
         }
-        if (!System.Net.IPAddress.TryParse(options.AdvertisedIP, out _))
+        if (!options.AdvertisedIP.Equals("auto", StringComparison.OrdinalIgnoreCase) && !System.Net.IPAddress.TryParse(options.AdvertisedIP, out _))
         {
-            throw Invalid($"{SiloSection}:AdvertisedIP must be an IP address (got '{options.AdvertisedIP}').");
+            throw Invalid($"{SiloSection}:AdvertisedIP must be an IP address or 'auto' (got '{options.AdvertisedIP}').");
         }
         return options;
     }

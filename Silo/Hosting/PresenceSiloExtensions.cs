@@ -25,7 +25,7 @@ public static class PresenceSiloExtensions
         if (options.UsesPostgres)
         {
             var connectionString = options.ConnectionString!;
-            var advertised = IPAddress.Parse(options.AdvertisedIP);
+            var advertised = options.AdvertisedAddress;
             silo.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (options.ClusterId, options.ServiceId));
             silo.ConfigureEndpoints(advertised, options.SiloPort, options.GatewayPort, listenOnAnyHostAddress: !IPAddress.IsLoopback(advertised));
             silo.UseAdoNetClustering(o => (o.Invariant, o.ConnectionString) = (PresenceClusterOptions.Invariant, connectionString));

@@ -34,8 +34,7 @@ public sealed partial class SchemaMigrator(string connectionString, ILogger<Sche
     /// <summary>Applies the scripts not yet applied; returns how many it applied.</summary>
     public async Task<int> MigrateAsync(CancellationToken cancellationToken = default)
     {
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync(cancellationToken);
+        await using var connection = await Connect(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await Execute(connection, transaction, $"SELECT pg_advisory_xact_lock({AdvisoryLockKey})", cancellationToken);
         await Execute(connection, transaction, """
@@ -75,11 +74,35 @@ public sealed partial class SchemaMigrator(string connectionString, ILogger<Sche
         return count;
     }
 
+    /// <summary>Waits up to a minute for PostgreSQL to accept connections: a deploy may start it at the same time.</summary>
+    private async Task<NpgsqlConnection> Connect(CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(1);
+        while (true)
+        {
+            var connection = new NpgsqlConnection(connectionString);
+            try
+            {
+                await connection.OpenAsync(cancellationToken);
+                return connection;
+            }
+            catch (NpgsqlException error) when (DateTime.UtcNow < deadline)
+            {
+                await connection.DisposeAsync();
+                LogWaiting(error.Message);
+                await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
+            }
+        }
+    }
+
     private static async Task Execute(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(sql, connection, transaction);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "PostgreSQL not reachable yet ({Reason}); retrying")]
+    private partial void LogWaiting(string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Applied schema migration {Name}")]
     private partial void LogApplied(string name);
