@@ -36,7 +36,10 @@ case "$cmd" in
     else
       port=${3:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}
       mkdir -p "$dir"
-      if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; fi
+      if [ "$(id -u)" = 0 ]; then
+        chown postgres "$dir"
+        runuser -u postgres -- test -w "$dir" || { echo "pg.sh: user postgres cannot reach $dir (a parent directory is private)" >&2; exit 1; }
+      fi
       as_owner "$bin/initdb" -D "$dir/data" -U presence --auth=trust -E UTF8 >/dev/null
       echo "$port" > "$dir/port"
       echo "-h 127.0.0.1 -p $port -k $dir -c max_connections=200" > "$dir/options"

@@ -10,6 +10,13 @@ public static class PresenceClientExtensions
         client.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (options.ClusterId, options.ServiceId));
         client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = PresenceClusterOptions.ResponseTimeout);
         client.UseAdoNetClustering(o => (o.Invariant, o.ConnectionString) = (PresenceClusterOptions.Invariant, options.ConnectionString));
+        // A gateway may start before any silo (or PostgreSQL) is up: it keeps trying to connect instead of exiting,
+        // and starts answering HTTP once it has reached the cluster.
+        client.UseConnectionRetryFilter(async (_, cancellationToken) =>
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+            return true;
+        });
         return client;
     }
 }

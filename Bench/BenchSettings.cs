@@ -1,0 +1,31 @@
+using System.Globalization;
+
+namespace Presence.Bench;
+
+public sealed class BenchSettings
+{
+    public BenchSettings(string[] args)
+    {
+        for (var i = 0; i + 1 < args.Length; i += 2)
+        {
+            var value = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
+            switch (args[i])
+            {
+                case "--seconds": Seconds = value; break;
+                case "--rounds": Rounds = value; break;
+                case "--users": Users = value; break;
+                case "--connections": Connections = value; break;
+                default: throw new ArgumentException($"unknown option {args[i]}");
+            }
+        }
+    }
+
+    /// <summary>Length of one measured run.</summary>
+    public int Seconds { get; } = 10;
+
+    /// <summary>Interleaved pairs: reference, ours, reference, ours, ...</summary>
+    public int Rounds { get; } = 2;
+
+    public int Users { get; } = 100_000;
+    public int Connections { get; } = 64;
+}

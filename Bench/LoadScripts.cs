@@ -1,0 +1,54 @@
+using System.Security.Claims;
+using System.Text;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Presence.Bench;
+
+/// <summary>wrk Lua scripts over N distinct users, each with a valid JWT of its own.</summary>
+public sealed class LoadScripts
+{
+    public const string SigningKey = "bench-signing-key-0123456789-abcdefghijklmn";
+
+    private LoadScripts(string directory) => Directory = directory;
+
+    public string Directory { get; }
+    public string Update => Path.Combine(Directory, "update.lua");
+    public string Read => Path.Combine(Directory, "read.lua");
+
+    public static LoadScripts Create(int users)
+    {
+        var directory = System.IO.Directory.CreateTempSubdirectory("presence-bench-").FullName;
+        var handler = new JsonWebTokenHandler();
+        var credentials = new SigningCredentials(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(SigningKey)), SecurityAlgorithms.HmacSha256);
+        var expires = DateTime.UtcNow.AddHours(6);
+        var tokens = new StringBuilder("tokens = {\n");
+        for (var i = 0; i < users; i++)
+        {
+            var token = handler.CreateToken(new SecurityTokenDescriptor
+            {
+                Subject = new ClaimsIdentity([new Claim("sub", $"u{i}"), new Claim("username", $"user{i}")]),
+                Expires = expires,
+                SigningCredentials = credentials,
+            });
+            tokens.Append('"').Append(token).Append("\",\n");
+        }
+        tokens.Append("}\n");
+        File.WriteAllText(Path.Combine(directory, "tokens.lua"), tokens.ToString());
+        // Users are visited in a scrambled order (a prime stride), so consecutive requests hit different grains.
+        var common = $"dofile(\"{Path.Combine(directory, "tokens.lua")}\")\nlocal n = #tokens\nlocal i = math.random(n)\n";
+        File.WriteAllText(Path.Combine(directory, "update.lua"), common + """
+            request = function()
+              i = (i + 7919) % n
+              return wrk.format("PUT", "/v1/users/me/presence", {["Authorization"] = "Bearer " .. tokens[i + 1], ["Content-Type"] = "application/x-www-form-urlencoded"}, "presence=online")
+            end
+            """);
+        File.WriteAllText(Path.Combine(directory, "read.lua"), common + """
+            request = function()
+              i = (i + 7919) % n
+              return wrk.format("GET", "/v1/users/u" .. ((i * 31) % n) .. "/presence", {["Authorization"] = "Bearer " .. tokens[i + 1]})
+            end
+            """);
+        return new LoadScripts(directory);
+    }
+}

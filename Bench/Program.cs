@@ -1,0 +1,15 @@
+using Presence.Bench;
+
+// dotnet run -c Release --project Bench -- <scenario>; see README "Benchmarks".
+return args switch
+{
+    ["serve-baseline", .. var rest] => BaselineServer.Run(rest),
+    [var scenario, ..] when Scenarios.All.ContainsKey(scenario) => await Scenarios.All[scenario](new BenchSettings(args[1..])),
+    _ => Usage(),
+};
+
+static int Usage()
+{
+    Console.Error.WriteLine($"usage: dotnet run -c Release --project Bench -- <{string.Join("|", Scenarios.All.Keys)}> [--seconds N] [--rounds N] [--users N]");
+    return 2;
+}

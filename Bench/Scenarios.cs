@@ -1,0 +1,198 @@
+using System.Diagnostics;
+using System.Globalization;
+using Npgsql;
+
+namespace Presence.Bench;
+
+/// <summary>
+/// Each scenario starts what it needs on 127.0.0.1, drives it with wrk and prints a table. Ratios compare runs of
+/// the same scenario made in the same invocation, interleaved (reference, ours, reference, ours), because absolute
+/// numbers drift from run to run on a shared machine.
+/// </summary>
+public static class Scenarios
+{
+    public static readonly IReadOnlyDictionary<string, Func<BenchSettings, Task<int>>> All = new Dictionary<string, Func<BenchSettings, Task<int>>>
+    {
+        ["baseline"] = Baseline,
+        ["update"] = s => AgainstBaseline(s, "update", scripts => scripts.Update, target: 0.5, p99TargetMs: 10),
+        ["read"] = s => AgainstBaseline(s, "read", scripts => scripts.Read, target: 0.7, p99TargetMs: null),
+        ["postgres"] = Postgres,
+    };
+
+    private static async Task<int> Baseline(BenchSettings settings)
+    {
+        var scripts = await Prepare(settings);
+        using var baseline = await StartBaseline();
+        var table = new Table("baseline: bare Kestrel minimal API, no auth, no Orleans");
+        table.Add("update (PUT)", await Wrk.Run(baseline.Url, scripts.Update, settings.Seconds, settings.Connections), baseline.ResidentMiB());
+        table.Add("read (GET)", await Wrk.Run(baseline.Url, scripts.Read, settings.Seconds, settings.Connections), baseline.ResidentMiB());
+        table.Print();
+        return 0;
+    }
+
+    private static async Task<int> AgainstBaseline(BenchSettings settings, string name, Func<LoadScripts, string> script, double target, double? p99TargetMs)
+    {
+        var scripts = await Prepare(settings);
+        using var baseline = await StartBaseline();
+        using var gateway = await StartGateway(new Dictionary<string, string>());
+        await Warm(gateway.Url, scripts, settings);
+
+        var table = new Table($"{name}: {settings.Users:N0} users, {settings.Connections} connections, {settings.Seconds} s per run");
+        var ratios = new List<double>();
+        for (var round = 1; round <= settings.Rounds; round++)
+        {
+            var reference = await Wrk.Run(baseline.Url, script(scripts), settings.Seconds, settings.Connections);
+            table.Add($"baseline #{round}", reference, baseline.ResidentMiB());
+            var ours = await Wrk.Run(gateway.Url, script(scripts), settings.Seconds, settings.Connections);
+            var ratio = ours.RequestsPerSecond / reference.RequestsPerSecond;
+            ratios.Add(ratio);
+            table.Add($"gateway #{round}", ours, gateway.ResidentMiB(), ratio);
+        }
+        table.Print();
+        Console.WriteLine($"{name}: ratio to baseline {ratios.Average():F2}, mean of {ratios.Count} interleaved pairs (target >= {target:F2}){(p99TargetMs is { } p99 ? $", p99 target < {p99} ms" : "")}");
+        return 0;
+    }
+
+    /// <summary>update against the PostgreSQL-backed cluster, interleaved with the in-memory gateway; storage writes per update.</summary>
+    private static async Task<int> Postgres(BenchSettings settings)
+    {
+        var scripts = await Prepare(settings);
+        // Directly under the temp directory: as root, PostgreSQL runs as 'postgres', which must reach this path.
+        var pgDirectory = Path.Combine(Path.GetTempPath(), $"presence-bench-pg-{Guid.NewGuid():N}");
+        var connection = (await Run("bash", Path.Combine(ServerProcess.Root, "scripts", "pg.sh"), "start", pgDirectory)).Trim().Split('\n')[^1];
+        try
+        {
+            var cluster = new Dictionary<string, string> { ["ConnectionStrings__presence"] = connection, ["Presence__Silo__ClusterId"] = "bench", ["Presence__Silo__ServiceId"] = "bench" };
+            await Run("dotnet", [ServerProcess.Dll("Silo"), "migrate"], cluster);
+            using var silo = new Owned(StartSilo(cluster));
+            using var postgres = await StartGateway(cluster);
+            using var memory = await StartGateway(new Dictionary<string, string>());
+            await Warm(postgres.Url, scripts, settings);
+            await Warm(memory.Url, scripts, settings);
+
+            var table = new Table($"postgres: update over {settings.Users:N0} users, in-memory vs PostgreSQL-backed (1 silo + 1 gateway)");
+            var ratios = new List<double>();
+            long totalWrites = 0, totalUpdates = 0;
+            for (var round = 1; round <= settings.Rounds; round++)
+            {
+                var reference = await Wrk.Run(memory.Url, scripts.Update, settings.Seconds, settings.Connections);
+                table.Add($"in-memory #{round}", reference, memory.ResidentMiB());
+                var before = await StorageWrites(connection);
+                var ours = await Wrk.Run(postgres.Url, scripts.Update, settings.Seconds, settings.Connections);
+                var writes = await StorageWrites(connection) - before;
+                totalWrites += writes;
+                totalUpdates += ours.Requests;
+                ratios.Add(ours.RequestsPerSecond / reference.RequestsPerSecond);
+                table.Add($"postgres #{round}", ours, postgres.ResidentMiB(), ratios[^1], $"{(double)writes / ours.Requests:F3} writes/update");
+            }
+            table.Print();
+            Console.WriteLine($"postgres: ratio to in-memory {ratios.Average():F2}; storage writes per update {(double)totalWrites / totalUpdates:F3} ({totalWrites:N0} writes for {totalUpdates:N0} updates; refreshes of an unchanged status are coalesced)");
+            return 0;
+        }
+        finally
+        {
+            await Run("bash", Path.Combine(ServerProcess.Root, "scripts", "pg.sh"), "stop", pgDirectory);
+            Directory.Delete(pgDirectory, recursive: true);
+        }
+    }
+
+    /// <summary>Grain state writes so far: every write bumps a row's version by one, and a new row starts at 1.</summary>
+    private static async Task<long> StorageWrites(string connectionString)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT coalesce(sum(version), 0) FROM orleans_storage", connection);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
+    }
+
+    private static async Task<LoadScripts> Prepare(BenchSettings settings)
+    {
+        Console.Error.WriteLine("building Gateway and Silo (Release)...");
+        await Run("dotnet", ["build", "-c", "Release", "-v", "q", "-nologo", Path.Combine(ServerProcess.Root, "Gateway", "Gateway.csproj")], new Dictionary<string, string>());
+        Console.Error.WriteLine($"minting {settings.Users:N0} tokens...");
+        return LoadScripts.Create(settings.Users);
+    }
+
+    /// <summary>
+    /// Brings every user online (a first update activates a grain and inserts its row, at a fraction of the steady
+    /// rate, hence a generous duration), then lets the JIT settle, before anything is measured.
+    /// </summary>
+    private static async Task Warm(Uri target, LoadScripts scripts, BenchSettings settings)
+    {
+        Console.Error.WriteLine($"warming {target}...");
+        await Wrk.Run(target, scripts.Update, Math.Max(10, settings.Users / 1500), settings.Connections);
+        await Wrk.Run(target, scripts.Read, 5, settings.Connections);
+    }
+
+    private static Task<ServerProcess> StartBaseline()
+        => ServerProcess.Start(typeof(Scenarios).Assembly.Location, ["serve-baseline"], new Dictionary<string, string>(), "/v1/users/x/presence");
+
+    private static Task<ServerProcess> StartGateway(IDictionary<string, string> extra)
+    {
+        var environment = new Dictionary<string, string>(extra)
+        {
+            ["ASPNETCORE_ENVIRONMENT"] = "Production",
+            ["Presence__Auth__SigningKey"] = LoadScripts.SigningKey,
+            ["Presence__Silo__SiloPort"] = ServerProcess.FreePort().ToString(CultureInfo.InvariantCulture),
+            ["Presence__Silo__GatewayPort"] = ServerProcess.FreePort().ToString(CultureInfo.InvariantCulture),
+        };
+        return ServerProcess.Start(ServerProcess.Dll("Gateway"), ["--contentRoot", Path.GetDirectoryName(ServerProcess.Dll("Gateway"))!], environment, "/health/ready");
+    }
+
+    private static Process StartSilo(IDictionary<string, string> cluster)
+    {
+        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(ServerProcess.Dll("Silo"));
+        start.Environment["Logging__LogLevel__Default"] = "Warning";
+        start.Environment["Presence__Silo__SiloPort"] = ServerProcess.FreePort().ToString(CultureInfo.InvariantCulture);
+        start.Environment["Presence__Silo__GatewayPort"] = ServerProcess.FreePort().ToString(CultureInfo.InvariantCulture);
+        foreach (var (key, value) in cluster)
+        {
+            start.Environment[key] = value;
+        }
+        var process = Process.Start(start)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    /// <summary>A child process that is killed, not just released, when disposed.</summary>
+    private sealed class Owned(Process process) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+                process.WaitForExit(10_000);
+            }
+            process.Dispose();
+        }
+    }
+
+    private static Task<string> Run(string file, params string[] args) => Run(file, args, new Dictionary<string, string>());
+
+    private static async Task<string> Run(string file, string[] args, IDictionary<string, string> environment)
+    {
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{file} {string.Join(' ', args)} failed: {await error}{await output}");
+        }
+        return await output;
+    }
+}
