@@ -1,5 +1,7 @@
 using System.Diagnostics;
 
+using Presence.Tests.Support;
+
 namespace Presence.Tests.Faults;
 
 /// <summary>A PostgreSQL server of one test's own (scripts/pg.sh), so the test may stop and start it.</summary>
@@ -35,7 +37,7 @@ public sealed class PrivatePostgres : IAsyncDisposable
 
     private async Task<string> Run(string command)
     {
-        var script = Path.Combine(RepositoryRoot(), "scripts", "pg.sh");
+        var script = Path.Combine(TestEnvironment.RepositoryRoot, "scripts", "pg.sh");
         var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(script);
         start.ArgumentList.Add(command);
@@ -49,15 +51,5 @@ public sealed class PrivatePostgres : IAsyncDisposable
             throw new InvalidOperationException($"pg.sh {command} failed: {await stderr}");
         }
         return await stdout;
-    }
-
-    private static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Orleans.Presence.sln")))
-        {
-            directory = directory.Parent;
-        }
-        return directory?.FullName ?? throw new InvalidOperationException("repository root not found");
     }
 }

@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
+
+using Presence.Tests.Support;
 
 namespace Presence.Tests.Faults;
 
@@ -24,8 +24,8 @@ public sealed class ProcessCluster : IAsyncDisposable
     public ProcessCluster(string connectionString, int silos, int gateways)
     {
         _connectionString = connectionString;
-        _siloPorts = [.. Enumerable.Range(0, silos).Select(_ => (FreePort(), FreePort()))];
-        _httpPorts = [.. Enumerable.Range(0, gateways).Select(_ => FreePort())];
+        _siloPorts = [.. Enumerable.Range(0, silos).Select(_ => (TestEnvironment.FreePort(), TestEnvironment.FreePort()))];
+        _httpPorts = [.. Enumerable.Range(0, gateways).Select(_ => TestEnvironment.FreePort())];
         _silos = new Process?[silos];
         _gateways = new Process?[gateways];
     }
@@ -36,7 +36,7 @@ public sealed class ProcessCluster : IAsyncDisposable
         ("Presence__Silo__SiloPort", _siloPorts[index].Silo.ToString()), ("Presence__Silo__GatewayPort", _siloPorts[index].Gateway.ToString()));
 
     public void StartGateway(int index) => _gateways[index] = Start("Gateway", $"gateway{index}",
-        ["--urls", Gateway(index).ToString().TrimEnd('/'), "--contentRoot", BinDirectory("Gateway")]);
+        ["--urls", Gateway(index).ToString().TrimEnd('/'), "--contentRoot", TestEnvironment.BinDirectory("Gateway")]);
 
     public void StartAll()
     {
@@ -111,9 +111,9 @@ public sealed class ProcessCluster : IAsyncDisposable
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-            WorkingDirectory = BinDirectory(program),
+            WorkingDirectory = TestEnvironment.BinDirectory(program),
         };
-        start.ArgumentList.Add(Path.Combine(BinDirectory(program), program + ".dll"));
+        start.ArgumentList.Add(Path.Combine(TestEnvironment.BinDirectory(program), program + ".dll"));
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
@@ -159,22 +159,5 @@ public sealed class ProcessCluster : IAsyncDisposable
         }
         process?.Dispose();
         process = null;
-    }
-
-    /// <summary>Where the build put a program: Tests/bin/{Configuration}/net10.0 -> {Program}/bin/{Configuration}/net10.0.</summary>
-    private static string BinDirectory(string program)
-    {
-        var testBin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        var framework = testBin.Name;
-        var configuration = testBin.Parent!.Name;
-        var root = testBin.Parent!.Parent!.Parent!.Parent!.FullName;
-        return Path.Combine(root, program, "bin", configuration, framework);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -1,10 +1,10 @@
-using System.Net;
-using System.Net.Sockets;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Presence.Silo.Hosting;
+
+using Presence.Tests.Support;
 
 namespace Presence.Tests.Postgres;
 
@@ -29,7 +29,7 @@ public sealed class PostgresCluster : IAsyncDisposable
         for (var i = 0; i < count; i++)
         {
             var builder = Host.CreateApplicationBuilder();
-            builder.Configuration.AddInMemoryCollection(Settings(("Presence:Silo:SiloPort", FreePort()), ("Presence:Silo:GatewayPort", FreePort())));
+            builder.Configuration.AddInMemoryCollection(Settings(("Presence:Silo:SiloPort", TestEnvironment.FreePort()), ("Presence:Silo:GatewayPort", TestEnvironment.FreePort())));
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
             builder.UseOrleans(silo => silo.AddPresenceSilo(builder.Configuration));
             var host = builder.Build();
@@ -78,12 +78,5 @@ public sealed class PostgresCluster : IAsyncDisposable
             settings[key] = value.ToString();
         }
         return settings;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
@@ -29,8 +28,8 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
     {
         builder.UseEnvironment("Testing");
         builder.UseSetting("Presence:Auth:SigningKey", SigningKey);
-        builder.UseSetting("Presence:Silo:SiloPort", FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
-        builder.UseSetting("Presence:Silo:GatewayPort", FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
+        builder.UseSetting("Presence:Silo:SiloPort", TestEnvironment.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
+        builder.UseSetting("Presence:Silo:GatewayPort", TestEnvironment.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
         builder.UseSetting("Presence:Index:Shards", "4");
         builder.ConfigureTestServices(services =>
         {
@@ -75,13 +74,6 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
             Expires = exp,
             SigningCredentials = new SigningCredentials(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(key)), SecurityAlgorithms.HmacSha256),
         });
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
 
