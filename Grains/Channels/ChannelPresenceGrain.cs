@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Presence.Channels;
 using Presence.Grains.Hosting;
+using Presence.Grains.Storage;
 using Presence.Grains.Timers;
 
 namespace Presence.Grains.Channels;
@@ -91,7 +92,7 @@ public sealed partial class ChannelPresenceGrain(
         }
         if (changed)
         {
-            await state.WriteStateAsync(cancellationToken);
+            await state.WriteOrDeactivate(this, cancellationToken);
         }
         return Info(userId);
     }
@@ -102,7 +103,7 @@ public sealed partial class ChannelPresenceGrain(
         {
             member.SubscribedAt = null;
             ForgetIfEmpty(userId, member);
-            await state.WriteStateAsync(cancellationToken);
+            await state.WriteOrDeactivate(this, cancellationToken);
         }
         return Info(userId);
     }
@@ -174,7 +175,7 @@ public sealed partial class ChannelPresenceGrain(
             }
             state.State.ReminderDue = null;
         }
-        await state.WriteStateAsync(cancellationToken);
+        await state.WriteOrDeactivate(this, cancellationToken);
         ArmTimer();
     }
 

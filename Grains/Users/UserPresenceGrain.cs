@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Presence.Grains.Hosting;
+using Presence.Grains.Storage;
 using Presence.Grains.Index;
 using Presence.Index;
 using Presence.Users;
@@ -91,7 +92,7 @@ public sealed partial class UserPresenceGrain(
 
         if (mustWrite)
         {
-            await state.WriteStateAsync(cancellationToken);
+            await state.WriteOrDeactivate(this, cancellationToken);
             RememberPersisted();
         }
         else
