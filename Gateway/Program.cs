@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Presence.Gateway.Agora;
 using Presence.Gateway.Auth;
 using Presence.Gateway.Health;
 using Presence.Gateway.Hosting;
@@ -18,6 +19,7 @@ try
     app.UsePresenceGateway();
     app.MapPresenceHealth();
     app.MapPnutApi();
+    app.MapAgoraApi();
     await app.RunAsync();
     return 0;
 }

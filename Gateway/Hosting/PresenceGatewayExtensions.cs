@@ -1,3 +1,4 @@
+using Presence.Gateway.Agora;
 using Presence.Gateway.Auth;
 using Presence.Gateway.Errors;
 using Presence.Gateway.Health;
@@ -24,6 +25,7 @@ public static partial class PresenceGatewayExtensions
             builder.UseOrleans(silo => silo.AddPresenceSilo(builder.Configuration));
         }
         builder.AddPresenceAuth();
+        builder.AddAgora();
         builder.Services.AddOptions<GatewayHttpOptions>().BindConfiguration(GatewayHttpOptions.Section)
             .Validate(o => o.MaxBodyBytes > 0, $"{GatewayHttpOptions.Section}:MaxBodyBytes must be positive.")
             .ValidateOnStart();
@@ -37,6 +39,7 @@ public static partial class PresenceGatewayExtensions
         app.UseDialectErrors();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseRateLimiter(); // after authorization: only authenticated calls count against an app's limit
         app.Lifetime.ApplicationStarted.Register(() => Announce(app));
         return app;
     }

@@ -1,8 +1,8 @@
-using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Net.Http.Headers;
+using Presence.Gateway.Hosting;
 
 namespace Presence.Gateway.Pnut;
 
@@ -56,14 +56,10 @@ public sealed class PnutParameters
 
     private static async Task<(PnutParameters? Parameters, PnutError? Error)> ReadOnceAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
     {
-        if (request.ContentLength > maxBytes)
-        {
-            return (null, TooLarge(maxBytes));
-        }
         byte[]? bytes;
         try
         {
-            bytes = await ReadBounded(request, maxBytes, cancellationToken);
+            bytes = await BoundedBody.ReadAsync(request, maxBytes, cancellationToken);
         }
         catch (EndOfStreamException)
         {
@@ -162,37 +158,6 @@ public sealed class PnutParameters
         catch (Exception error) when (error is JsonException or InvalidOperationException)
         {
             return (null, PnutError.BadRequest("malformed JSON body"));
-        }
-    }
-
-    /// <summary>The whole body, or null when it is longer than <paramref name="maxBytes"/>.</summary>
-    private static async Task<byte[]?> ReadBounded(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
-    {
-        if (request.ContentLength is { } length)
-        {
-            // The common case: a small body of announced length, read straight into an array of that size.
-            var exact = new byte[length];
-            await request.Body.ReadExactlyAsync(exact, cancellationToken);
-            return exact;
-        }
-        var chunk = ArrayPool<byte>.Shared.Rent(4096);
-        try
-        {
-            using var buffer = new MemoryStream();
-            int read;
-            while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
-            {
-                if (buffer.Length + read > maxBytes)
-                {
-                    return null;
-                }
-                buffer.Write(chunk, 0, read);
-            }
-            return buffer.ToArray();
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(chunk);
         }
     }
 

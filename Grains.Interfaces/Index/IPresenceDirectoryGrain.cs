@@ -11,6 +11,10 @@ public interface IPresenceDirectoryGrain : IGrainWithStringKey
     [Alias("ListOnline")]
     Task<OnlinePage> ListOnline(DirectoryCursor? after, int count, CancellationToken cancellationToken = default);
 
+    /// <summary>The detailed presence of each of <paramref name="userIds"/>, in that order.</summary>
+    [Alias("GetDetails")]
+    Task<Users.PresenceDetail[]> GetDetails(string[] userIds, CancellationToken cancellationToken = default);
+
     /// <summary>Every change of the tenant since <paramref name="since"/>, oldest first.</summary>
     [Alias("ChangesSince")]
     Task<PresenceChange[]> ChangesSince(DateTimeOffset since, CancellationToken cancellationToken = default);

@@ -19,11 +19,6 @@ public sealed partial class ChannelPresenceGrain(
     IOptions<PresenceExpiryOptions> expiry,
     ILogger<ChannelPresenceGrain> logger) : Grain, IChannelPresenceGrain, IRemindable
 {
-    private const string ExpiryReminder = "expiry";
-    // Reminders are periodic (1 minute at least); this one is re-registered every time it fires, so the period
-    // only matters if a firing is lost.
-    private static readonly TimeSpan ReminderPeriod = TimeSpan.FromDays(1);
-
     private readonly SortedSet<string> _order = new(StringComparer.Ordinal);
     private OneShotTimer? _timer;
 
@@ -112,7 +107,7 @@ public sealed partial class ChannelPresenceGrain(
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
-        if (reminderName != ExpiryReminder)
+        if (reminderName != ExpiryReminder.Name)
         {
             return;
         }
@@ -150,31 +145,10 @@ public sealed partial class ChannelPresenceGrain(
         return removed;
     }
 
-    /// <summary>
-    /// Writes the state, keeping the one reminder in step with the earliest expiry: registered when an expiry
-    /// earlier than the registered one appears (or the registered one is spent), removed when nothing is left to
-    /// expire. A refresh that only moves expiries later costs no reminder write.
-    /// </summary>
+    /// <summary>Writes the state, with the timer and the one expiry reminder in step with the earliest expiry.</summary>
     private async Task SaveAndReschedule(DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var earliest = EarliestExpiry();
-        var registered = state.State.ReminderDue;
-        if (earliest is { } at)
-        {
-            if (registered is null || at < registered || registered <= now)
-            {
-                await this.RegisterOrUpdateReminder(ExpiryReminder, at > now ? at - now : TimeSpan.Zero, ReminderPeriod);
-                state.State.ReminderDue = at;
-            }
-        }
-        else if (registered is not null)
-        {
-            if (await this.GetReminder(ExpiryReminder) is { } reminder)
-            {
-                await this.UnregisterReminder(reminder);
-            }
-            state.State.ReminderDue = null;
-        }
+        state.State.ReminderDue = await ExpiryReminder.Sync(this, EarliestExpiry(), state.State.ReminderDue, now);
         await state.WriteOrDeactivate(this, cancellationToken);
         ArmTimer();
     }

@@ -1,4 +1,5 @@
 using Presence.Index;
+using Presence.Users;
 
 namespace Presence.Grains.Index;
 
@@ -68,6 +69,9 @@ public sealed class PresenceDirectoryGrain(IGrainFactory grains, IndexPublisher 
             return true;
         }
     }
+
+    public Task<PresenceDetail[]> GetDetails(string[] userIds, CancellationToken cancellationToken)
+        => Task.WhenAll(userIds.Select(id => grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(Tenant, id)).GetDetail(cancellationToken)));
 
     public async Task<PresenceChange[]> ChangesSince(DateTimeOffset since, CancellationToken cancellationToken)
     {

@@ -46,7 +46,55 @@ public sealed partial class UserPresenceGrain(
 
     public Task<UserPresence> Get(CancellationToken cancellationToken) => Task.FromResult(View(time.GetUtcNow()));
 
-    public async Task<UserPresence> Update(PresenceUpdate update, CancellationToken cancellationToken)
+    public Task<UserPresence> Update(PresenceUpdate update, CancellationToken cancellationToken)
+        => Change(update, extraChange: null, cancellationToken);
+
+    public Task<UserPresence> SetDevice(DeviceUpdate update, CancellationToken cancellationToken)
+    {
+        var source = PresenceSources.DevicePrefix + update.Resource;
+        return Change(new PresenceUpdate(source, update.Status, update.Ttl, update.Profile), current =>
+        {
+            var known = current.Devices.Remove(source);
+            current.Devices.Add(source);
+            if (current.Devices.Count > UserPresenceState.MaxDevices)
+            {
+                current.Devices.RemoveAt(0);
+            }
+            var extChanged = current.Ext != update.Ext;
+            current.Ext = update.Ext;
+            return !known || extChanged;
+        }, cancellationToken);
+    }
+
+    public Task<PresenceDetail> GetDetail(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var current = state.State;
+        var sources = new List<SourceStatus>();
+        foreach (var (name, source) in current.Sources)
+        {
+            if (source.ExpiresAt > now)
+            {
+                sources.Add(new SourceStatus(name, source.Status));
+            }
+        }
+        foreach (var device in current.Devices)
+        {
+            if (!current.Sources.TryGetValue(device, out var source) || source.ExpiresAt <= now)
+            {
+                sources.Add(new SourceStatus(device, null));
+            }
+        }
+        var view = View(now);
+        return Task.FromResult(new PresenceDetail(UserId, view.Status, view.LastSeenAt, current.Ext, [.. sources]));
+    }
+
+    /// <summary>
+    /// Applies a change to one source (and, through <paramref name="extraChange"/>, to more of the state; it says
+    /// whether that needs a write), persists it unless it is only a refresh within the coalescing window, and tells
+    /// the user's index shard.
+    /// </summary>
+    private async Task<UserPresence> Change(PresenceUpdate update, Func<UserPresenceState, bool>? extraChange, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var current = state.State;
@@ -86,6 +134,10 @@ public sealed partial class UserPresenceGrain(
         {
             current.Profile = profile;
             mustWrite = true;
+        }
+        if (extraChange is not null)
+        {
+            mustWrite |= extraChange(current);
         }
         current.LastSeenAt = now;
         current.Version = Math.Max(current.Version + 1, now.UtcTicks);

@@ -8,6 +8,14 @@ public sealed class UserPresenceState
     [Id(1)] public Dictionary<string, PresenceSource> Sources { get; set; } = [];
     [Id(2)] public DateTimeOffset? LastSeenAt { get; set; }
     [Id(3)] public long Version { get; set; }
+
+    /// <summary>Device sources ever set, most recently set last (at most <see cref="MaxDevices"/>), so offline ones still show.</summary>
+    [Id(4)] public List<string> Devices { get; set; } = [];
+
+    /// <summary>The presence extension text (Agora's ext) last set with a device.</summary>
+    [Id(5)] public string Ext { get; set; } = "";
+
+    public const int MaxDevices = 20;
 }
 
 /// <summary>One live source of presence. It counts while ExpiresAt is in the future, whether or not a timer fired.</summary>

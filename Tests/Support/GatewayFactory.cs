@@ -18,7 +18,7 @@ namespace Presence.Tests.Support;
 /// <summary>
 /// The real gateway (co-hosted silo, in-memory storage) in a test server, on free silo ports and a fake clock.
 /// </summary>
-public sealed class GatewayFactory : WebApplicationFactory<Program>
+public class GatewayFactory : WebApplicationFactory<Program>
 {
     public const string SigningKey = "test-signing-key-0123456789-abcdefghijklmnop";
 

@@ -1,0 +1,42 @@
+using System.Net;
+using System.Text;
+using Microsoft.AspNetCore.Hosting;
+using Presence.Tests.Support;
+
+namespace Presence.Tests.Http;
+
+/// <summary>A gateway whose Agora routes allow 5 calls per second per app.</summary>
+public sealed class RateLimitedGatewayFactory : GatewayFactory
+{
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        builder.UseSetting("Presence:Agora:CallsPerSecond", "5");
+    }
+}
+
+public sealed class AgoraRateLimitTests(RateLimitedGatewayFactory factory) : IClassFixture<RateLimitedGatewayFactory>
+{
+    [Fact]
+    public async Task Past_the_per_app_limit_calls_get_429_in_agoras_format_and_other_apps_and_dialects_are_unaffected()
+    {
+        var (busy, quiet) = ($"o{Guid.NewGuid():N}"[..12] + "/a", $"o{Guid.NewGuid():N}"[..12] + "/a");
+        using var client = factory.ClientFor("c1", busy);
+        var codes = new List<HttpStatusCode>();
+        for (var i = 0; i < 12; i++)
+        {
+            var response = await client.PostAsync($"/{busy}/users/c1/presence", new StringContent("""{"usernames":["c1"]}""", Encoding.UTF8, "application/json"));
+            codes.Add(response.StatusCode);
+            if (response.StatusCode == HttpStatusCode.TooManyRequests)
+            {
+                Assert.Contains("\"error_description\"", await response.Content.ReadAsStringAsync());
+            }
+        }
+        Assert.Contains(HttpStatusCode.TooManyRequests, codes);
+        Assert.True(codes.Count(c => c == HttpStatusCode.OK) >= 5);
+
+        using var other = factory.ClientFor("c1", quiet);
+        Assert.Equal(HttpStatusCode.OK, (await other.PostAsync($"/{quiet}/users/c1/presence", new StringContent("""{"usernames":["c1"]}""", Encoding.UTF8, "application/json"))).StatusCode);
+        await (await client.GetAsync("/v1/users/me/presence")).AssertOk(); // pnut is not limited
+    }
+}
