@@ -4,6 +4,7 @@ using Presence.Gateway.Auth;
 using Presence.Gateway.Health;
 using Presence.Gateway.Hosting;
 using Presence.Gateway.Pnut;
+using Presence.Gateway.RocketChat;
 
 if (TokenCommand.IsInvocation(args))
 {
@@ -20,6 +21,7 @@ try
     app.MapPresenceHealth();
     app.MapPnutApi();
     app.MapAgoraApi();
+    app.MapRocketChatApi();
     await app.RunAsync();
     return 0;
 }

@@ -53,6 +53,11 @@ public static class PresenceAuthExtensions
             {
                 OnMessageReceived = context =>
                 {
+                    // Rocket.Chat clients send the token as X-Auth-Token rather than as a bearer token.
+                    if (string.IsNullOrEmpty(context.Request.Headers.Authorization) && context.Request.Headers[AuthTokenHeader] is [{ Length: > 0 } headerToken])
+                    {
+                        context.Token = headerToken;
+                    }
                     // A token validated before (and not expired since) skips validation: see ValidatedTokenCache.
                     if (BearerToken(context.Request) is { } token
                         && context.HttpContext.RequestServices.GetRequiredService<ValidatedTokenCache>().TryGet(token, out var principal, out var caller))
@@ -96,15 +101,22 @@ public static class PresenceAuthExtensions
         return builder;
     }
 
+    public const string AuthTokenHeader = "X-Auth-Token";
+
+    /// <summary>The token of the request: a bearer token, or Rocket.Chat's X-Auth-Token header.</summary>
     private static string? BearerToken(HttpRequest request)
     {
         var header = request.Headers.Authorization.ToString();
+        if (header.Length == 0)
+        {
+            return request.Headers[AuthTokenHeader] is [{ Length: > 0 } token] ? token : null;
+        }
         return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && header.Length > 7 ? header[7..].Trim() : null;
     }
 
     private static string ChallengeMessage(JwtBearerChallengeContext context) => context.AuthenticateFailure switch
     {
-        null when string.IsNullOrEmpty(context.Request.Headers.Authorization) => "missing bearer token: send Authorization: Bearer <token>",
+        null when BearerToken(context.Request) is null => "missing bearer token: send Authorization: Bearer <token>",
         null => "invalid token",
         SecurityTokenExpiredException => "token expired",
         SecurityTokenNotYetValidException => "token not yet valid",

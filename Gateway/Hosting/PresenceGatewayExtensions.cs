@@ -2,6 +2,7 @@ using Presence.Gateway.Agora;
 using Presence.Gateway.Auth;
 using Presence.Gateway.Errors;
 using Presence.Gateway.Health;
+using Presence.Gateway.RocketChat;
 using Presence.Silo.Hosting;
 
 namespace Presence.Gateway.Hosting;
@@ -26,6 +27,7 @@ public static partial class PresenceGatewayExtensions
         }
         builder.AddPresenceAuth();
         builder.AddAgora();
+        builder.AddRocketChat();
         builder.Services.AddOptions<GatewayHttpOptions>().BindConfiguration(GatewayHttpOptions.Section)
             .Validate(o => o.MaxBodyBytes > 0, $"{GatewayHttpOptions.Section}:MaxBodyBytes must be positive.")
             .ValidateOnStart();

@@ -31,7 +31,7 @@ public sealed record DeviceUpdate(string Resource, string? Status, string Ext, T
 public sealed record SourceStatus(string Source, string? Status);
 
 [GenerateSerializer, Immutable, Alias("presence.PresenceDetail")]
-public sealed record PresenceDetail(string UserId, string Status, DateTimeOffset? LastSeenAt, string Ext, SourceStatus[] Sources);
+public sealed record PresenceDetail(string UserId, UserProfile Profile, string Status, DateTimeOffset? LastSeenAt, string Ext, SourceStatus[] Sources);
 
 /// <summary>
 /// A change to one presence source. Status null deletes the source. Ttl null means the configured default

@@ -86,7 +86,7 @@ public sealed partial class UserPresenceGrain(
             }
         }
         var view = View(now);
-        return Task.FromResult(new PresenceDetail(UserId, view.Status, view.LastSeenAt, current.Ext, [.. sources]));
+        return Task.FromResult(new PresenceDetail(UserId, current.Profile, view.Status, view.LastSeenAt, current.Ext, [.. sources]));
     }
 
     /// <summary>

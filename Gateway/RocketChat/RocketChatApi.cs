@@ -1,0 +1,205 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Presence.Gateway.Auth;
+using Presence.Gateway.Errors;
+using Presence.Gateway.Hosting;
+using Presence.Index;
+using Presence.Users;
+
+namespace Presence.Gateway.RocketChat;
+
+/// <summary>
+/// Rocket.Chat's presence reads under <c>/api/v1</c>: users.presence (everyone online, the given ids, or what
+/// changed since a time), users.getPresence and users.getStatus. The token comes as X-Auth-Token (or a bearer token)
+/// and X-User-Id must be its user.
+/// </summary>
+public static class RocketChatApi
+{
+    public const string UserIdHeader = "X-User-Id";
+    public const int MaxIds = 1000;
+    private const int ListPage = 1000;
+
+    public static WebApplicationBuilder AddRocketChat(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<RocketChatOptions>().BindConfiguration(RocketChatOptions.Section);
+        return builder;
+    }
+
+    public static WebApplication MapRocketChatApi(this WebApplication app)
+    {
+        app.Services.GetRequiredService<DialectRegistry>().Add("/api/v1", RocketChatErrors.Instance);
+        var api = app.MapGroup("/api/v1")
+            .RequireAuthorization()
+            .WithTags("rocket.chat")
+            .WithMetadata(new DialectMetadata(RocketChatErrors.Instance))
+            .AddEndpointFilter<TransientRetryFilter>()
+            .AddEndpointFilter(CheckUserId);
+        api.MapGet("/users.presence", UsersPresence).WithName("RocketChatUsersPresence");
+        api.MapGet("/users.getPresence", GetPresence).WithName("RocketChatGetPresence");
+        api.MapGet("/users.getStatus", GetStatus).WithName("RocketChatGetStatus");
+        return app;
+    }
+
+    /// <summary>X-User-Id must name the token's user, as Rocket.Chat pairs the two headers.</summary>
+    private static async ValueTask<object?> CheckUserId(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var http = context.HttpContext;
+        if (http.Request.Headers[UserIdHeader] is not [{ } userId] || userId != Caller.Of(http).UserId)
+        {
+            return new RocketChatFailure(StatusCodes.Status401Unauthorized, "X-User-Id does not match the token");
+        }
+        return await next(context);
+    }
+
+    public static async Task<Results<RocketChatOk<RocketChatPresenceList>, RocketChatFailure>> UsersPresence(
+        HttpContext http, IGrainFactory grains, TimeProvider time, IOptions<RocketChatOptions> options)
+    {
+        var caller = Caller.Of(http);
+        var directory = grains.GetGrain<IPresenceDirectoryGrain>(caller.Tenant);
+        var (ids, idsError) = ReadIds(http.Request.Query);
+        if (idsError is not null)
+        {
+            return idsError;
+        }
+        DateTimeOffset? from = null;
+        if (ids is null && http.Request.Query["from"] is [{ } rawFrom])
+        {
+            if (!TryParseFrom(rawFrom, out var parsed))
+            {
+                return RocketChatFailure.BadRequest("The 'from' param is invalid: use an ISO 8601 date such as 2019-05-22T12:11:45.392Z");
+            }
+            from = parsed;
+        }
+        if (options.Value.BroadcastDisabled)
+        {
+            return new RocketChatOk<RocketChatPresenceList>(new([], ids is null && from is null));
+        }
+
+        if (ids is not null)
+        {
+            // ids takes precedence over from, as in Rocket.Chat's own code: those of them who are not offline.
+            var details = await directory.GetDetails(ids, http.RequestAborted);
+            return new RocketChatOk<RocketChatPresenceList>(new(
+                [.. details.Where(d => d.Status != PresenceStatus.Offline).Select(d => User(d.UserId, d.Profile, d.Status))], Full: false));
+        }
+        var now = time.GetUtcNow();
+        if (from is { } since && since >= now - PresenceChange.Window)
+        {
+            // Everyone whose presence changed since then, offline included, each with the latest change.
+            var changes = await directory.ChangesSince(since, http.RequestAborted);
+            var latest = changes.GroupBy(c => c.UserId).Select(g => g.MaxBy(c => c.At)!).OrderBy(c => c.UserId, StringComparer.Ordinal);
+            return new RocketChatOk<RocketChatPresenceList>(new([.. latest.Select(c => User(c.UserId, c.Profile, c.Status))], Full: false));
+        }
+
+        var users = new List<RocketChatUser>();
+        DirectoryCursor? cursor = null;
+        do
+        {
+            var page = await directory.ListOnline(cursor, ListPage, http.RequestAborted);
+            users.AddRange(page.Users.Select(u => User(u.UserId, u.Profile, u.Status)));
+            cursor = page.Next;
+        }
+        while (cursor is not null);
+        return new RocketChatOk<RocketChatPresenceList>(new([.. users], Full: true));
+    }
+
+    public static async Task<Results<RocketChatOk<RocketChatGetPresence>, RocketChatFailure>> GetPresence(HttpContext http, IGrainFactory grains)
+    {
+        if (Target(http) is not { } userId)
+        {
+            return RocketChatFailure.BadRequest("userId is not a valid user id");
+        }
+        var presence = await grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(Caller.Of(http).Tenant, userId)).Get(http.RequestAborted);
+        return new RocketChatOk<RocketChatGetPresence>(new(Map(presence.Status).Status));
+    }
+
+    public static async Task<Results<RocketChatOk<RocketChatGetStatus>, RocketChatFailure>> GetStatus(HttpContext http, IGrainFactory grains)
+    {
+        if (Target(http) is not { } userId)
+        {
+            return RocketChatFailure.BadRequest("userId is not a valid user id");
+        }
+        var presence = await grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(Caller.Of(http).Tenant, userId)).Get(http.RequestAborted);
+        var (status, text) = Map(presence.Status);
+        var connection = presence.Status == PresenceStatus.Offline ? PresenceStatus.Offline : PresenceStatus.Online;
+        return new RocketChatOk<RocketChatGetStatus>(new(userId, text ?? "", connection, status));
+    }
+
+    /// <summary>online, away, busy and offline are Rocket.Chat statuses; any other text is "online" with that status text.</summary>
+    public static (string Status, string? StatusText) Map(string status) => status switch
+    {
+        PresenceStatus.Online or PresenceStatus.Offline or "away" or "busy" => (status, null),
+        _ => (PresenceStatus.Online, status),
+    };
+
+    private static RocketChatUser User(string id, UserProfile profile, string status)
+    {
+        var (mapped, text) = Map(status);
+        return new RocketChatUser(id, profile.Username ?? id, profile.Name, mapped, text);
+    }
+
+    /// <summary>?userId=, or the caller.</summary>
+    private static string? Target(HttpContext http)
+    {
+        var raw = http.Request.Query["userId"];
+        var userId = raw.Count == 0 ? Caller.Of(http).UserId : raw.Count == 1 ? raw[0] : null;
+        return PresenceKeys.IsValidId(userId) ? userId : null;
+    }
+
+    /// <summary>
+    /// ids in every form Rocket.Chat clients send: <c>ids=a,b</c>, repeated <c>ids=a&amp;ids=b</c>, <c>ids[]=a&amp;ids[]=b</c>,
+    /// and a JSON array string <c>ids=["a","b"]</c>. Null when the call has no ids.
+    /// </summary>
+    private static (string[]? Ids, RocketChatFailure? Error) ReadIds(IQueryCollection query)
+    {
+        var values = query["ids"].Concat(query["ids[]"]).ToArray();
+        if (values.Length == 0)
+        {
+            return (null, null);
+        }
+        var ids = new List<string>();
+        foreach (var value in values)
+        {
+            var text = value?.Trim() ?? "";
+            if (text.StartsWith('['))
+            {
+                try
+                {
+                    ids.AddRange(JsonSerializer.Deserialize(text, RocketChatIdsJson.Default.StringArray) ?? []);
+                }
+                catch (JsonException)
+                {
+                    return (null, RocketChatFailure.BadRequest("ids is not a valid JSON array of user ids"));
+                }
+            }
+            else
+            {
+                ids.AddRange(text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            }
+        }
+        if (ids.Count > MaxIds)
+        {
+            return (null, RocketChatFailure.BadRequest($"at most {MaxIds} ids per call"));
+        }
+        if (ids.FirstOrDefault(id => !PresenceKeys.IsValidId(id)) is { } bad)
+        {
+            return (null, RocketChatFailure.BadRequest($"'{bad}' is not a valid user id"));
+        }
+        return ([.. ids.Distinct(StringComparer.Ordinal)], null);
+    }
+
+    private static readonly string[] FromFormats =
+    [
+        "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK", "yyyy-MM-dd'T'HH:mm:ssK", "yyyy-MM-dd'T'HH:mmK",
+    ];
+
+    /// <summary>ISO 8601; the time zone (UTC when absent), the seconds and the milliseconds are optional.</summary>
+    public static bool TryParseFrom(string raw, out DateTimeOffset from)
+        => DateTimeOffset.TryParseExact(raw.Trim(), FromFormats, CultureInfo.InvariantCulture,
+            DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out from);
+}
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(string[]))]
+internal sealed partial class RocketChatIdsJson : System.Text.Json.Serialization.JsonSerializerContext;
