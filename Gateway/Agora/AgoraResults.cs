@@ -1,7 +1,7 @@
 using System.Reflection;
-using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Http.Metadata;
 using Presence.Gateway.Errors;
+using Presence.Gateway.Hosting;
 
 namespace Presence.Gateway.Agora;
 
@@ -9,10 +9,7 @@ namespace Presence.Gateway.Agora;
 public sealed class AgoraOk<T>(T result) : IResult, IEndpointMetadataProvider
 {
     public Task ExecuteAsync(HttpContext httpContext)
-    {
-        var typeInfo = (JsonTypeInfo<AgoraResult<T>>)AgoraJsonContext.Web.GetTypeInfo(typeof(AgoraResult<T>))!;
-        return httpContext.Response.WriteAsJsonAsync(new AgoraResult<T>(result), typeInfo, "application/json; charset=utf-8", httpContext.RequestAborted);
-    }
+        => JsonResponse.WriteAsync(httpContext, StatusCodes.Status200OK, new AgoraResult<T>(result), AgoraJsonContext.Web);
 
     public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder)
         => builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(AgoraResult<T>), ["application/json"]));
@@ -55,9 +52,6 @@ public sealed class AgoraErrors : IDialectErrors
             _ => ("internal_server_error", "EasemobInternalServerErrorException"),
         };
         var time = context.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow();
-        context.Response.StatusCode = statusCode;
-        return context.Response.WriteAsJsonAsync(
-            new AgoraError(error, exception, time.ToUnixTimeMilliseconds(), 0, message),
-            AgoraJsonContext.Web.AgoraError, "application/json; charset=utf-8", context.RequestAborted);
+        return JsonResponse.WriteAsync(context, statusCode, new AgoraError(error, exception, time.ToUnixTimeMilliseconds(), 0, message), AgoraJsonContext.Web);
     }
 }

@@ -42,10 +42,7 @@ public sealed class PlainErrors : IDialectErrors
     public static readonly PlainErrors Instance = new();
 
     public Task WriteAsync(HttpContext context, int statusCode, string message)
-    {
-        context.Response.StatusCode = statusCode;
-        return context.Response.WriteAsJsonAsync(new PlainError(message), GatewayJsonContext.Default.PlainError);
-    }
+        => Hosting.JsonResponse.WriteAsync(context, statusCode, new PlainError(message), GatewayJsonContext.Default);
 }
 
 public sealed record PlainError(string Error);

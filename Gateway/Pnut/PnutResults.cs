@@ -1,7 +1,7 @@
 using System.Reflection;
-using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Http.Metadata;
 using Presence.Gateway.Errors;
+using Presence.Gateway.Hosting;
 
 namespace Presence.Gateway.Pnut;
 
@@ -16,12 +16,7 @@ public static class PnutWriter
         => context.Items.TryGetValue(UpdatedPresenceKey, out var value) ? (bool?)value : null;
 
     public static Task WriteAsync<T>(HttpContext context, int statusCode, T value)
-    {
-        var pretty = context.Request.Headers["X-Pretty-Json"] == "1";
-        var typeInfo = (JsonTypeInfo<T>)(pretty ? PnutJsonContext.Pretty : PnutJsonContext.Compact).GetTypeInfo(typeof(T))!;
-        context.Response.StatusCode = statusCode;
-        return context.Response.WriteAsJsonAsync(value, typeInfo, "application/json; charset=utf-8", context.RequestAborted);
-    }
+        => JsonResponse.WriteAsync(context, statusCode, value, context.Request.Headers["X-Pretty-Json"] == "1" ? PnutJsonContext.Pretty : PnutJsonContext.Compact);
 }
 
 /// <summary>A 200 with data in pnut's envelope.</summary>

@@ -1,7 +1,7 @@
 using System.Reflection;
-using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Http.Metadata;
 using Presence.Gateway.Errors;
+using Presence.Gateway.Hosting;
 
 namespace Presence.Gateway.RocketChat;
 
@@ -9,10 +9,7 @@ namespace Presence.Gateway.RocketChat;
 public sealed class RocketChatOk<T>(T body) : IResult, IEndpointMetadataProvider
 {
     public Task ExecuteAsync(HttpContext httpContext)
-    {
-        var typeInfo = (JsonTypeInfo<T>)RocketChatJsonContext.Web.GetTypeInfo(typeof(T))!;
-        return httpContext.Response.WriteAsJsonAsync(body, typeInfo, "application/json; charset=utf-8", httpContext.RequestAborted);
-    }
+        => JsonResponse.WriteAsync(httpContext, StatusCodes.Status200OK, body, RocketChatJsonContext.Web);
 
     public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder)
         => builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(T), ["application/json"]));
@@ -42,7 +39,6 @@ public sealed class RocketChatErrors : IDialectErrors
     {
         // Rocket.Chat says this for every authentication failure; the reason stays in the gateway's log.
         var error = statusCode == StatusCodes.Status401Unauthorized ? "You must be logged in to do this." : message;
-        context.Response.StatusCode = statusCode;
-        return context.Response.WriteAsJsonAsync(new RocketChatError(error), RocketChatJsonContext.Web.RocketChatError, "application/json; charset=utf-8", context.RequestAborted);
+        return JsonResponse.WriteAsync(context, statusCode, new RocketChatError(error), RocketChatJsonContext.Web);
     }
 }
