@@ -19,6 +19,7 @@ try
     var app = builder.Build();
     app.UsePresenceGateway();
     app.MapPresenceHealth();
+    app.MapPresenceOpenApi();
     app.MapPnutApi();
     app.MapAgoraApi();
     app.MapRocketChatApi();

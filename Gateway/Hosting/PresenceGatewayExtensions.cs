@@ -28,6 +28,7 @@ public static partial class PresenceGatewayExtensions
         builder.AddPresenceAuth();
         builder.AddAgora();
         builder.AddRocketChat();
+        builder.AddPresenceOpenApi();
         builder.Services.AddOptions<GatewayHttpOptions>().BindConfiguration(GatewayHttpOptions.Section)
             .Validate(o => o.MaxBodyBytes > 0, $"{GatewayHttpOptions.Section}:MaxBodyBytes must be positive.")
             .ValidateOnStart();

@@ -1,0 +1,31 @@
+using Scalar.AspNetCore;
+
+namespace Presence.Gateway.Hosting;
+
+/// <summary>
+/// The OpenAPI document of every dialect at <c>/openapi/v1.json</c> (the handlers' typed results describe each
+/// response and error body), and in Development a browsable reference at <c>/scalar</c>.
+/// </summary>
+public static class OpenApiEndpoints
+{
+    public static WebApplicationBuilder AddPresenceOpenApi(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddOpenApi(options => options.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "Orleans.Presence";
+            document.Info.Description = "User presence in the pnut.io, Agora Chat and Rocket.Chat dialects.";
+            return Task.CompletedTask;
+        }));
+        return builder;
+    }
+
+    public static WebApplication MapPresenceOpenApi(this WebApplication app)
+    {
+        app.MapOpenApi().AllowAnonymous();
+        if (app.Environment.IsDevelopment())
+        {
+            app.MapScalarApiReference().AllowAnonymous();
+        }
+        return app;
+    }
+}
