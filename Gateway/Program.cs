@@ -20,6 +20,7 @@ try
     app.UsePresenceGateway();
     app.MapPresenceHealth();
     app.MapPresenceOpenApi();
+    app.MapPresenceMetrics();
     app.MapPnutApi();
     app.MapAgoraApi();
     app.MapRocketChatApi();

@@ -5,6 +5,7 @@ using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Presence.Gateway.Auth;
+using Presence.Grains.Hosting;
 using Presence.Gateway.Errors;
 using Presence.Gateway.Hosting;
 using Presence.Index;
@@ -48,8 +49,13 @@ public static class AgoraApi
                     QueueLimit = 0,
                 });
             });
-            limiter.OnRejected = (rejected, _) => new ValueTask(AgoraErrors.Instance.WriteAsync(rejected.HttpContext, StatusCodes.Status429TooManyRequests,
-                "This request has reached the call frequency limit of this app; retry later."));
+            limiter.OnRejected = (rejected, _) =>
+            {
+                var http = rejected.HttpContext;
+                http.RequestServices.GetRequiredService<PresenceMetrics>().RateLimited(Caller.FromPrincipal(http.User)?.Tenant ?? "");
+                return new ValueTask(AgoraErrors.Instance.WriteAsync(http, StatusCodes.Status429TooManyRequests,
+                    "This request has reached the call frequency limit of this app; retry later."));
+            };
         });
         return builder;
     }

@@ -29,6 +29,7 @@ public static partial class PresenceGatewayExtensions
         builder.AddAgora();
         builder.AddRocketChat();
         builder.AddPresenceOpenApi();
+        builder.AddPresenceMetrics();
         builder.Services.AddOptions<GatewayHttpOptions>().BindConfiguration(GatewayHttpOptions.Section)
             .Validate(o => o.MaxBodyBytes > 0, $"{GatewayHttpOptions.Section}:MaxBodyBytes must be positive.")
             .ValidateOnStart();

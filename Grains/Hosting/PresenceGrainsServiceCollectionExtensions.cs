@@ -22,6 +22,8 @@ public static class PresenceGrainsServiceCollectionExtensions
             .Validate(o => o.RefreshCoalesce >= TimeSpan.Zero, $"{PresenceStorageOptions.Section}:RefreshCoalesce must not be negative.")
             .ValidateOnStart();
         services.AddSingleton<IndexPublisher>();
+        services.AddMetrics();
+        services.TryAddSingleton<PresenceMetrics>();
         return services;
     }
 }

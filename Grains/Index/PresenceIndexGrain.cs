@@ -17,6 +17,7 @@ namespace Presence.Grains.Index;
 public sealed partial class PresenceIndexGrain(
     [PersistentState("index", PresenceStorage.Name)] IPersistentState<IndexShardSnapshot> snapshot,
     TimeProvider time,
+    PresenceMetrics metrics,
     ILogger<PresenceIndexGrain> logger) : Grain, IPresenceIndexGrain
 {
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
@@ -26,6 +27,8 @@ public sealed partial class PresenceIndexGrain(
     // Versions of users that went offline recently, so a late, older update cannot bring them back.
     private readonly Dictionary<string, long> _tombstones = new(StringComparer.Ordinal);
     private OneShotTimer? _timer;
+    private string? _shardKey;
+    private string? _tenant;
 
     /// <summary>Users held right now (for tests that check what the timer did without calling the grain).</summary>
     internal int OnlineCount => _entries.Count;
@@ -55,6 +58,7 @@ public sealed partial class PresenceIndexGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        metrics.ShardOnline(this.GetPrimaryKeyString(), "", 0);
         if (_entries.Count == 0 && _log.Count == 0)
         {
             return;
@@ -182,6 +186,7 @@ public sealed partial class PresenceIndexGrain(
                 if (step.Status is null)
                 {
                     Remove(entry, step.At, entry.LastSeenAt, entry.Version);
+                    metrics.Expired(1);
                     break;
                 }
                 if (step.Status != entry.Status)
@@ -227,6 +232,9 @@ public sealed partial class PresenceIndexGrain(
     /// <summary>One timer for the shard, due at the earliest step or log pruning; a timer tick keeps the shard alive.</summary>
     private void Rearm()
     {
+        _shardKey ??= this.GetPrimaryKeyString();
+        _tenant ??= PresenceKeys.Split(_shardKey).Tenant;
+        metrics.ShardOnline(_shardKey, _tenant, _entries.Count);
         var due = _wheel.EarliestDue;
         if (_log.TryPeek(out var oldest) && oldest.At + PresenceChange.Window < due)
         {
@@ -241,7 +249,7 @@ public sealed partial class PresenceIndexGrain(
         var now = time.GetUtcNow();
         var before = _entries.Count;
         ApplyDue(now);
-        if (before != _entries.Count)
+        if (before > _entries.Count)
         {
             LogExpired(this.GetPrimaryKeyString(), before - _entries.Count);
         }

@@ -20,6 +20,7 @@ public sealed partial class UserPresenceGrain(
     TimeProvider time,
     IOptions<PresenceExpiryOptions> expiry,
     IOptions<PresenceStorageOptions> storage,
+    PresenceMetrics metrics,
     ILogger<UserPresenceGrain> logger) : Grain, IUserPresenceGrain
 {
     // Expiry of each source as last written: a refresh that only moves an expiry by less than the coalescing
@@ -141,6 +142,7 @@ public sealed partial class UserPresenceGrain(
         }
         current.LastSeenAt = now;
         current.Version = Math.Max(current.Version + 1, now.UtcTicks);
+        metrics.Updated();
 
         if (mustWrite)
         {

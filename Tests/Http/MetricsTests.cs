@@ -1,0 +1,29 @@
+using System.Net;
+using Presence.Tests.Support;
+
+namespace Presence.Tests.Http;
+
+[Collection(GatewayCollection.Name)]
+public sealed class MetricsTests(GatewayFactory factory)
+{
+    [Fact]
+    public async Task Prometheus_scrapes_the_services_own_meters_with_orleans_and_aspnetcore()
+    {
+        var tenant = Keys.Tenant();
+        using var client = factory.ClientFor("ann", tenant);
+        await (await client.PutAsync("/v1/users/me/presence", Pnut.Form(("presence", "here")))).AssertOk();
+
+        using var scraper = factory.CreateClient();
+        string text = "";
+        // The exporter caches a scrape briefly; the update is counted by the next fresh one.
+        await ClusterFixture.Eventually(async () =>
+        {
+            var response = await scraper.GetAsync("/metrics");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            text = await response.Content.ReadAsStringAsync();
+            return text.Contains("presence_updates_total") && text.Contains($"tenant=\"{tenant}\"");
+        }, "the update and the tenant's online gauge appear in a scrape");
+        Assert.Contains("presence_online_users", text);
+        Assert.Contains("http_server_request_duration", text);
+    }
+}
