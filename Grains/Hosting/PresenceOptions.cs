@@ -20,6 +20,12 @@ public sealed class PresenceIndexOptions
 
     /// <summary>Shards per tenant. Every silo of a cluster must agree; changing it needs a full restart.</summary>
     public int Shards { get; set; } = 32;
+
+    /// <summary>
+    /// Whether a deactivated shard writes a snapshot for its next activation. Off for the single-process in-memory
+    /// mode, whose storage goes away with the process.
+    /// </summary>
+    public bool SnapshotOnDeactivation { get; set; } = true;
 }
 
 /// <summary><c>Presence:Storage</c>: how presence is persisted.</summary>

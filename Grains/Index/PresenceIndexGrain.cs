@@ -18,6 +18,7 @@ public sealed partial class PresenceIndexGrain(
     [PersistentState("index", PresenceStorage.Name)] IPersistentState<IndexShardSnapshot> snapshot,
     TimeProvider time,
     PresenceMetrics metrics,
+    Microsoft.Extensions.Options.IOptions<PresenceIndexOptions> options,
     ILogger<PresenceIndexGrain> logger) : Grain, IPresenceIndexGrain
 {
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
@@ -59,7 +60,7 @@ public sealed partial class PresenceIndexGrain(
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         metrics.ShardOnline(this.GetPrimaryKeyString(), "", 0);
-        if (_entries.Count == 0 && _log.Count == 0)
+        if ((_entries.Count == 0 && _log.Count == 0) || !options.Value.SnapshotOnDeactivation)
         {
             return;
         }
@@ -68,7 +69,15 @@ public sealed partial class PresenceIndexGrain(
             Entries = [.. _entries.Values.Select(e => new IndexUpdate(e.UserId, e.Version, e.Profile, e.LastSeenAt, e.Status, e.Steps[e.NextStep..]))],
             Log = [.. _log],
         };
-        await snapshot.WriteStateAsync(cancellationToken);
+        try
+        {
+            await snapshot.WriteStateAsync(cancellationToken);
+        }
+        catch (Exception error)
+        {
+            // E.g. in-memory storage going away with the last silo: the list is lost, as is everything else there.
+            LogSnapshotFailed(this.GetPrimaryKeyString(), error.Message);
+        }
     }
 
     public Task Apply(IndexUpdate[] updates)
@@ -259,6 +268,9 @@ public sealed partial class PresenceIndexGrain(
 
     // Above every valid id (ids are ASCII): the upper bound of a "from here on" view of the sorted set.
     private const string MaxKey = "\uffff";
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Index shard {Shard}: could not write its deactivation snapshot ({Reason}); its users reappear at their next update")]
+    private partial void LogSnapshotFailed(string shard, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Index shard {Shard}: restored {Count} online users from its deactivation snapshot")]
     private partial void LogRestored(string shard, int count);

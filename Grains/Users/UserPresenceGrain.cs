@@ -39,9 +39,18 @@ public sealed partial class UserPresenceGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        if (_dirty)
+        if (!_dirty)
+        {
+            return;
+        }
+        try
         {
             await state.WriteStateAsync(cancellationToken);
+        }
+        catch (Exception error)
+        {
+            // Only coalesced refreshes were unwritten: the stored expiry is at most the coalescing window early.
+            LogDeactivationWriteFailed(UserId, error.Message);
         }
     }
 
@@ -186,6 +195,9 @@ public sealed partial class UserPresenceGrain(
         }
         _dirty = false;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not write the coalesced refresh of {UserId} at deactivation ({Reason})")]
+    private partial void LogDeactivationWriteFailed(string userId, string reason);
 
     [LoggerMessage(Level = LogLevel.Trace, Message = "Refresh of {UserId} coalesced: expiry kept in memory until the next write")]
     private partial void LogRefreshCoalesced(string userId);

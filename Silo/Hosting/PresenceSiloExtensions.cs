@@ -40,6 +40,8 @@ public static class PresenceSiloExtensions
             silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, serviceId: options.ServiceId, clusterId: options.ClusterId);
             silo.AddPresenceMemoryStorage();
             silo.UseInMemoryReminderService();
+            // In-memory storage goes away with this process: a shard snapshot at shutdown would have nowhere to go.
+            silo.Services.PostConfigure<PresenceIndexOptions>(o => o.SnapshotOnDeactivation = false);
         }
         return silo;
     }
