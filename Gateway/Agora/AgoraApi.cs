@@ -270,7 +270,21 @@ public static class AgoraApi
         return (ids, null);
     }
 
+    private static readonly object ParsedBodyKey = new();
+
+    /// <summary>The JSON body, read once: a retried handler (see TransientRetryFilter) gets the same result again.</summary>
     private static async Task<(JsonElement Body, AgoraFailure? Failure)> ReadJson(HttpContext http, int maxBytes)
+    {
+        if (http.Items.TryGetValue(ParsedBodyKey, out var cached))
+        {
+            return ((JsonElement, AgoraFailure?))cached!;
+        }
+        var result = await ReadJsonOnce(http, maxBytes);
+        http.Items[ParsedBodyKey] = result;
+        return result;
+    }
+
+    private static async Task<(JsonElement Body, AgoraFailure? Failure)> ReadJsonOnce(HttpContext http, int maxBytes)
     {
         byte[]? bytes;
         try
@@ -292,11 +306,35 @@ public static class AgoraApi
         try
         {
             using var document = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 16 });
+            EnsureStringsDecode(document.RootElement);
             return (document.RootElement.Clone(), null);
         }
-        catch (JsonException)
+        catch (Exception error) when (error is JsonException or InvalidOperationException)
         {
             return (default, AgoraFailure.BadRequest("malformed JSON body"));
+        }
+    }
+
+    /// <summary>Throws InvalidOperationException for a string that is not valid text (a lone surrogate escape).</summary>
+    private static void EnsureStringsDecode(JsonElement element)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.String:
+                _ = element.GetString();
+                break;
+            case JsonValueKind.Array:
+                foreach (var item in element.EnumerateArray())
+                {
+                    EnsureStringsDecode(item);
+                }
+                break;
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    EnsureStringsDecode(property.Value);
+                }
+                break;
         }
     }
 

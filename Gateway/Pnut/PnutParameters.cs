@@ -118,9 +118,16 @@ public sealed class PnutParameters
         {
             return (null, PnutError.BadRequest("malformed form body: not UTF-8"));
         }
-        foreach (var (key, values) in new FormReader(text).ReadForm())
+        try
         {
-            body[key] = values.Count == 1 ? values[0]! : NotAScalar;
+            foreach (var (key, values) in new FormReader(text).ReadForm())
+            {
+                body[key] = values.Count == 1 ? values[0]! : NotAScalar;
+            }
+        }
+        catch (InvalidDataException)
+        {
+            return (null, PnutError.BadRequest("malformed form body: too many fields or a field name too long"));
         }
         return (new PnutParameters(body, query), null);
     }

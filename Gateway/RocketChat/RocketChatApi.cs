@@ -183,9 +183,9 @@ public static class RocketChatApi
         {
             return (null, RocketChatFailure.BadRequest($"at most {MaxIds} ids per call"));
         }
-        if (ids.FirstOrDefault(id => !PresenceKeys.IsValidId(id)) is { } bad)
+        if (ids.Any(id => !PresenceKeys.IsValidId(id)))
         {
-            return (null, RocketChatFailure.BadRequest($"'{bad}' is not a valid user id"));
+            return (null, RocketChatFailure.BadRequest($"'{ids.First(id => !PresenceKeys.IsValidId(id))}' is not a valid user id"));
         }
         return ([.. ids.Distinct(StringComparer.Ordinal)], null);
     }

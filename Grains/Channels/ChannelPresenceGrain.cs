@@ -113,6 +113,8 @@ public sealed partial class ChannelPresenceGrain(
         }
         var now = time.GetUtcNow();
         LogReminderFired(ChannelId);
+        // It fired, so it exists, whatever the stored due time says (a failed write may have lost it).
+        state.State.ReminderDue ??= now;
         RemoveExpired(now);
         await SaveAndReschedule(now, CancellationToken.None);
     }

@@ -152,6 +152,12 @@ public sealed partial class PresenceIndexGrain(
             {
                 Remove(entry, wentOfflineAt, update.LastSeenAt, update.Version);
             }
+            else if (!logChange && update.Steps.Length > 0)
+            {
+                // Restoring a snapshot: this user expired while the shard was away; the change log must say so.
+                _tombstones[update.UserId] = update.Version;
+                Log(wentOfflineAt, update.UserId, update.Profile, PresenceStatus.Offline, update.LastSeenAt);
+            }
             return;
         }
 

@@ -66,6 +66,8 @@ public sealed class PresenceSubscriptionsGrain(
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
         var now = time.GetUtcNow();
+        // It fired, so it exists, whatever the stored due time says (a failed write may have lost it).
+        state.State.ReminderDue ??= now;
         RemoveExpired(now);
         await Save(now, CancellationToken.None);
     }

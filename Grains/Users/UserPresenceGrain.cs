@@ -27,6 +27,9 @@ public sealed partial class UserPresenceGrain(
     // window is kept in memory and written later (on a real change, or at deactivation).
     private readonly Dictionary<string, DateTimeOffset> _persistedExpiry = [];
     private bool _dirty;
+    // An index update that may not have arrived (its call failed): the next change publishes even if it looks
+    // like nothing the index cares about changed.
+    private bool _publishPending;
 
     private string Tenant => PresenceKeys.Split(this.GetPrimaryKeyString()).Tenant;
     private string UserId => PresenceKeys.Split(this.GetPrimaryKeyString()).Id;
@@ -68,6 +71,8 @@ public sealed partial class UserPresenceGrain(
             current.Devices.Add(source);
             if (current.Devices.Count > UserPresenceState.MaxDevices)
             {
+                // The oldest device is forgotten entirely, its source too: a user's row stays bounded.
+                current.Sources.Remove(current.Devices[0]);
                 current.Devices.RemoveAt(0);
             }
             var extChanged = current.Ext != update.Ext;
@@ -155,7 +160,15 @@ public sealed partial class UserPresenceGrain(
 
         if (mustWrite)
         {
-            await state.WriteOrDeactivate(this, cancellationToken);
+            try
+            {
+                await state.WriteOrDeactivate(this, cancellationToken);
+            }
+            catch
+            {
+                _dirty = false; // the deactivation must not write the change that just failed
+                throw;
+            }
             RememberPersisted();
         }
         else
@@ -165,10 +178,12 @@ public sealed partial class UserPresenceGrain(
         }
 
         var after = PresenceTimeline.EffectiveAt(current.Sources, now);
-        if (before is not null || after is not null)
+        if (before is not null || after is not null || _publishPending)
         {
             var steps = PresenceTimeline.StepsAfter(current.Sources, now);
+            _publishPending = true;
             await index.Publish(Tenant, new IndexUpdate(UserId, current.Version, current.Profile, current.LastSeenAt, after, steps));
+            _publishPending = false;
         }
         return View(now);
     }

@@ -133,6 +133,27 @@ public sealed class UserPresenceGrainTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Users_who_expire_while_their_shard_is_away_are_logged_offline_when_it_returns()
+    {
+        var tenant = Keys.Tenant();
+        var ids = Enumerable.Range(0, 6).Select(i => $"e{i}").ToArray();
+        foreach (var id in ids)
+        {
+            await User(tenant, id).Update(new PresenceUpdate(PresenceSources.Api, "here", TimeSpan.FromMinutes(2), Profile));
+        }
+        for (var shard = 0; shard < ClusterFixture.Shards; shard++)
+        {
+            await fixture.Cluster.DeactivateAsync(fixture.Grains.GetGrain<IPresenceIndexGrain>(PresenceKeys.ShardKey(tenant, shard)));
+        }
+        fixture.Time.Advance(TimeSpan.FromMinutes(3)); // nobody is active to notice
+
+        var directory = fixture.Grains.GetGrain<IPresenceDirectoryGrain>(tenant);
+        Assert.Empty((await directory.ListOnline(null, 100)).Users);
+        var offline = (await directory.ChangesSince(fixture.Time.GetUtcNow().AddMinutes(-2))).Where(c => c.Status == PresenceStatus.Offline);
+        Assert.Equal(ids.Order(), offline.Select(c => c.UserId).Order());
+    }
+
+    [Fact]
     public async Task Tenants_never_see_each_other()
     {
         var (a, b) = (Keys.Tenant(), Keys.Tenant());

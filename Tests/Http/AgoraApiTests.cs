@@ -101,6 +101,8 @@ public sealed class AgoraApiTests(GatewayFactory factory)
     public static TheoryData<string, string, string?> BadRequests() => new()
     {
         { "POST", "/presence/android_1/1", """{"ext": """ },
+        { "POST", "/presence/android_1/1", """{"ext":"\ud800"}""" },
+        { "POST", "/presence", """["\udc00"]""" },
         { "POST", "/presence/android_1/1", """{"other":"x"}""" },
         { "POST", "/presence/android_1/1", "{\"ext\":\"" + new string('x', 65) + "\"}" },
         { "POST", "/presence/android_1/1", "{\"ext\":\"" + string.Concat(Enumerable.Repeat("é", 33)) + "\"}" },

@@ -130,6 +130,14 @@ public sealed class PnutGlobalPresenceTests(GatewayFactory factory)
     }
 
     [Fact]
+    public async Task A_form_with_too_many_fields_gets_400_not_a_server_error()
+    {
+        using var client = factory.ClientFor("ann", Keys.Tenant());
+        var fields = new StringContent(string.Join("&", Enumerable.Repeat("a", 2000)), Encoding.UTF8, "application/x-www-form-urlencoded");
+        await (await client.PutAsync("/v1/users/me/presence", fields)).AssertError(HttpStatusCode.BadRequest);
+    }
+
+    [Fact]
     public async Task An_unsupported_content_type_gets_415()
     {
         using var client = factory.ClientFor("ann", Keys.Tenant());

@@ -115,6 +115,7 @@ public sealed class RocketChatApiTests(GatewayFactory factory)
     [InlineData("from=2019-13-45T00:00:00Z")]
     [InlineData("ids=%5B%22ann%22")]
     [InlineData("ids=a%20b")]
+    [InlineData("ids=%5Bnull%5D")]
     public async Task Unparseable_parameters_get_400_in_rocket_chats_format(string query)
     {
         using var client = RocketChat(Keys.Tenant(), "ann");
