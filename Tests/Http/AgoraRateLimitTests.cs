@@ -1,19 +1,11 @@
 using System.Net;
 using System.Text;
-using Microsoft.AspNetCore.Hosting;
 using Presence.Tests.Support;
 
 namespace Presence.Tests.Http;
 
 /// <summary>A gateway whose Agora routes allow 5 calls per second per app.</summary>
-public sealed class RateLimitedGatewayFactory : GatewayFactory
-{
-    protected override void ConfigureWebHost(IWebHostBuilder builder)
-    {
-        base.ConfigureWebHost(builder);
-        builder.UseSetting("Presence:Agora:CallsPerSecond", "5");
-    }
-}
+public sealed class RateLimitedGatewayFactory() : GatewayFactory(("Presence:Agora:CallsPerSecond", "5"));
 
 public sealed class AgoraRateLimitTests(RateLimitedGatewayFactory factory) : IClassFixture<RateLimitedGatewayFactory>
 {

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
-using Microsoft.AspNetCore.Hosting;
 using Presence.Tests.Support;
 
 namespace Presence.Tests.Http;
@@ -168,14 +167,7 @@ public sealed class RocketChatApiTests(GatewayFactory factory)
 }
 
 /// <summary>A gateway with Rocket.Chat's Presence_broadcast_disabled set.</summary>
-public sealed class BroadcastDisabledGatewayFactory : GatewayFactory
-{
-    protected override void ConfigureWebHost(IWebHostBuilder builder)
-    {
-        base.ConfigureWebHost(builder);
-        builder.UseSetting("Presence:RocketChat:BroadcastDisabled", "true");
-    }
-}
+public sealed class BroadcastDisabledGatewayFactory() : GatewayFactory(("Presence:RocketChat:BroadcastDisabled", "true"));
 
 public sealed class RocketChatBroadcastDisabledTests(BroadcastDisabledGatewayFactory factory) : IClassFixture<BroadcastDisabledGatewayFactory>
 {

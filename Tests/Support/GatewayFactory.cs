@@ -22,6 +22,16 @@ public class GatewayFactory : WebApplicationFactory<Program>
 {
     public const string SigningKey = "test-signing-key-0123456789-abcdefghijklmnop";
 
+    private readonly (string Key, string Value)[] _settings;
+
+    public GatewayFactory()
+        : this([])
+    {
+    }
+
+    /// <summary>For a gateway with settings of its own (xunit wants a fixture's one public constructor parameterless).</summary>
+    protected GatewayFactory(params (string Key, string Value)[] settings) => _settings = settings;
+
     public FakeTimeProvider Time { get; } = new(DateTimeOffset.UtcNow);
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
@@ -31,6 +41,10 @@ public class GatewayFactory : WebApplicationFactory<Program>
         builder.UseSetting("Presence:Silo:SiloPort", TestEnvironment.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
         builder.UseSetting("Presence:Silo:GatewayPort", TestEnvironment.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
         builder.UseSetting("Presence:Index:Shards", "4");
+        foreach (var (key, value) in _settings)
+        {
+            builder.UseSetting(key, value);
+        }
         builder.ConfigureTestServices(services =>
         {
             services.Replace(ServiceDescriptor.Singleton<TimeProvider>(Time));
