@@ -31,8 +31,11 @@ public sealed partial class UserPresenceGrain(
     // like nothing the index cares about changed.
     private bool _publishPending;
 
-    private string Tenant => PresenceKeys.Split(this.GetPrimaryKeyString()).Tenant;
-    private string UserId => PresenceKeys.Split(this.GetPrimaryKeyString()).Id;
+    // The key, split once: every update and read names the user, and splitting allocates.
+    private (string Tenant, string Id)? _key;
+
+    private string Tenant => (_key ??= PresenceKeys.Split(this.GetPrimaryKeyString())).Tenant;
+    private string UserId => (_key ??= PresenceKeys.Split(this.GetPrimaryKeyString())).Id;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
