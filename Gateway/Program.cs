@@ -4,6 +4,7 @@ using Presence.Gateway.Auth;
 using Presence.Gateway.Health;
 using Presence.Gateway.Hosting;
 using Presence.Gateway.Pnut;
+using Presence.Gateway.Realtime;
 using Presence.Gateway.RocketChat;
 
 if (TokenCommand.IsInvocation(args))
@@ -24,6 +25,7 @@ try
     app.MapPnutApi();
     app.MapAgoraApi();
     app.MapRocketChatApi();
+    app.MapRealtimeApi();
     await app.RunAsync();
     return 0;
 }

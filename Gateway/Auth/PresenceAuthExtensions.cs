@@ -53,10 +53,10 @@ public static class PresenceAuthExtensions
             {
                 OnMessageReceived = context =>
                 {
-                    // Rocket.Chat clients send the token as X-Auth-Token rather than as a bearer token.
-                    if (string.IsNullOrEmpty(context.Request.Headers.Authorization) && context.Request.Headers[AuthTokenHeader] is [{ Length: > 0 } headerToken])
+                    // Rocket.Chat clients send the token as X-Auth-Token; browsers open streams with ?access_token=.
+                    if (string.IsNullOrEmpty(context.Request.Headers.Authorization) && AlternativeToken(context.Request) is { } alternative)
                     {
-                        context.Token = headerToken;
+                        context.Token = alternative;
                     }
                     // A token validated before (and not expired since) skips validation: see ValidatedTokenCache.
                     if (BearerToken(context.Request) is { } token
@@ -103,15 +103,26 @@ public static class PresenceAuthExtensions
 
     public const string AuthTokenHeader = "X-Auth-Token";
 
-    /// <summary>The token of the request: a bearer token, or Rocket.Chat's X-Auth-Token header.</summary>
+    /// <summary>The token of the request: a bearer token, Rocket.Chat's X-Auth-Token header, or a stream's access_token.</summary>
     private static string? BearerToken(HttpRequest request)
     {
         var header = request.Headers.Authorization.ToString();
         if (header.Length == 0)
         {
-            return request.Headers[AuthTokenHeader] is [{ Length: > 0 } token] ? token : null;
+            return AlternativeToken(request);
         }
         return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && header.Length > 7 ? header[7..].Trim() : null;
+    }
+
+    private static string? AlternativeToken(HttpRequest request)
+    {
+        if (request.Headers[AuthTokenHeader] is [{ Length: > 0 } headerToken])
+        {
+            return headerToken;
+        }
+        return Realtime.RealtimeApi.IsStreamPath(request.Path) && request.Query[Realtime.RealtimeApi.TokenParameter] is [{ Length: > 0 } queryToken]
+            ? queryToken
+            : null;
     }
 
     private static string ChallengeMessage(JwtBearerChallengeContext context) => context.AuthenticateFailure switch

@@ -2,6 +2,7 @@ using Presence.Gateway.Agora;
 using Presence.Gateway.Auth;
 using Presence.Gateway.Errors;
 using Presence.Gateway.Health;
+using Presence.Gateway.Realtime;
 using Presence.Gateway.RocketChat;
 using Presence.Silo.Hosting;
 
@@ -28,6 +29,7 @@ public static partial class PresenceGatewayExtensions
         builder.AddPresenceAuth();
         builder.AddAgora();
         builder.AddRocketChat();
+        builder.AddRealtime();
         builder.AddPresenceOpenApi();
         builder.AddPresenceMetrics();
         builder.Services.AddOptions<GatewayHttpOptions>().BindConfiguration(GatewayHttpOptions.Section)

@@ -5,6 +5,7 @@ using Presence.Channels;
 using Presence.Gateway.Auth;
 using Presence.Gateway.Errors;
 using Presence.Gateway.Hosting;
+using Presence.Gateway.Realtime;
 using Presence.Index;
 using Presence.Users;
 
@@ -79,7 +80,7 @@ public static class PnutApi
         {
             return error;
         }
-        var presence = await User(grains, caller, userId).Get(http.RequestAborted);
+        var presence = await User(grains, caller, userId).Get(own: userId == caller.UserId, http.RequestAborted);
         return new PnutOk<PnutUserPresence>(presence.ToPnut());
     }
 
@@ -100,12 +101,7 @@ public static class PnutApi
         {
             return bodyError;
         }
-        // pnut: update_presence on this call overrides it, and the update does not happen twice.
-        if (await UpdatePresenceFilter.Apply(http, grains) is { } updated && userId == caller.UserId)
-        {
-            return new PnutOk<PnutUserPresence>(updated.ToPnut());
-        }
-        if (!parameters!.TryGet("presence", out var raw, out var paramError))
+        if (!parameters!.TryGet("presence", out var raw, out var paramError) || !parameters.TryGetFlag("invisible", out var invisible, out paramError))
         {
             return PnutError.BadRequest(paramError!);
         }
@@ -114,13 +110,29 @@ public static class PnutApi
         {
             return PnutError.BadRequest(status.Error!);
         }
+        var user = User(grains, caller, userId);
+        UserPresence? presence = null;
+        if (invisible is { } flag)
+        {
+            // Stream's invisible: persists until set false; a call that carries only it changes nothing else.
+            presence = await user.SetInvisible(flag, http.RequestAborted);
+            if (!parameters.Has("presence") && !http.Request.Query.ContainsKey(UpdatePresenceFilter.Parameter))
+            {
+                return new PnutOk<PnutUserPresence>(presence.ToPnut());
+            }
+        }
+        // pnut: update_presence on this call overrides it, and the update does not happen twice.
+        if (await UpdatePresenceFilter.Apply(http, grains) is { } updated && userId == caller.UserId)
+        {
+            return new PnutOk<PnutUserPresence>(updated.ToPnut());
+        }
         var profile = userId == caller.UserId ? caller.Profile : null;
-        var presence = await User(grains, caller, userId)
-            .Update(new PresenceUpdate(PresenceSources.Api, status.Status, null, profile), http.RequestAborted);
+        presence = await user.Update(new PresenceUpdate(PresenceSources.Api, status.Status, null, profile), http.RequestAborted);
         return new PnutOk<PnutUserPresence>(presence.ToPnut());
     }
 
-    public static async Task<Results<PnutOk<PnutUserPresence[]>, PnutError>> ListChannelPresence(HttpContext http, IGrainFactory grains, string channel_id)
+    public static async Task<Results<PnutOk<PnutUserPresence[]>, PnutError>> ListChannelPresence(
+        HttpContext http, IGrainFactory grains, ChannelTypes channelTypes, string channel_id)
     {
         var caller = Caller.Of(http);
         if (ChannelTarget(channel_id) is { } error)
@@ -135,23 +147,32 @@ public static class PnutApi
         {
             return PnutPaging.InvalidCursor();
         }
+        if (!channelTypes.IsEnabled(channel_id))
+        {
+            return PagedMembers(new ChannelPage([], false), includePresence: true); // no member presence in it
+        }
         var page = await Channel(grains, caller, channel_id).ListPresent(after, count, http.RequestAborted);
         return PagedMembers(page, includePresence: true);
     }
 
-    public static async Task<Results<PnutOk<PnutUserPresence>, PnutError>> GetChannelPresence(HttpContext http, IGrainFactory grains, string user_id, string channel_id)
+    public static async Task<Results<PnutOk<PnutUserPresence>, PnutError>> GetChannelPresence(
+        HttpContext http, IGrainFactory grains, ChannelTypes channelTypes, string user_id, string channel_id)
     {
         var caller = Caller.Of(http);
         if ((UserTarget(caller, user_id, out var userId) ?? ChannelTarget(channel_id)) is { } error)
         {
             return error;
         }
-        var member = await Channel(grains, caller, channel_id).GetMember(userId, http.RequestAborted);
+        if (!channelTypes.IsEnabled(channel_id))
+        {
+            return new PnutOk<PnutUserPresence>(new ChannelMember(userId, UserProfile.Empty, PresenceStatus.Offline, null, false).ToPnut());
+        }
+        var member = await Channel(grains, caller, channel_id).GetMember(userId, own: userId == caller.UserId, http.RequestAborted);
         return new PnutOk<PnutUserPresence>(member.ToPnut());
     }
 
     public static async Task<Results<PnutOk<PnutUserPresence>, PnutError>> PutChannelPresence(
-        HttpContext http, IGrainFactory grains, IOptions<GatewayHttpOptions> limits, string user_id, string channel_id)
+        HttpContext http, IGrainFactory grains, IOptions<GatewayHttpOptions> limits, ChannelTypes channelTypes, string user_id, string channel_id)
     {
         var caller = Caller.Of(http);
         if ((UserTarget(caller, user_id, out var userId) ?? ChannelTarget(channel_id)) is { } error)
@@ -161,6 +182,10 @@ public static class PnutApi
         if (!caller.MayActFor(userId))
         {
             return PnutError.Forbidden("you may only update your own presence");
+        }
+        if (!channelTypes.IsEnabled(channel_id))
+        {
+            return PnutError.BadRequest($"presence is disabled for channels of type '{ChannelTypes.TypeOf(channel_id)}'");
         }
         var (parameters, bodyError) = await PnutParameters.ReadAsync(http.Request, limits.Value.MaxBodyBytes, http.RequestAborted);
         if (bodyError is not null)
@@ -181,8 +206,9 @@ public static class PnutApi
             return PnutError.BadRequest("expiration must be a unix timestamp in whole seconds");
         }
         var profile = userId == caller.UserId ? caller.Profile : null;
-        var member = await Channel(grains, caller, channel_id)
-            .SetPresence(new ChannelPresenceUpdate(userId, status.Status, expiresAt, profile), http.RequestAborted);
+        // Through the user: it hides the channel presence while the user is invisible.
+        var member = await User(grains, caller, userId)
+            .SetChannelPresence(channel_id, new ChannelPresenceUpdate(userId, status.Status, expiresAt, profile), http.RequestAborted);
         return new PnutOk<PnutUserPresence>(member.ToPnut());
     }
 

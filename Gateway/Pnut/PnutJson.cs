@@ -24,7 +24,11 @@ public sealed record PnutMeta(int Code)
 }
 
 /// <summary>pnut's user presence object; presence and last_seen_at are left out where pnut leaves them out.</summary>
-public sealed record PnutUserPresence(string Id, string Username, string? Name, string AvatarImage, string? Presence, string? LastSeenAt);
+public sealed record PnutUserPresence(string Id, string Username, string? Name, string AvatarImage, string? Presence, string? LastSeenAt)
+{
+    /// <summary>Only in the user's own view, and only when it is invisible.</summary>
+    public bool? Invisible { get; init; }
+}
 
 /// <summary>The channel as a subscribe/unsubscribe call returns it.</summary>
 public sealed record PnutChannel(string Id, PnutChannelCounts Counts, bool YouSubscribed);

@@ -8,14 +8,15 @@ namespace Presence.Gateway.Pnut;
 /// <summary>The one presence model in pnut's wire shapes.</summary>
 public static class PnutMapping
 {
+    /// <summary>The own view of an invisible user says so: <c>"invisible": true</c>; nobody else's view has the field.</summary>
     public static PnutUserPresence ToPnut(this UserPresence presence)
-        => Create(presence.UserId, presence.Profile, presence.Status, presence.LastSeenAt);
+        => Create(presence.UserId, presence.Profile, presence.Status, presence.LastSeenAt) with { Invisible = presence.Invisible ? true : null };
 
     public static PnutUserPresence ToPnut(this OnlineUser user)
         => Create(user.UserId, user.Profile, user.Status, user.LastSeenAt);
 
     public static PnutUserPresence ToPnut(this ChannelMember member, bool includePresence = true) => includePresence
-        ? Create(member.UserId, member.Profile, member.Status, member.LastSeenAt)
+        ? Create(member.UserId, member.Profile, member.Status, member.LastSeenAt) with { Invisible = member.Hidden ? true : null }
         : Create(member.UserId, member.Profile, null, null);
 
     public static PnutChannel ToPnut(this ChannelInfo channel) => new(channel.ChannelId, new PnutChannelCounts(channel.Subscribers), channel.YouSubscribed);

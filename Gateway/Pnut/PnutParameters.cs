@@ -40,6 +40,33 @@ public sealed class PnutParameters
         return true;
     }
 
+    /// <summary>Whether the call carries <paramref name="name"/> at all (body or query).</summary>
+    public bool Has(string name) => _body.ContainsKey(name) || _query.ContainsKey(name);
+
+    /// <summary>A flag: true/false or 1/0; absent is null. False with an error when it is something else.</summary>
+    public bool TryGetFlag(string name, out bool? value, out string? error)
+    {
+        value = null;
+        if (!TryGet(name, out var raw, out error))
+        {
+            return false;
+        }
+        switch (raw?.Trim().ToLowerInvariant())
+        {
+            case null:
+                return true;
+            case "true" or "1":
+                value = true;
+                return true;
+            case "false" or "0":
+                value = false;
+                return true;
+            default:
+                error = $"{name} must be true or false";
+                return false;
+        }
+    }
+
     private static readonly object ItemKey = new();
 
     /// <summary>Reads the call's parameters once; a retried handler gets the same result again.</summary>

@@ -11,9 +11,9 @@ using Presence.Users;
 namespace Presence.Gateway.RocketChat;
 
 /// <summary>
-/// Rocket.Chat's presence reads under <c>/api/v1</c>: users.presence (everyone online, the given ids, or what
-/// changed since a time), users.getPresence and users.getStatus. The token comes as X-Auth-Token (or a bearer token)
-/// and X-User-Id must be its user.
+/// Rocket.Chat's presence calls under <c>/api/v1</c>: users.presence (everyone online, the given ids, or what
+/// changed since a time), users.getPresence, users.getStatus and users.setStatus. The token comes as X-Auth-Token
+/// (or a bearer token) and X-User-Id must be its user.
 /// </summary>
 public static class RocketChatApi
 {
@@ -39,6 +39,7 @@ public static class RocketChatApi
         api.MapGet("/users.presence", UsersPresence).WithName("RocketChatUsersPresence");
         api.MapGet("/users.getPresence", GetPresence).WithName("RocketChatGetPresence");
         api.MapGet("/users.getStatus", GetStatus).WithName("RocketChatGetStatus");
+        api.MapPost("/users.setStatus", SetStatus).WithName("RocketChatSetStatus");
         return app;
     }
 
@@ -82,7 +83,7 @@ public static class RocketChatApi
             // ids takes precedence over from, as in Rocket.Chat's own code: those of them who are not offline.
             var details = await directory.GetDetails(ids, http.RequestAborted);
             return new RocketChatOk<RocketChatPresenceList>(new(
-                [.. details.Where(d => d.Status != PresenceStatus.Offline).Select(d => User(d.UserId, d.Profile, d.Status))], Full: false));
+                [.. details.Where(d => d.Status != PresenceStatus.Offline).Select(d => User(d.UserId, d.Profile, d.Status, d.StatusText))], Full: false));
         }
         var now = time.GetUtcNow();
         if (from is { } since && since >= now - PresenceChange.Window)
@@ -90,7 +91,7 @@ public static class RocketChatApi
             // Everyone whose presence changed since then, offline included, each with the latest change.
             var changes = await directory.ChangesSince(since, http.RequestAborted);
             var latest = changes.GroupBy(c => c.UserId).Select(g => g.MaxBy(c => c.At)!).OrderBy(c => c.UserId, StringComparer.Ordinal);
-            return new RocketChatOk<RocketChatPresenceList>(new([.. latest.Select(c => User(c.UserId, c.Profile, c.Status))], Full: false));
+            return new RocketChatOk<RocketChatPresenceList>(new([.. latest.Select(c => User(c.UserId, c.Profile, c.Status, c.StatusText))], Full: false));
         }
 
         var users = new List<RocketChatUser>();
@@ -98,7 +99,7 @@ public static class RocketChatApi
         do
         {
             var page = await directory.ListOnline(cursor, ListPage, http.RequestAborted);
-            users.AddRange(page.Users.Select(u => User(u.UserId, u.Profile, u.Status)));
+            users.AddRange(page.Users.Select(u => User(u.UserId, u.Profile, u.Status, u.StatusText)));
             cursor = page.Next;
         }
         while (cursor is not null);
@@ -111,8 +112,8 @@ public static class RocketChatApi
         {
             return RocketChatFailure.BadRequest("userId is not a valid user id");
         }
-        var presence = await grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(Caller.Of(http).Tenant, userId)).Get(http.RequestAborted);
-        return new RocketChatOk<RocketChatGetPresence>(new(Map(presence.Status).Status));
+        var presence = await UserGrain(http, userId).Get(own: userId == Caller.Of(http).UserId, http.RequestAborted);
+        return new RocketChatOk<RocketChatGetPresence>(new(Map(presence).Status));
     }
 
     public static async Task<Results<RocketChatOk<RocketChatGetStatus>, RocketChatFailure>> GetStatus(HttpContext http, IGrainFactory grains)
@@ -121,24 +122,99 @@ public static class RocketChatApi
         {
             return RocketChatFailure.BadRequest("userId is not a valid user id");
         }
-        var presence = await grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(Caller.Of(http).Tenant, userId)).Get(http.RequestAborted);
-        var (status, text) = Map(presence.Status);
-        var connection = presence.Status == PresenceStatus.Offline ? PresenceStatus.Offline : PresenceStatus.Online;
-        return new RocketChatOk<RocketChatGetStatus>(new(userId, text ?? "", connection, status));
+        var presence = await UserGrain(http, userId).Get(own: userId == Caller.Of(http).UserId, http.RequestAborted);
+        return new RocketChatOk<RocketChatGetStatus>(StatusOf(presence));
     }
 
-    /// <summary>online, away, busy and offline are Rocket.Chat statuses; any other text is "online" with that status text.</summary>
-    public static (string Status, string? StatusText) Map(string status) => status switch
+    /// <summary>
+    /// users.setStatus: a manual status that holds (no TTL) while the user is otherwise live; "online" goes back to
+    /// automatic, "offline" means appearing offline (invisible). <c>message</c> becomes the statusText.
+    /// </summary>
+    public static async Task<Results<RocketChatOk<RocketChatGetStatus>, RocketChatFailure>> SetStatus(
+        HttpContext http, IGrainFactory grains, IOptions<GatewayHttpOptions> limits)
     {
-        PresenceStatus.Online or PresenceStatus.Offline or "away" or "busy" => (status, null),
-        _ => (PresenceStatus.Online, status),
+        var caller = Caller.Of(http);
+        var (body, bodyError) = await RocketChatBody.ReadAsync(http.Request, limits.Value.MaxBodyBytes, http.RequestAborted);
+        if (bodyError is not null)
+        {
+            return bodyError;
+        }
+        var userId = body!.UserId ?? caller.UserId;
+        if (!PresenceKeys.IsValidId(userId))
+        {
+            return RocketChatFailure.BadRequest("userId is not a valid user id");
+        }
+        if (!caller.MayActFor(userId))
+        {
+            return new RocketChatFailure(StatusCodes.Status403Forbidden, "Not allowed to change another user's status");
+        }
+        if (body.Status is null && body.Message is null)
+        {
+            return RocketChatFailure.BadRequest("status or message is required");
+        }
+        if (body.Status is not null && !ManualStatuses.Contains(body.Status))
+        {
+            return RocketChatFailure.BadRequest("status must be one of online, away, busy, offline");
+        }
+        if (body.Message is { } message && MessageProblem(message) is { } problem)
+        {
+            return RocketChatFailure.BadRequest(problem);
+        }
+        var user = UserGrain(http, userId);
+        var current = await user.Get(own: true, http.RequestAborted);
+        var status = body.Status ?? (current.Invisible ? PresenceStatus.Offline : current.Status is "away" or "busy" ? current.Status : PresenceStatus.Online);
+        var manual = new ManualStatus(
+            status is "away" or "busy" ? status : null,
+            body.Message?.Trim(),
+            Invisible: status == PresenceStatus.Offline,
+            userId == caller.UserId ? caller.Profile : null);
+        var presence = await user.SetManualStatus(manual, http.RequestAborted);
+        return new RocketChatOk<RocketChatGetStatus>(StatusOf(presence));
+    }
+
+    public const int MaxMessageLength = 120;
+
+    private static readonly HashSet<string> ManualStatuses = new(StringComparer.Ordinal) { PresenceStatus.Online, "away", "busy", PresenceStatus.Offline };
+
+    private static string? MessageProblem(string message)
+    {
+        if (message.Trim().Length > MaxMessageLength)
+        {
+            return $"message is limited to {MaxMessageLength} characters";
+        }
+        return message.Any(char.IsControl) ? "message must not contain control characters" : null;
+    }
+
+    /// <summary>As Rocket.Chat answers for a user: its status (an invisible user's own is "offline"), whether it is connected, its text.</summary>
+    private static RocketChatGetStatus StatusOf(UserPresence presence)
+    {
+        var (status, text) = Map(presence);
+        var connection = presence.Status == PresenceStatus.Offline ? PresenceStatus.Offline : PresenceStatus.Online;
+        return new RocketChatGetStatus(presence.UserId, text ?? "", connection, status);
+    }
+
+    private static (string Status, string? StatusText) Map(UserPresence presence)
+        => presence.Invisible ? (PresenceStatus.Offline, presence.StatusText) : Map(presence.Status, presence.StatusText);
+
+    /// <summary>
+    /// online, away, busy and offline are Rocket.Chat statuses; any other text is "online" with that status text.
+    /// A text the user chose (setStatus's message) is the status text, whatever the status.
+    /// </summary>
+    public static (string Status, string? StatusText) Map(string status, string? statusText = null) => status switch
+    {
+        PresenceStatus.Offline => (status, null),
+        PresenceStatus.Online or "away" or "busy" => (status, statusText),
+        _ => (PresenceStatus.Online, statusText ?? status),
     };
 
-    private static RocketChatUser User(string id, UserProfile profile, string status)
+    private static RocketChatUser User(string id, UserProfile profile, string status, string? statusText)
     {
-        var (mapped, text) = Map(status);
+        var (mapped, text) = Map(status, statusText);
         return new RocketChatUser(id, profile.Username ?? id, profile.Name, mapped, text);
     }
+
+    private static IUserPresenceGrain UserGrain(HttpContext http, string userId)
+        => http.RequestServices.GetRequiredService<IGrainFactory>().GetGrain<IUserPresenceGrain>(PresenceKeys.Of(Caller.Of(http).Tenant, userId));
 
     /// <summary>?userId=, or the caller.</summary>
     private static string? Target(HttpContext http)

@@ -13,8 +13,23 @@ public interface IChannelPresenceGrain : IGrainWithStringKey
     [Alias("SetPresence")]
     Task<ChannelMember> SetPresence(ChannelPresenceUpdate update, CancellationToken cancellationToken = default);
 
+    /// <summary>The member as others see it, or with <paramref name="own"/> as the user itself does (real status, and whether it is hidden).</summary>
     [Alias("GetMember"), ReadOnly]
-    Task<ChannelMember> GetMember(string userId, CancellationToken cancellationToken = default);
+    Task<ChannelMember> GetMember(string userId, bool own = false, CancellationToken cancellationToken = default);
+
+    /// <summary>Hides (the user turned invisible) or shows a member's presence; hidden members appear offline, last seen when hidden.</summary>
+    [Alias("SetHidden")]
+    Task SetHidden(string userId, bool hidden);
+
+    /// <summary>
+    /// Registers (or renews) a gateway watching this channel and returns the subscribers, whose presence the
+    /// gateway then watches; later presence and membership changes reach the gateway once each.
+    /// </summary>
+    [Alias("Watch")]
+    Task<string[]> Watch(Events.GatewayWatch gateway);
+
+    [Alias("Unwatch")]
+    Task Unwatch(Guid gateway);
 
     /// <summary>Users whose channel presence is not offline, ordered by user id, after <paramref name="afterUserId"/>.</summary>
     [Alias("ListPresent"), ReadOnly]
@@ -34,13 +49,16 @@ public interface IChannelPresenceGrain : IGrainWithStringKey
     Task<ChannelPage> ListSubscribers(string? afterUserId, int count, CancellationToken cancellationToken = default);
 }
 
-/// <summary>ExpiresAt null means now + <c>Presence:Expiry:Default</c>; later than now + ChannelMax is clamped.</summary>
+/// <summary>
+/// ExpiresAt null means now + <c>Presence:Expiry:Default</c>; later than now + ChannelMax is clamped. Hidden: the
+/// user is invisible, so others must see it offline (set by the user grain, which knows).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("presence.ChannelPresenceUpdate")]
-public sealed record ChannelPresenceUpdate(string UserId, string? Status, DateTimeOffset? ExpiresAt, UserProfile? Profile);
+public sealed record ChannelPresenceUpdate(string UserId, string? Status, DateTimeOffset? ExpiresAt, UserProfile? Profile, bool Hidden = false);
 
-/// <summary>A user as seen in one channel: Status "offline" when it has no live channel presence.</summary>
+/// <summary>A user as seen in one channel: Status "offline" when it has no live channel presence. Hidden only in the own view.</summary>
 [GenerateSerializer, Immutable, Alias("presence.ChannelMember")]
-public sealed record ChannelMember(string UserId, UserProfile Profile, string Status, DateTimeOffset? LastSeenAt, bool Subscribed);
+public sealed record ChannelMember(string UserId, UserProfile Profile, string Status, DateTimeOffset? LastSeenAt, bool Subscribed, bool Hidden = false);
 
 [GenerateSerializer, Immutable, Alias("presence.ChannelPage")]
 public sealed record ChannelPage(ChannelMember[] Members, bool More);

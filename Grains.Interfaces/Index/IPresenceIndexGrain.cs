@@ -17,6 +17,13 @@ public interface IPresenceIndexGrain : IGrainWithStringKey
     [Alias("List")]
     Task<IndexSlice> List(string? afterUserId, int count, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Adds and removes users a gateway watches in this shard (<paramref name="replace"/>: the whole set, as a
+    /// renewal sends it). Every later change of their effective status reaches the gateway once.
+    /// </summary>
+    [Alias("Watch")]
+    Task Watch(Events.GatewayWatch gateway, string[] add, string[] remove, bool replace);
+
     /// <summary>Changes of effective status at or after <paramref name="since"/> (kept for <see cref="PresenceChange.Window"/>).</summary>
     [Alias("ChangesSince")]
     Task<PresenceChange[]> ChangesSince(DateTimeOffset since, CancellationToken cancellationToken = default);
@@ -28,21 +35,21 @@ public interface IPresenceIndexGrain : IGrainWithStringKey
 /// Version orders updates of one user that may arrive out of order.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("presence.IndexUpdate")]
-public sealed record IndexUpdate(string UserId, long Version, UserProfile Profile, DateTimeOffset? LastSeenAt, string? Status, StatusStep[] Steps);
+public sealed record IndexUpdate(string UserId, long Version, UserProfile Profile, DateTimeOffset? LastSeenAt, string? Status, StatusStep[] Steps, string? StatusText = null);
 
 /// <summary>At <see cref="At"/> the effective status becomes <see cref="Status"/> (null = offline).</summary>
 [GenerateSerializer, Immutable, Alias("presence.StatusStep")]
 public readonly record struct StatusStep(DateTimeOffset At, string? Status);
 
 [GenerateSerializer, Immutable, Alias("presence.OnlineUser")]
-public sealed record OnlineUser(string UserId, UserProfile Profile, string Status, DateTimeOffset? LastSeenAt);
+public sealed record OnlineUser(string UserId, UserProfile Profile, string Status, DateTimeOffset? LastSeenAt, string? StatusText = null);
 
 [GenerateSerializer, Immutable, Alias("presence.IndexSlice")]
 public sealed record IndexSlice(OnlineUser[] Users, bool More);
 
-/// <summary>A user's effective status changed to <see cref="Status"/> ("offline" included) at <see cref="At"/>.</summary>
+/// <summary>A user's effective status (or its status text) changed to <see cref="Status"/> ("offline" included) at <see cref="At"/>.</summary>
 [GenerateSerializer, Immutable, Alias("presence.PresenceChange")]
-public sealed record PresenceChange(DateTimeOffset At, string UserId, UserProfile Profile, string Status, DateTimeOffset? LastSeenAt)
+public sealed record PresenceChange(DateTimeOffset At, string UserId, UserProfile Profile, string Status, DateTimeOffset? LastSeenAt, string? StatusText = null)
 {
     public static readonly TimeSpan Window = TimeSpan.FromMinutes(10);
 }

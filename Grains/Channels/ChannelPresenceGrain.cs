@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Options;
 using Presence.Channels;
+using Presence.Events;
+using Presence.Grains.Events;
 using Presence.Grains.Hosting;
 using Presence.Grains.Storage;
 using Presence.Grains.Timers;
@@ -11,6 +13,7 @@ namespace Presence.Grains.Channels;
 /// one-shot grain timer removes each entry at its expiry; one reminder per channel (never one per update) backs it
 /// up, due at the earliest expiry, so entries that last days are still removed after deactivation or a silo's
 /// death. The reminder is re-registered only when an earlier expiry appears or when it fires.
+/// Gateways watching the channel are told each change once, whatever the number of their connections.
 /// </summary>
 [GrainType("presence-channel"), RandomPlacement]
 public sealed partial class ChannelPresenceGrain(
@@ -20,9 +23,12 @@ public sealed partial class ChannelPresenceGrain(
     ILogger<ChannelPresenceGrain> logger) : Grain, IChannelPresenceGrain, IRemindable
 {
     private readonly SortedSet<string> _order = new(StringComparer.Ordinal);
+    private readonly GatewayWatchers _watchers = new();
     private OneShotTimer? _timer;
+    private (string Tenant, string Id)? _key;
 
-    private string ChannelId => PresenceKeys.Split(this.GetPrimaryKeyString()).Id;
+    private string Tenant => (_key ??= PresenceKeys.Split(this.GetPrimaryKeyString())).Tenant;
+    private string ChannelId => (_key ??= PresenceKeys.Split(this.GetPrimaryKeyString())).Id;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -38,9 +44,15 @@ public sealed partial class ChannelPresenceGrain(
     {
         var now = time.GetUtcNow();
         var member = GetOrAddMember(update.UserId);
+        var before = View(update.UserId, member, now);
         if (update.Profile is { } profile)
         {
             member.Profile = profile;
+        }
+        if (update.Hidden != member.Hidden)
+        {
+            member.HiddenLastSeenAt = member.LastSeenAt;
+            member.Hidden = update.Hidden;
         }
         var expiresAt = update.ExpiresAt ?? now + expiry.Value.Default;
         if (expiresAt > now + expiry.Value.ChannelMax)
@@ -59,19 +71,56 @@ public sealed partial class ChannelPresenceGrain(
         }
         member.LastSeenAt = now;
         await SaveAndReschedule(now, cancellationToken);
-        return View(update.UserId, member, now);
+        NotifyIfChanged(before, update.UserId, member, now);
+        return View(update.UserId, member, now, own: true);
     }
 
-    public Task<ChannelMember> GetMember(string userId, CancellationToken cancellationToken)
+    public Task<ChannelMember> GetMember(string userId, bool own, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         return Task.FromResult(state.State.Members.TryGetValue(userId, out var member)
-            ? View(userId, member, now)
+            ? View(userId, member, now, own)
             : new ChannelMember(userId, UserProfile.Empty, PresenceStatus.Offline, null, false));
     }
 
+    public async Task SetHidden(string userId, bool hidden)
+    {
+        if (!state.State.Members.TryGetValue(userId, out var member) || member.Hidden == hidden)
+        {
+            return;
+        }
+        var now = time.GetUtcNow();
+        var before = View(userId, member, now);
+        member.HiddenLastSeenAt = member.LastSeenAt;
+        member.Hidden = hidden;
+        await state.WriteOrDeactivate(this, CancellationToken.None);
+        NotifyIfChanged(before, userId, member, now);
+    }
+
+    public Task<string[]> Watch(GatewayWatch gateway)
+    {
+        _watchers.Renew(gateway);
+        // Watched channels stay active, so changes keep reaching the gateways between their renewals.
+        DelayDeactivation(GatewayWatch.Lifetime);
+        var subscribers = new List<string>();
+        foreach (var (userId, member) in state.State.Members)
+        {
+            if (member.SubscribedAt is not null)
+            {
+                subscribers.Add(userId);
+            }
+        }
+        return Task.FromResult(subscribers.ToArray());
+    }
+
+    public Task Unwatch(Guid gateway)
+    {
+        _watchers.Remove(gateway);
+        return Task.CompletedTask;
+    }
+
     public Task<ChannelPage> ListPresent(string? afterUserId, int count, CancellationToken cancellationToken)
-        => Task.FromResult(Page(afterUserId, count, (m, now) => m.IsPresentAt(now)));
+        => Task.FromResult(Page(afterUserId, count, (m, now) => m.IsVisiblyPresentAt(now)));
 
     public Task<ChannelPage> ListSubscribers(string? afterUserId, int count, CancellationToken cancellationToken)
         => Task.FromResult(Page(afterUserId, count, (m, _) => m.SubscribedAt is not null));
@@ -79,8 +128,10 @@ public sealed partial class ChannelPresenceGrain(
     public async Task<ChannelInfo> Subscribe(string userId, UserProfile? profile, CancellationToken cancellationToken)
     {
         var member = GetOrAddMember(userId);
-        var changed = member.SubscribedAt is null || (profile is not null && profile != member.Profile);
-        member.SubscribedAt ??= time.GetUtcNow();
+        var joined = member.SubscribedAt is null;
+        var changed = joined || (profile is not null && profile != member.Profile);
+        var now = time.GetUtcNow();
+        member.SubscribedAt ??= now;
         if (profile is not null)
         {
             member.Profile = profile;
@@ -88,6 +139,10 @@ public sealed partial class ChannelPresenceGrain(
         if (changed)
         {
             await state.WriteOrDeactivate(this, cancellationToken);
+        }
+        if (joined)
+        {
+            Notify([new ChannelChange(ChannelChangeKind.Joined, View(userId, member, now), now)]);
         }
         return Info(userId);
     }
@@ -97,8 +152,11 @@ public sealed partial class ChannelPresenceGrain(
         if (state.State.Members.TryGetValue(userId, out var member) && member.SubscribedAt is not null)
         {
             member.SubscribedAt = null;
+            var now = time.GetUtcNow();
+            var left = View(userId, member, now);
             ForgetIfEmpty(userId, member);
             await state.WriteOrDeactivate(this, cancellationToken);
+            Notify([new ChannelChange(ChannelChangeKind.Left, left, now)]);
         }
         return Info(userId);
     }
@@ -135,16 +193,49 @@ public sealed partial class ChannelPresenceGrain(
     private int RemoveExpired(DateTimeOffset now)
     {
         var removed = 0;
-        foreach (var member in state.State.Members.Values)
+        List<ChannelChange>? changes = null;
+        foreach (var (userId, member) in state.State.Members)
         {
             if (member.Status is not null && member.ExpiresAt <= now)
             {
+                var wasVisible = !member.Hidden;
+                var at = member.ExpiresAt ?? now;
                 member.Status = null;
                 member.ExpiresAt = null;
                 removed++;
+                if (wasVisible)
+                {
+                    (changes ??= []).Add(new ChannelChange(ChannelChangeKind.Presence, View(userId, member, now), at));
+                }
             }
         }
+        if (changes is not null)
+        {
+            Notify([.. changes]);
+        }
         return removed;
+    }
+
+    private void NotifyIfChanged(ChannelMember before, string userId, ChannelMemberState member, DateTimeOffset now)
+    {
+        var after = View(userId, member, now);
+        if (after.Status != before.Status)
+        {
+            Notify([new ChannelChange(ChannelChangeKind.Presence, after, now)]);
+        }
+    }
+
+    /// <summary>One one-way call per watching gateway, whatever the number of its connections.</summary>
+    private void Notify(ChannelChange[] changes)
+    {
+        if (_watchers.Count == 0)
+        {
+            return;
+        }
+        foreach (var gateway in _watchers.Live())
+        {
+            _ = gateway.OnChannelChanges(Tenant, ChannelId, changes);
+        }
     }
 
     /// <summary>Writes the state, with the timer and the one expiry reminder in step with the earliest expiry.</summary>
@@ -225,12 +316,11 @@ public sealed partial class ChannelPresenceGrain(
         return new ChannelInfo(ChannelId, subscribers, you);
     }
 
-    private static ChannelMember View(string userId, ChannelMemberState member, DateTimeOffset now) => new(
-        userId,
-        member.Profile,
-        member.IsPresentAt(now) ? member.Status! : PresenceStatus.Offline,
-        member.LastSeenAt,
-        member.SubscribedAt is not null);
+    /// <summary>The member as others see it (a hidden one offline, last seen when hidden), or as itself does.</summary>
+    private static ChannelMember View(string userId, ChannelMemberState member, DateTimeOffset now, bool own = false) => own || !member.Hidden
+        ? new(userId, member.Profile, member.IsPresentAt(now) ? member.Status! : PresenceStatus.Offline, member.LastSeenAt,
+            member.SubscribedAt is not null, Hidden: own && member.Hidden)
+        : new(userId, member.Profile, PresenceStatus.Offline, member.HiddenLastSeenAt, member.SubscribedAt is not null);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Expiry reminder of channel {ChannelId} fired")]
     private partial void LogReminderFired(string channelId);

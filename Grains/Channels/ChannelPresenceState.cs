@@ -19,5 +19,12 @@ public sealed class ChannelMemberState
     [Id(3)] public DateTimeOffset? LastSeenAt { get; set; }
     [Id(4)] public DateTimeOffset? SubscribedAt { get; set; }
 
+    /// <summary>The user is invisible: others see it offline, last seen at <see cref="HiddenLastSeenAt"/>.</summary>
+    [Id(5)] public bool Hidden { get; set; }
+    [Id(6)] public DateTimeOffset? HiddenLastSeenAt { get; set; }
+
     public bool IsPresentAt(DateTimeOffset now) => Status is not null && ExpiresAt > now;
+
+    /// <summary>Present as others see it: hidden members never are.</summary>
+    public bool IsVisiblyPresentAt(DateTimeOffset now) => !Hidden && IsPresentAt(now);
 }

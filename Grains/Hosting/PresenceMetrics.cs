@@ -14,6 +14,7 @@ public sealed class PresenceMetrics
     private readonly Counter<long> _updates;
     private readonly Counter<long> _expirations;
     private readonly Counter<long> _rateLimited;
+    private readonly Counter<long> _eventBatches;
     // Online users per index shard activated on this silo: shard key -> (tenant, count).
     private readonly ConcurrentDictionary<string, (string Tenant, int Count)> _shards = new(StringComparer.Ordinal);
 
@@ -23,12 +24,15 @@ public sealed class PresenceMetrics
         _updates = meter.CreateCounter<long>("presence.updates", description: "Presence updates applied (every source, every dialect)");
         _expirations = meter.CreateCounter<long>("presence.expirations", description: "Users who went offline because their presence expired");
         _rateLimited = meter.CreateCounter<long>("presence.rate_limited", description: "Calls refused by a per-app call limit");
+        _eventBatches = meter.CreateCounter<long>("presence.event_batches", description: "Batches of changes sent to gateways: one per gateway per batch, never one per connection");
         meter.CreateObservableGauge("presence.online_users", ObserveOnline, description: "Users online, per tenant, in this silo's index shards");
     }
 
     public void Updated() => _updates.Add(1);
 
     public void Expired(int count) => _expirations.Add(count);
+
+    public void EventBatchSent() => _eventBatches.Add(1);
 
     public void RateLimited(string tenant) => _rateLimited.Add(1, new KeyValuePair<string, object?>("tenant", tenant));
 

@@ -71,7 +71,7 @@ public sealed class PresenceDirectoryGrain(IGrainFactory grains, IndexPublisher 
     }
 
     public Task<PresenceDetail[]> GetDetails(string[] userIds, CancellationToken cancellationToken)
-        => Task.WhenAll(userIds.Select(id => grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(Tenant, id)).GetDetail(cancellationToken)));
+        => Task.WhenAll(userIds.Select(id => grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(Tenant, id)).GetDetail(false, cancellationToken)));
 
     public async Task<PresenceChange[]> ChangesSince(DateTimeOffset since, CancellationToken cancellationToken)
     {

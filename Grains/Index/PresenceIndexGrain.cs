@@ -1,3 +1,4 @@
+using Presence.Events;
 using Presence.Grains.Hosting;
 using Presence.Grains.Timers;
 using Presence.Index;
@@ -12,6 +13,8 @@ namespace Presence.Grains.Index;
 /// [KeepAlive]: the shard is the only holder of this state, it must not be collected while idle. When it is
 /// deactivated anyway (a silo shutting down, a rolling deploy), it writes a snapshot that its next activation, on
 /// whichever silo, loads and then clears: the list survives restarts that are not crashes.
+/// Gateways register the users they watch here; each change of a watched user reaches each of those gateways in
+/// one one-way call per batch, so the cost of a change grows with gateways, never with connections.
 /// </summary>
 [GrainType("presence-index"), KeepAlive]
 public sealed partial class PresenceIndexGrain(
@@ -27,6 +30,9 @@ public sealed partial class PresenceIndexGrain(
     private readonly Queue<PresenceChange> _log = new();
     // Versions of users that went offline recently, so a late, older update cannot bring them back.
     private readonly Dictionary<string, long> _tombstones = new(StringComparer.Ordinal);
+    // Gateways watching users of this shard, and for each watched user the gateways that watch it.
+    private readonly Dictionary<Guid, ShardWatch> _watches = [];
+    private readonly Dictionary<string, List<ShardWatch>> _watchersOf = new(StringComparer.Ordinal);
     private OneShotTimer? _timer;
     private string? _shardKey;
     private string? _tenant;
@@ -66,7 +72,7 @@ public sealed partial class PresenceIndexGrain(
         }
         snapshot.State = new IndexShardSnapshot
         {
-            Entries = [.. _entries.Values.Select(e => new IndexUpdate(e.UserId, e.Version, e.Profile, e.LastSeenAt, e.Status, e.Steps[e.NextStep..]))],
+            Entries = [.. _entries.Values.Select(e => new IndexUpdate(e.UserId, e.Version, e.Profile, e.LastSeenAt, e.Status, e.Steps[e.NextStep..], e.StatusText))],
             Log = [.. _log],
         };
         try
@@ -89,6 +95,46 @@ public sealed partial class PresenceIndexGrain(
             Apply(update, now, logChange: true);
         }
         Rearm();
+        SendEvents();
+        return Task.CompletedTask;
+    }
+
+    public Task Watch(GatewayWatch gateway, string[] add, string[] remove, bool replace)
+    {
+        if (!_watches.TryGetValue(gateway.Gateway, out var watch))
+        {
+            _watches.Add(gateway.Gateway, watch = new ShardWatch(gateway.Gateway));
+        }
+        watch.Observer = gateway.Observer;
+        watch.RenewedAt = Environment.TickCount64;
+        if (replace)
+        {
+            var keep = new HashSet<string>(add, StringComparer.Ordinal);
+            foreach (var userId in watch.Users.Where(u => !keep.Contains(u)).ToList())
+            {
+                Unlink(watch, userId);
+            }
+        }
+        foreach (var userId in remove)
+        {
+            Unlink(watch, userId);
+        }
+        foreach (var userId in add)
+        {
+            if (watch.Users.Add(userId))
+            {
+                if (!_watchersOf.TryGetValue(userId, out var list))
+                {
+                    _watchersOf.Add(userId, list = new List<ShardWatch>(1));
+                }
+                list.Add(watch);
+            }
+        }
+        if (watch.Users.Count == 0)
+        {
+            _watches.Remove(gateway.Gateway);
+        }
+        DropStaleWatches();
         return Task.CompletedTask;
     }
 
@@ -97,6 +143,7 @@ public sealed partial class PresenceIndexGrain(
         var now = time.GetUtcNow();
         ApplyDue(now);
         Rearm();
+        SendEvents();
         var users = new List<OnlineUser>(Math.Min(count, _entries.Count));
         var view = afterUserId is null ? _order : _order.GetViewBetween(afterUserId, MaxKey);
         var more = false;
@@ -112,7 +159,7 @@ public sealed partial class PresenceIndexGrain(
                 break;
             }
             var entry = _entries[userId];
-            users.Add(new OnlineUser(userId, entry.Profile, entry.Status, entry.LastSeenAt));
+            users.Add(new OnlineUser(userId, entry.Profile, entry.Status, entry.LastSeenAt, entry.StatusText));
         }
         return Task.FromResult(new IndexSlice([.. users], more));
     }
@@ -122,6 +169,7 @@ public sealed partial class PresenceIndexGrain(
         var now = time.GetUtcNow();
         ApplyDue(now);
         Rearm();
+        SendEvents();
         var changes = _log.Where(c => c.At >= since).ToArray();
         return Task.FromResult(changes);
     }
@@ -169,14 +217,15 @@ public sealed partial class PresenceIndexGrain(
             _tombstones.Remove(update.UserId);
             if (logChange)
             {
-                Log(now, update.UserId, update.Profile, status, update.LastSeenAt);
+                Log(now, update.UserId, update.Profile, status, update.LastSeenAt, update.StatusText);
             }
         }
-        else if (entry.Status != status && logChange)
+        else if ((entry.Status != status || entry.StatusText != update.StatusText) && logChange)
         {
-            Log(now, update.UserId, update.Profile, status, update.LastSeenAt);
+            Log(now, update.UserId, update.Profile, status, update.LastSeenAt, update.StatusText);
         }
         entry.Version = update.Version;
+        entry.StatusText = update.StatusText;
         entry.Profile = update.Profile;
         entry.LastSeenAt = update.LastSeenAt;
         entry.Status = status;
@@ -207,7 +256,7 @@ public sealed partial class PresenceIndexGrain(
                 if (step.Status != entry.Status)
                 {
                     entry.Status = step.Status;
-                    Log(step.At, userId, entry.Profile, step.Status, entry.LastSeenAt);
+                    Log(step.At, userId, entry.Profile, step.Status, entry.LastSeenAt, entry.StatusText);
                 }
             }
             if (_entries.ContainsKey(userId))
@@ -227,8 +276,64 @@ public sealed partial class PresenceIndexGrain(
         Log(at, entry.UserId, entry.Profile, PresenceStatus.Offline, lastSeenAt);
     }
 
-    private void Log(DateTimeOffset at, string userId, UserProfile profile, string status, DateTimeOffset? lastSeenAt)
-        => _log.Enqueue(new PresenceChange(at, userId, profile, status, lastSeenAt));
+    private void Log(DateTimeOffset at, string userId, UserProfile profile, string status, DateTimeOffset? lastSeenAt, string? statusText = null)
+    {
+        var change = new PresenceChange(at, userId, profile, status, lastSeenAt, statusText);
+        _log.Enqueue(change);
+        if (_watchersOf.Count > 0 && _watchersOf.TryGetValue(userId, out var watchers))
+        {
+            foreach (var watch in watchers)
+            {
+                // A burst of changes of one user in one batch reaches the gateway as its latest.
+                (watch.Outgoing ??= new Dictionary<string, PresenceChange>(StringComparer.Ordinal))[userId] = change;
+            }
+        }
+    }
+
+    /// <summary>Sends what was logged for watched users: one one-way call per gateway.</summary>
+    private void SendEvents()
+    {
+        if (_watches.Count == 0)
+        {
+            return;
+        }
+        _tenant ??= PresenceKeys.Split(this.GetPrimaryKeyString()).Tenant;
+        foreach (var watch in _watches.Values)
+        {
+            if (watch.Outgoing is { Count: > 0 } outgoing)
+            {
+                watch.Outgoing = null;
+                _ = watch.Observer!.OnUserChanges(_tenant, [.. outgoing.Values]);
+                metrics.EventBatchSent();
+            }
+        }
+    }
+
+    private void Unlink(ShardWatch watch, string userId)
+    {
+        if (watch.Users.Remove(userId) && _watchersOf.TryGetValue(userId, out var list))
+        {
+            list.Remove(watch);
+            if (list.Count == 0)
+            {
+                _watchersOf.Remove(userId);
+            }
+        }
+    }
+
+    /// <summary>Gateways that stopped renewing (they died) are forgotten; liveness is on the machine's clock.</summary>
+    private void DropStaleWatches()
+    {
+        var horizon = Environment.TickCount64 - (long)GatewayWatch.Lifetime.TotalMilliseconds;
+        foreach (var watch in _watches.Values.Where(w => w.RenewedAt < horizon).ToList())
+        {
+            foreach (var userId in watch.Users.ToList())
+            {
+                Unlink(watch, userId);
+            }
+            _watches.Remove(watch.Gateway);
+        }
+    }
 
     private void PruneLog(DateTimeOffset now)
     {
@@ -269,6 +374,8 @@ public sealed partial class PresenceIndexGrain(
             LogExpired(this.GetPrimaryKeyString(), before - _entries.Count);
         }
         Rearm();
+        SendEvents();
+        DropStaleWatches();
         return Task.CompletedTask;
     }
 
@@ -284,6 +391,15 @@ public sealed partial class PresenceIndexGrain(
     [LoggerMessage(Level = LogLevel.Debug, Message = "Index shard {Shard}: {Count} users expired")]
     private partial void LogExpired(string shard, int count);
 
+    private sealed class ShardWatch(Guid gateway)
+    {
+        public Guid Gateway { get; } = gateway;
+        public IPresenceEventsObserver? Observer { get; set; }
+        public long RenewedAt { get; set; }
+        public HashSet<string> Users { get; } = new(StringComparer.Ordinal);
+        public Dictionary<string, PresenceChange>? Outgoing { get; set; }
+    }
+
     internal sealed class Entry(string userId)
     {
         public string UserId { get; } = userId;
@@ -291,6 +407,7 @@ public sealed partial class PresenceIndexGrain(
         public UserProfile Profile { get; set; } = UserProfile.Empty;
         public DateTimeOffset? LastSeenAt { get; set; }
         public string Status { get; set; } = PresenceStatus.Online;
+        public string? StatusText { get; set; }
         public StatusStep[] Steps { get; set; } = [];
         public int NextStep { get; set; }
         // Second of the wheel bucket this entry sits in, or long.MaxValue.

@@ -6,12 +6,13 @@ namespace Presence.Grains.Users;
 /// The effective-status rule, as a pure function of a user's sources and the time:
 /// offline when no source is live; else the status of the most recently updated live source that carries a
 /// custom status (anything but plain "online"); else "online". A device coming online never hides "busy", and
-/// one source going offline never hides another that is live.
+/// one source going offline never hides another that is live. A manual status (chosen by the user, Rocket.Chat's
+/// setStatus) replaces all of that while any source is live, and never makes the user live by itself.
 /// </summary>
 public static class PresenceTimeline
 {
     /// <summary>The effective status at <paramref name="at"/>, or null for offline.</summary>
-    public static string? EffectiveAt(IReadOnlyDictionary<string, PresenceSource> sources, DateTimeOffset at)
+    public static string? EffectiveAt(IReadOnlyDictionary<string, PresenceSource> sources, DateTimeOffset at, string? manual = null)
     {
         PresenceSource? custom = null;
         string? customName = null;
@@ -35,14 +36,18 @@ public static class PresenceTimeline
                 customName = name;
             }
         }
-        return custom?.Status ?? (anyLive ? PresenceStatus.Online : null);
+        if (!anyLive)
+        {
+            return null;
+        }
+        return manual ?? custom?.Status ?? PresenceStatus.Online;
     }
 
     /// <summary>
     /// The changes of effective status that will happen after <paramref name="now"/> as live sources expire, if
     /// nothing else changes. The last step is always offline (Status null); empty when offline now.
     /// </summary>
-    public static StatusStep[] StepsAfter(IReadOnlyDictionary<string, PresenceSource> sources, DateTimeOffset now)
+    public static StatusStep[] StepsAfter(IReadOnlyDictionary<string, PresenceSource> sources, DateTimeOffset now, string? manual = null)
     {
         if (sources.Count == 1)
         {
@@ -63,10 +68,10 @@ public static class PresenceTimeline
             return [];
         }
         var steps = new List<StatusStep>(1);
-        var current = EffectiveAt(sources, now);
+        var current = EffectiveAt(sources, now, manual);
         foreach (var at in expiries)
         {
-            var next = EffectiveAt(sources, at);
+            var next = EffectiveAt(sources, at, manual);
             if (next != current)
             {
                 steps.Add(new StatusStep(at, next));

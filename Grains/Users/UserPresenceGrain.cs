@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using Presence.Grains.Hosting;
 using Presence.Grains.Storage;
 using Presence.Grains.Index;
+using Presence.Channels;
 using Presence.Index;
 using Presence.Users;
 
@@ -11,6 +12,8 @@ namespace Presence.Grains.Users;
 /// A user's presence. Reads are computed at the time of the read from the stored sources, so an expired source
 /// never counts even if no timer has run. This grain keeps no timer: the user's index shard holds the timeline
 /// of its effective status and applies it on time, so an idle user needs no activation at all.
+/// An invisible user is offline to everyone but itself: the index, its channels and every read by others see it
+/// offline, last seen when it turned invisible.
 /// Random placement spreads users evenly over the silos, whichever gateway or silo first calls them.
 /// </summary>
 [GrainType("presence-user"), RandomPlacement]
@@ -60,7 +63,7 @@ public sealed partial class UserPresenceGrain(
         }
     }
 
-    public Task<UserPresence> Get(CancellationToken cancellationToken) => Task.FromResult(View(time.GetUtcNow()));
+    public Task<UserPresence> Get(bool own, CancellationToken cancellationToken) => Task.FromResult(View(time.GetUtcNow(), own));
 
     public Task<UserPresence> Update(PresenceUpdate update, CancellationToken cancellationToken)
         => Change(update, extraChange: null, cancellationToken);
@@ -84,27 +87,108 @@ public sealed partial class UserPresenceGrain(
         }, cancellationToken);
     }
 
-    public Task<PresenceDetail> GetDetail(CancellationToken cancellationToken)
+    public async Task<UserPresence> SetInvisible(bool invisible, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        if (state.State.Invisible != invisible)
+        {
+            var before = PublicStatus(now);
+            ToggleInvisible(invisible);
+            await Commit(now, before, mustWrite: true, cancellationToken);
+        }
+        // Also when nothing changed: a retry after a failed call reaches the channels the first attempt missed.
+        await HideInChannels(invisible);
+        return View(now, own: true);
+    }
+
+    public async Task<UserPresence> SetManualStatus(ManualStatus status, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var current = state.State;
+        var before = PublicStatus(now);
+        var visibilityChanged = current.Invisible != status.Invisible;
+        if (visibilityChanged)
+        {
+            ToggleInvisible(status.Invisible);
+        }
+        current.Manual = status.Status;
+        current.StatusText = status.Text switch
+        {
+            null => current.StatusText,
+            "" => null,
+            var text => text,
+        };
+        if (status.Profile is { } profile)
+        {
+            current.Profile = profile;
+        }
+        await Commit(now, before, mustWrite: true, cancellationToken);
+        if (visibilityChanged)
+        {
+            await HideInChannels(status.Invisible);
+        }
+        return View(now, own: true);
+    }
+
+    public async Task<ChannelMember> SetChannelPresence(string channelId, ChannelPresenceUpdate update, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var channels = state.State.Channels;
+        var known = channels.Count;
+        foreach (var (name, ends) in channels)
+        {
+            if (ends <= now)
+            {
+                channels.Remove(name);
+            }
+        }
+        var changed = known != channels.Count;
+        var endsAt = update.ExpiresAt ?? now + expiry.Value.Default;
+        if (update.Status is null || endsAt <= now)
+        {
+            changed |= channels.Remove(channelId);
+        }
+        else
+        {
+            changed |= channels.TryAdd(channelId, endsAt);
+            channels[channelId] = endsAt < now + expiry.Value.ChannelMax ? endsAt : now + expiry.Value.ChannelMax;
+            if (channels.Count > UserPresenceState.MaxChannels)
+            {
+                channels.Remove(channels.MinBy(c => c.Value).Key);
+            }
+        }
+        if (changed)
+        {
+            // Only the set of channels is worth a write: a moved end just keeps an entry a little longer.
+            await state.WriteOrDeactivate(this, cancellationToken);
+            RememberPersisted();
+        }
+        var channel = GrainFactory.GetGrain<IChannelPresenceGrain>(PresenceKeys.Of(Tenant, channelId));
+        return await channel.SetPresence(update with { Hidden = state.State.Invisible }, cancellationToken);
+    }
+
+    public Task<PresenceDetail> GetDetail(bool own, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var current = state.State;
+        var hidden = current.Invisible && !own;
         var sources = new List<SourceStatus>();
         foreach (var (name, source) in current.Sources)
         {
-            if (source.ExpiresAt > now)
+            if (source.ExpiresAt > now && !hidden)
             {
                 sources.Add(new SourceStatus(name, source.Status));
             }
         }
         foreach (var device in current.Devices)
         {
-            if (!current.Sources.TryGetValue(device, out var source) || source.ExpiresAt <= now)
+            if (hidden || !current.Sources.TryGetValue(device, out var source) || source.ExpiresAt <= now)
             {
                 sources.Add(new SourceStatus(device, null));
             }
         }
-        var view = View(now);
-        return Task.FromResult(new PresenceDetail(UserId, current.Profile, view.Status, view.LastSeenAt, current.Ext, [.. sources]));
+        var view = View(now, own);
+        return Task.FromResult(new PresenceDetail(UserId, current.Profile, view.Status, view.LastSeenAt, hidden ? current.HiddenExt : current.Ext, [.. sources], view.StatusText));
     }
 
     /// <summary>
@@ -116,7 +200,7 @@ public sealed partial class UserPresenceGrain(
     {
         var now = time.GetUtcNow();
         var current = state.State;
-        var before = PresenceTimeline.EffectiveAt(current.Sources, now);
+        var before = PublicStatus(now);
         var mustWrite = false;
 
         // Expired sources are invisible already; dropping them only keeps the stored row small.
@@ -157,10 +241,24 @@ public sealed partial class UserPresenceGrain(
         {
             mustWrite |= extraChange(current);
         }
-        current.LastSeenAt = now;
-        current.Version = Math.Max(current.Version + 1, now.UtcTicks);
+        // A renewal is not activity: last_seen_at moves only as often as Stream refreshes last_active.
+        if (!update.Renewal || current.LastSeenAt is not { } seen || now - seen >= PresenceUpdate.LastActiveRefresh)
+        {
+            current.LastSeenAt = now;
+        }
         metrics.Updated();
+        await Commit(now, before, mustWrite, cancellationToken);
+        return View(now, own: true);
+    }
 
+    /// <summary>
+    /// Writes the change (unless it is only a coalescable refresh) and tells the user's index shard what others
+    /// now see, whenever they saw or see the user online (or an earlier publication may have been lost).
+    /// </summary>
+    private async Task Commit(DateTimeOffset now, string? publicBefore, bool mustWrite, CancellationToken cancellationToken)
+    {
+        var current = state.State;
+        current.Version = Math.Max(current.Version + 1, now.UtcTicks);
         if (mustWrite)
         {
             try
@@ -180,22 +278,52 @@ public sealed partial class UserPresenceGrain(
             LogRefreshCoalesced(UserId);
         }
 
-        var after = PresenceTimeline.EffectiveAt(current.Sources, now);
-        if (before is not null || after is not null || _publishPending)
+        var after = PublicStatus(now);
+        if (publicBefore is not null || after is not null || _publishPending)
         {
-            var steps = PresenceTimeline.StepsAfter(current.Sources, now);
+            var steps = current.Invisible ? [] : PresenceTimeline.StepsAfter(current.Sources, now, current.Manual);
+            var lastSeenAt = current.Invisible ? current.HiddenLastSeenAt : current.LastSeenAt;
             _publishPending = true;
-            await index.Publish(Tenant, new IndexUpdate(UserId, current.Version, current.Profile, current.LastSeenAt, after, steps));
+            var statusText = current.Invisible ? null : current.StatusText;
+            await index.Publish(Tenant, new IndexUpdate(UserId, current.Version, current.Profile, lastSeenAt, after, steps, statusText));
             _publishPending = false;
         }
-        return View(now);
     }
 
-    private UserPresence View(DateTimeOffset now) => new(
-        UserId,
-        state.State.Profile,
-        PresenceTimeline.EffectiveAt(state.State.Sources, now) ?? PresenceStatus.Offline,
-        state.State.LastSeenAt);
+    private void ToggleInvisible(bool invisible)
+    {
+        var current = state.State;
+        if (invisible)
+        {
+            // Frozen as others last saw them: nothing they see from now on gives away that the user is around.
+            current.HiddenLastSeenAt = current.LastSeenAt;
+            current.HiddenExt = current.Ext;
+        }
+        current.Invisible = invisible;
+    }
+
+    private async Task HideInChannels(bool hidden)
+    {
+        var now = time.GetUtcNow();
+        var channels = state.State.Channels.Where(c => c.Value > now).Select(c => c.Key).ToList();
+        await Task.WhenAll(channels.Select(channelId =>
+            GrainFactory.GetGrain<IChannelPresenceGrain>(PresenceKeys.Of(Tenant, channelId)).SetHidden(UserId, hidden)));
+    }
+
+    /// <summary>The effective status as others see it: null (offline) while invisible.</summary>
+    private string? PublicStatus(DateTimeOffset now)
+        => state.State.Invisible ? null : PresenceTimeline.EffectiveAt(state.State.Sources, now, state.State.Manual);
+
+    private UserPresence View(DateTimeOffset now, bool own)
+    {
+        var current = state.State;
+        if (current.Invisible && !own)
+        {
+            return new UserPresence(UserId, current.Profile, PresenceStatus.Offline, current.HiddenLastSeenAt);
+        }
+        var status = PresenceTimeline.EffectiveAt(current.Sources, now, current.Manual) ?? PresenceStatus.Offline;
+        return new UserPresence(UserId, current.Profile, status, current.LastSeenAt, own && current.Invisible, current.StatusText);
+    }
 
     private TimeSpan CoalesceWindow(TimeSpan ttl)
     {

@@ -15,7 +15,27 @@ public sealed class UserPresenceState
     /// <summary>The presence extension text (Agora's ext) last set with a device.</summary>
     [Id(5)] public string Ext { get; set; } = "";
 
+    /// <summary>Appears offline to everyone else until set false (Stream's invisible, Rocket.Chat's "offline").</summary>
+    [Id(6)] public bool Invisible { get; set; }
+
+    /// <summary>What others saw when the user turned invisible, and still see: last seen then, that ext.</summary>
+    [Id(7)] public DateTimeOffset? HiddenLastSeenAt { get; set; }
+    [Id(8)] public string HiddenExt { get; set; } = "";
+
+    /// <summary>A status the user chose (Rocket.Chat's setStatus); it holds, without TTL, while any source is live.</summary>
+    [Id(9)] public string? Manual { get; set; }
+
+    /// <summary>The text the user chose with its status (Rocket.Chat's statusText).</summary>
+    [Id(10)] public string? StatusText { get; set; }
+
+    /// <summary>
+    /// Channels where the user set presence, with when that presence ends: the channels to tell when the user
+    /// turns invisible or visible. At most <see cref="MaxChannels"/>, the soonest to end dropped first.
+    /// </summary>
+    [Id(11)] public Dictionary<string, DateTimeOffset> Channels { get; set; } = [];
+
     public const int MaxDevices = 20;
+    public const int MaxChannels = 256;
 }
 
 /// <summary>One live source of presence. It counts while ExpiresAt is in the future, whether or not a timer fired.</summary>

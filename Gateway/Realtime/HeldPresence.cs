@@ -1,0 +1,142 @@
+using Microsoft.Extensions.Options;
+using Presence.Gateway.Auth;
+using Presence.Users;
+
+namespace Presence.Gateway.Realtime;
+
+/// <summary>
+/// Open streams as a presence source. The user is online while any stream of theirs is open on any gateway: each
+/// gateway holds one source per user ("stream:{gateway}"), set with a lease on the first stream, renewed every
+/// third of the lease while one is open, and set to end after the disconnect grace when the last one closes; a
+/// reconnect within the grace simply renews it. If the gateway dies, the lease ends the hold: never a ghost online.
+/// Calls for one user leave in order (a close never overtakes the open after it).
+/// </summary>
+public sealed class HeldPresence(IGrainFactory grains, IOptions<RealtimeOptions> options)
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<(string Tenant, string UserId), Hold> _holds = [];
+    private string? _source;
+
+    public string Source => _source ??= PresenceSources.StreamPrefix + Guid.NewGuid().ToString("N");
+
+    /// <summary>Takes one connection slot of the user; false when the user has as many as allowed.</summary>
+    public bool TryReserve(Caller caller)
+    {
+        lock (_lock)
+        {
+            var key = (caller.Tenant, caller.UserId);
+            if (!_holds.TryGetValue(key, out var hold))
+            {
+                _holds.Add(key, hold = new Hold(caller));
+            }
+            if (hold.Connections >= options.Value.MaxConnectionsPerUser)
+            {
+                return false;
+            }
+            hold.Connections++;
+            return true;
+        }
+    }
+
+    /// <summary>A stream opened (its slot reserved): the user is online, last active now. Returns the user's own view.</summary>
+    public Task<UserPresence> OpenAsync(Caller caller, CancellationToken cancellationToken)
+    {
+        var update = new PresenceUpdate(Source, PresenceStatus.Online, options.Value.Lease, caller.Profile);
+        return Enqueue(caller, hold => User(caller).Update(update, cancellationToken));
+    }
+
+    /// <summary>A stream closed: the last one of the user starts the grace period.</summary>
+    public Task CloseAsync(Caller caller)
+    {
+        Hold? last = null;
+        lock (_lock)
+        {
+            var key = (caller.Tenant, caller.UserId);
+            if (_holds.TryGetValue(key, out var hold) && --hold.Connections == 0)
+            {
+                last = hold;
+            }
+        }
+        if (last is null)
+        {
+            return Task.CompletedTask;
+        }
+        var grace = options.Value.DisconnectGrace;
+        var update = grace > TimeSpan.Zero
+            ? new PresenceUpdate(Source, PresenceStatus.Online, grace, null, Renewal: true)
+            : new PresenceUpdate(Source, null, null, null);
+        return Enqueue(caller, async hold =>
+        {
+            var presence = await User(caller).Update(update);
+            lock (_lock)
+            {
+                if (hold.Connections == 0)
+                {
+                    _holds.Remove((caller.Tenant, caller.UserId));
+                }
+            }
+            return presence;
+        });
+    }
+
+    /// <summary>Renews the lease of every user with an open stream here.</summary>
+    public async Task RenewAsync(CancellationToken cancellationToken)
+    {
+        List<Hold> held;
+        lock (_lock)
+        {
+            held = [.. _holds.Values.Where(h => h.Connections > 0)];
+        }
+        var update = new PresenceUpdate(Source, PresenceStatus.Online, options.Value.Lease, null, Renewal: true);
+        await Parallel.ForEachAsync(held, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = cancellationToken }, async (hold, ct) =>
+        {
+            try
+            {
+                await Enqueue(hold.Caller, h => User(h.Caller).Update(update, ct));
+            }
+            catch (Exception) when (!ct.IsCancellationRequested)
+            {
+                // The next renewal tries again, well within the lease.
+            }
+        });
+    }
+
+    private Task<UserPresence> Enqueue(Caller caller, Func<Hold, Task<UserPresence>> call)
+    {
+        Hold hold;
+        lock (_lock)
+        {
+            var key = (caller.Tenant, caller.UserId);
+            if (!_holds.TryGetValue(key, out hold!))
+            {
+                _holds.Add(key, hold = new Hold(caller));
+            }
+            var previous = hold.Tail;
+            var next = Chain(previous, hold, call);
+            hold.Tail = next;
+            return next;
+        }
+    }
+
+    private static async Task<UserPresence> Chain(Task previous, Hold hold, Func<Hold, Task<UserPresence>> call)
+    {
+        try
+        {
+            await previous;
+        }
+        catch
+        {
+            // The earlier call's caller saw its failure; this one goes ahead regardless.
+        }
+        return await call(hold);
+    }
+
+    private IUserPresenceGrain User(Caller caller) => grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(caller.Tenant, caller.UserId));
+
+    private sealed class Hold(Caller caller)
+    {
+        public Caller Caller { get; } = caller;
+        public int Connections { get; set; }
+        public Task Tail { get; set; } = Task.CompletedTask;
+    }
+}

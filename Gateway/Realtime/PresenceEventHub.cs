@@ -1,0 +1,461 @@
+using Microsoft.Extensions.Options;
+using Presence.Channels;
+using Presence.Events;
+using Presence.Grains.Hosting;
+using Presence.Index;
+
+namespace Presence.Gateway.Realtime;
+
+/// <summary>
+/// This gateway's end of realtime presence. It is the one observer the grains know of this gateway: it registers
+/// with index shards the users its connections watch (directly, or as members of a watched channel) and with
+/// channel grains the channels they watch, each once however many connections want it, and fans every change it
+/// is told out to its own connections. Registrations are renewed every <see cref="GatewayWatch.Renewal"/>, which
+/// also repairs them after a grain moved or a silo died.
+/// </summary>
+public sealed partial class PresenceEventHub(
+    IGrainFactory grains,
+    IOptions<PresenceIndexOptions> index,
+    RealtimeMetrics metrics,
+    ILogger<PresenceEventHub> logger) : IPresenceEventsObserver
+{
+    private readonly Guid _gateway = Guid.NewGuid();
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, TenantWatches> _tenants = new(StringComparer.Ordinal);
+    private readonly HashSet<StreamConnection> _connections = [];
+    // Registrations with grains happen one at a time, so adds and removes reach them in order.
+    private readonly SemaphoreSlim _registration = new(1, 1);
+    private GatewayWatch? _watch;
+
+    public Guid GatewayId => _gateway;
+
+    public int ConnectionCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _connections.Count;
+            }
+        }
+    }
+
+    /// <summary>Registers what the connection watches; once this returns, every later change reaches it.</summary>
+    public async Task AttachAsync(StreamConnection connection, CancellationToken cancellationToken)
+    {
+        await _registration.WaitAsync(cancellationToken);
+        try
+        {
+            var watch = Watch();
+            var added = new List<string>();
+            var newChannels = new List<ChannelWatch>();
+            TenantWatches tenant;
+            lock (_lock)
+            {
+                _connections.Add(connection);
+                tenant = Tenant(connection.Caller.Tenant);
+                foreach (var userId in connection.Users)
+                {
+                    var user = tenant.User(userId);
+                    var was = user.IsWatched;
+                    user.Direct.Add(connection);
+                    if (!was)
+                    {
+                        added.Add(userId);
+                    }
+                }
+                foreach (var channelId in connection.Channels)
+                {
+                    var channel = tenant.Channel(channelId);
+                    if (channel.Connections.Add(connection) && channel.Connections.Count == 1 && !channel.Registered)
+                    {
+                        newChannels.Add(channel);
+                    }
+                }
+            }
+            foreach (var channel in newChannels)
+            {
+                var members = await Channel(tenant, channel.ChannelId).Watch(watch);
+                channel.Registered = true;
+                lock (_lock)
+                {
+                    SetMembers(tenant, channel, members, added, removed: null);
+                }
+            }
+            await RegisterUsers(tenant, added, [], cancellationToken);
+        }
+        catch
+        {
+            Detach(connection);
+            throw;
+        }
+        finally
+        {
+            _registration.Release();
+        }
+    }
+
+    /// <summary>Forgets the connection; what nobody watches any more is unregistered in the background.</summary>
+    public void Detach(StreamConnection connection)
+    {
+        var removed = new List<string>();
+        var idleChannels = new List<ChannelWatch>();
+        TenantWatches tenant;
+        lock (_lock)
+        {
+            if (!_connections.Remove(connection))
+            {
+                return;
+            }
+            tenant = Tenant(connection.Caller.Tenant);
+            foreach (var userId in connection.Users)
+            {
+                if (tenant.Users.TryGetValue(userId, out var user) && user.Direct.Remove(connection) && !user.IsWatched)
+                {
+                    tenant.Users.Remove(userId);
+                    removed.Add(userId);
+                }
+            }
+            foreach (var channelId in connection.Channels)
+            {
+                if (tenant.Channels.TryGetValue(channelId, out var channel) && channel.Connections.Remove(connection) && channel.Connections.Count == 0)
+                {
+                    tenant.Channels.Remove(channelId);
+                    SetMembers(tenant, channel, [], added: null, removed);
+                    idleChannels.Add(channel);
+                }
+            }
+        }
+        if (removed.Count > 0 || idleChannels.Count > 0)
+        {
+            _ = UnregisterAsync(tenant, removed, idleChannels);
+        }
+    }
+
+    /// <summary>SSE keep-alives: one frame, shared, queued to every SSE connection.</summary>
+    public void SendKeepAlives()
+    {
+        foreach (var connection in Snapshot())
+        {
+            if (connection.NeedsKeepAlive)
+            {
+                connection.Post(EventFrame.KeepAlive);
+            }
+        }
+    }
+
+    public Task OnUserChanges(string tenantName, PresenceChange[] changes)
+    {
+        metrics.Notified();
+        foreach (var change in changes)
+        {
+            List<StreamConnection> targets;
+            lock (_lock)
+            {
+                if (!_tenants.TryGetValue(tenantName, out var tenant) || !tenant.Users.TryGetValue(change.UserId, out var user))
+                {
+                    continue;
+                }
+                targets = user.Targets();
+            }
+            Deliver(targets, RealtimeEvents.UserChanged(change));
+        }
+        return Task.CompletedTask;
+    }
+
+    public Task OnChannelChanges(string tenantName, string channelId, ChannelChange[] changes)
+    {
+        metrics.Notified();
+        var added = new List<string>();
+        var removed = new List<string>();
+        TenantWatches? tenant;
+        foreach (var change in changes)
+        {
+            List<StreamConnection> targets;
+            lock (_lock)
+            {
+                if (!_tenants.TryGetValue(tenantName, out tenant) || !tenant.Channels.TryGetValue(channelId, out var channel))
+                {
+                    return Task.CompletedTask;
+                }
+                switch (change.Kind)
+                {
+                    case ChannelChangeKind.Joined:
+                        Link(tenant, channel, change.Member.UserId, added);
+                        continue;
+                    case ChannelChangeKind.Left:
+                        Unlink(tenant, channel, change.Member.UserId, removed);
+                        continue;
+                }
+                targets = [.. channel.Connections];
+            }
+            Deliver(targets, RealtimeEvents.ChannelChanged(channelId, change.Member, change.At));
+        }
+        if ((added.Count > 0 || removed.Count > 0) && _tenants.TryGetValue(tenantName, out tenant))
+        {
+            _ = Serialized(() => RegisterUsers(tenant, added, removed, CancellationToken.None));
+        }
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Sends every registration again (shards replace their set for this gateway): grains that moved, restarted or
+    /// dropped this gateway learn it back, and channel memberships are brought up to date.
+    /// </summary>
+    public async Task RenewAsync(CancellationToken cancellationToken)
+    {
+        await _registration.WaitAsync(cancellationToken);
+        try
+        {
+            var watch = Watch();
+            List<(TenantWatches Tenant, List<ChannelWatch> Channels, List<string> Users)> snapshot;
+            lock (_lock)
+            {
+                snapshot = [.. _tenants.Values.Select(t => (t, t.Channels.Values.ToList(), t.Users.Keys.ToList()))];
+            }
+            foreach (var (tenant, channels, users) in snapshot)
+            {
+                foreach (var channel in channels)
+                {
+                    var members = await Channel(tenant, channel.ChannelId).Watch(watch);
+                    var added = new List<string>();
+                    var removed = new List<string>();
+                    lock (_lock)
+                    {
+                        SetMembers(tenant, channel, members, added, removed);
+                    }
+                    await RegisterUsers(tenant, added, removed, cancellationToken);
+                }
+                foreach (var shard in users.GroupBy(u => PresenceKeys.ShardOf(u, index.Value.Shards)))
+                {
+                    await Shard(tenant, shard.Key).Watch(watch, [.. shard], [], replace: true);
+                }
+            }
+        }
+        finally
+        {
+            _registration.Release();
+        }
+    }
+
+    private void Deliver(List<StreamConnection> targets, EventFrame frame)
+    {
+        var delivered = 0;
+        foreach (var connection in targets)
+        {
+            if (connection.Post(frame))
+            {
+                delivered++;
+            }
+            else if (connection.DroppedBecause is not null)
+            {
+                metrics.Dropped();
+                LogDropped(connection.Id, connection.DroppedBecause);
+            }
+        }
+        metrics.Delivered(delivered);
+    }
+
+    private async Task UnregisterAsync(TenantWatches tenant, List<string> removed, List<ChannelWatch> idleChannels)
+    {
+        try
+        {
+            await Serialized(async () =>
+            {
+                foreach (var channel in idleChannels)
+                {
+                    bool watchedAgain;
+                    lock (_lock)
+                    {
+                        // A connection may have watched it again meanwhile (under a new registration).
+                        watchedAgain = tenant.Channels.ContainsKey(channel.ChannelId);
+                    }
+                    if (!watchedAgain)
+                    {
+                        await Channel(tenant, channel.ChannelId).Unwatch(_gateway);
+                    }
+                }
+                await RegisterUsers(tenant, [], removed, CancellationToken.None);
+            });
+        }
+        catch (Exception error)
+        {
+            // Harmless: an unrenewed registration lapses by itself.
+            LogUnregisterFailed(error.Message);
+        }
+    }
+
+    private async Task Serialized(Func<Task> action)
+    {
+        await _registration.WaitAsync();
+        try
+        {
+            await action();
+        }
+        finally
+        {
+            _registration.Release();
+        }
+    }
+
+    private async Task RegisterUsers(TenantWatches tenant, List<string> added, List<string> removed, CancellationToken cancellationToken)
+    {
+        if (added.Count == 0 && removed.Count == 0)
+        {
+            return;
+        }
+        lock (_lock)
+        {
+            // Queued changes may be stale by now: register what is watched, unregister what is not.
+            added = [.. added.Where(u => tenant.Users.TryGetValue(u, out var user) && user.IsWatched)];
+            removed = [.. removed.Where(u => !tenant.Users.ContainsKey(u))];
+        }
+        var watch = Watch();
+        var shards = index.Value.Shards;
+        var calls = added.Select(u => (Shard: PresenceKeys.ShardOf(u, shards), User: u, Add: true))
+            .Concat(removed.Select(u => (Shard: PresenceKeys.ShardOf(u, shards), User: u, Add: false)))
+            .GroupBy(x => x.Shard)
+            .Select(g => Shard(tenant, g.Key).Watch(watch,
+                [.. g.Where(x => x.Add).Select(x => x.User)],
+                [.. g.Where(x => !x.Add).Select(x => x.User)],
+                replace: false));
+        await Task.WhenAll(calls).WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Replaces a channel's member set, linking and unlinking users (collecting who became (un)watched).</summary>
+    private static void SetMembers(TenantWatches tenant, ChannelWatch channel, string[] members, List<string>? added, List<string>? removed)
+    {
+        var next = new HashSet<string>(members, StringComparer.Ordinal);
+        foreach (var userId in channel.Members.Where(m => !next.Contains(m)).ToList())
+        {
+            Unlink(tenant, channel, userId, removed);
+        }
+        foreach (var userId in next)
+        {
+            Link(tenant, channel, userId, added);
+        }
+    }
+
+    private static void Link(TenantWatches tenant, ChannelWatch channel, string userId, List<string>? added)
+    {
+        if (!channel.Members.Add(userId))
+        {
+            return;
+        }
+        var user = tenant.User(userId);
+        var was = user.IsWatched;
+        user.Channels.Add(channel);
+        if (!was)
+        {
+            added?.Add(userId);
+        }
+    }
+
+    private static void Unlink(TenantWatches tenant, ChannelWatch channel, string userId, List<string>? removed)
+    {
+        if (!channel.Members.Remove(userId) || !tenant.Users.TryGetValue(userId, out var user))
+        {
+            return;
+        }
+        user.Channels.Remove(channel);
+        if (!user.IsWatched)
+        {
+            tenant.Users.Remove(userId);
+            removed?.Add(userId);
+        }
+    }
+
+    private List<StreamConnection> Snapshot()
+    {
+        lock (_lock)
+        {
+            return [.. _connections];
+        }
+    }
+
+    private TenantWatches Tenant(string tenant)
+    {
+        if (!_tenants.TryGetValue(tenant, out var watches))
+        {
+            _tenants.Add(tenant, watches = new TenantWatches(tenant));
+        }
+        return watches;
+    }
+
+    /// <summary>This gateway as grains address it (created once the cluster client is up).</summary>
+    private GatewayWatch Watch()
+        => _watch ??= new GatewayWatch(_gateway, grains.CreateObjectReference<IPresenceEventsObserver>(this));
+
+    private IPresenceIndexGrain Shard(TenantWatches tenant, int shard)
+        => grains.GetGrain<IPresenceIndexGrain>(PresenceKeys.ShardKey(tenant.Name, shard));
+
+    private IChannelPresenceGrain Channel(TenantWatches tenant, string channelId)
+        => grains.GetGrain<IChannelPresenceGrain>(PresenceKeys.Of(tenant.Name, channelId));
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Realtime stream {ConnectionId} dropped: {Reason}")]
+    private partial void LogDropped(string connectionId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Could not unregister watches ({Reason}); they lapse unrenewed")]
+    private partial void LogUnregisterFailed(string reason);
+
+    private sealed class TenantWatches(string name)
+    {
+        public string Name { get; } = name;
+        public Dictionary<string, UserWatch> Users { get; } = new(StringComparer.Ordinal);
+        public Dictionary<string, ChannelWatch> Channels { get; } = new(StringComparer.Ordinal);
+
+        public UserWatch User(string userId)
+        {
+            if (!Users.TryGetValue(userId, out var user))
+            {
+                Users.Add(userId, user = new UserWatch());
+            }
+            return user;
+        }
+
+        public ChannelWatch Channel(string channelId)
+        {
+            if (!Channels.TryGetValue(channelId, out var channel))
+            {
+                Channels.Add(channelId, channel = new ChannelWatch(channelId));
+            }
+            return channel;
+        }
+    }
+
+    /// <summary>Who on this gateway wants one user's changes: connections watching it, and watched channels it belongs to.</summary>
+    private sealed class UserWatch
+    {
+        public HashSet<StreamConnection> Direct { get; } = [];
+        public HashSet<ChannelWatch> Channels { get; } = [];
+
+        public bool IsWatched => Direct.Count > 0 || Channels.Count > 0;
+
+        /// <summary>Every connection to tell, once each.</summary>
+        public List<StreamConnection> Targets()
+        {
+            if (Channels.Count == 0)
+            {
+                return [.. Direct];
+            }
+            if (Channels.Count == 1 && Direct.Count == 0)
+            {
+                return [.. Channels.First().Connections];
+            }
+            var all = new HashSet<StreamConnection>(Direct);
+            foreach (var channel in Channels)
+            {
+                all.UnionWith(channel.Connections);
+            }
+            return [.. all];
+        }
+    }
+
+    private sealed class ChannelWatch(string channelId)
+    {
+        public string ChannelId { get; } = channelId;
+        public HashSet<StreamConnection> Connections { get; } = [];
+        public HashSet<string> Members { get; } = new(StringComparer.Ordinal);
+        public bool Registered { get; set; }
+    }
+}

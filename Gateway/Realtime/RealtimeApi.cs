@@ -1,0 +1,236 @@
+using System.Net.WebSockets;
+using System.Reflection;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.Extensions.Options;
+using Presence.Gateway.Auth;
+using Presence.Gateway.Errors;
+using Presence.Grains.Hosting;
+
+namespace Presence.Gateway.Realtime;
+
+/// <summary>
+/// Realtime presence events in Stream's shape: <c>GET /v1/events</c> (Server-Sent Events) and <c>GET /v1/stream</c>
+/// (WebSocket), the same events on both. An open stream holds its user online; it watches the users and channels
+/// of its query and the caller's Agora subscriptions.
+/// </summary>
+public static class RealtimeApi
+{
+    public const string EventsPath = "/v1/events";
+    public const string StreamPath = "/v1/stream";
+
+    /// <summary>Browsers cannot set headers on EventSource or WebSocket: streams also take the token as <c>?access_token=</c>.</summary>
+    public const string TokenParameter = "access_token";
+
+    public static bool IsStreamPath(PathString path) => path.Equals(EventsPath, StringComparison.OrdinalIgnoreCase) || path.Equals(StreamPath, StringComparison.OrdinalIgnoreCase);
+
+    public static WebApplicationBuilder AddRealtime(this WebApplicationBuilder builder)
+    {
+        const string section = RealtimeOptions.Section;
+        builder.Services.AddOptions<RealtimeOptions>().BindConfiguration(section)
+            .Validate(o => o.DisconnectGrace >= TimeSpan.Zero, $"{section}:DisconnectGrace must not be negative.")
+            .Validate(o => o.Lease >= TimeSpan.FromSeconds(3), $"{section}:Lease must be at least 00:00:03.")
+            .Validate(o => o.KeepAlive > TimeSpan.Zero, $"{section}:KeepAlive must be a positive duration.")
+            .Validate(o => o.MaxChannelsPerConnection > 0 && o.MaxUsersPerConnection > 0 && o.MaxConnectionsPerUser > 0,
+                $"{section}: MaxChannelsPerConnection, MaxUsersPerConnection and MaxConnectionsPerUser must be positive.")
+            .Validate(o => o.SendBuffer > 0, $"{section}:SendBuffer must be positive.")
+            .ValidateOnStart();
+        builder.Services.AddOptions<PresenceIndexOptions>().BindConfiguration(PresenceIndexOptions.Section);
+        builder.Services.AddSingleton(new ChannelTypes(builder.Configuration));
+        builder.Services.AddSingleton<RealtimeMetrics>();
+        builder.Services.AddSingleton<PresenceEventHub>();
+        builder.Services.AddSingleton<HeldPresence>();
+        builder.Services.AddHostedService<RealtimeService>();
+        return builder;
+    }
+
+    public static WebApplication MapRealtimeApi(this WebApplication app)
+    {
+        var keepAlive = app.Services.GetRequiredService<IOptions<RealtimeOptions>>().Value.KeepAlive;
+        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = keepAlive, KeepAliveTimeout = keepAlive * 2 });
+        var realtime = app.MapGroup("/v1")
+            .RequireAuthorization()
+            .WithTags("realtime")
+            .WithMetadata(new DialectMetadata(StreamErrors.Instance));
+        realtime.MapGet("/events", Events).WithName("RealtimeEvents");
+        realtime.MapGet("/stream", Stream).WithName("RealtimeStream");
+        return app;
+    }
+
+    public static Results<EventStream, StreamError> Events(HttpContext http, ChannelTypes channelTypes, IOptions<RealtimeOptions> options)
+    {
+        var (request, error) = StreamRequest.Read(http.Request, options.Value, channelTypes);
+        return error is not null ? error : new EventStream(request!, Transport.Sse);
+    }
+
+    public static Results<EventStream, StreamError> Stream(HttpContext http, ChannelTypes channelTypes, IOptions<RealtimeOptions> options)
+    {
+        if (!http.WebSockets.IsWebSocketRequest)
+        {
+            return StreamError.BadRequest("this endpoint is a WebSocket: send an upgrade request (GET with Upgrade: websocket)");
+        }
+        var (request, error) = StreamRequest.Read(http.Request, options.Value, channelTypes);
+        return error is not null ? error : new EventStream(request!, Transport.WebSocket);
+    }
+
+    public enum Transport
+    {
+        Sse,
+        WebSocket,
+    }
+}
+
+/// <summary>
+/// Runs one stream: headers (or the upgrade) at once, then the caller's watches and held presence, then a
+/// <c>health.check</c> event, then events until the client goes away.
+/// </summary>
+public sealed partial class EventStream(StreamRequest request, RealtimeApi.Transport transport) : IResult, IEndpointMetadataProvider
+{
+    public async Task ExecuteAsync(HttpContext http)
+    {
+        var services = http.RequestServices;
+        var options = services.GetRequiredService<IOptions<RealtimeOptions>>().Value;
+        var held = services.GetRequiredService<HeldPresence>();
+        var caller = Caller.Of(http);
+        if (!held.TryReserve(caller))
+        {
+            await StreamErrors.Instance.WriteAsync(http, StatusCodes.Status400BadRequest,
+                $"a user may have at most {options.MaxConnectionsPerUser} open streams on a gateway");
+            return;
+        }
+        try
+        {
+            if (transport == RealtimeApi.Transport.Sse)
+            {
+                await RunSse(http, caller, options);
+            }
+            else
+            {
+                await RunWebSocket(http, caller, options);
+            }
+        }
+        finally
+        {
+            await CloseQuietly(held, caller);
+        }
+    }
+
+    private async Task RunSse(HttpContext http, Caller caller, RealtimeOptions options)
+    {
+        http.Response.ContentType = "text/event-stream";
+        http.Response.Headers.CacheControl = "no-cache";
+        http.Response.Headers["X-Accel-Buffering"] = "no"; // nginx: do not buffer the stream
+        await http.Response.StartAsync(http.RequestAborted);
+        await http.Response.Body.FlushAsync(http.RequestAborted);
+        var connection = new SseConnection(http, caller, request.Users, request.Channels, options.SendBuffer);
+        await Run(http, request, connection, "sse", connection.PumpAsync(http.RequestAborted), http.RequestAborted);
+    }
+
+    private async Task RunWebSocket(HttpContext http, Caller caller, RealtimeOptions options)
+    {
+        using var socket = await http.WebSockets.AcceptWebSocketAsync();
+        using var ended = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
+        var connection = new WebSocketConnection(socket, caller, request.Users, request.Channels, options.SendBuffer);
+        var receiving = Receive(socket, ended);
+        try
+        {
+            await Run(http, request, connection, "websocket", Pump(connection, receiving, ended), ended.Token);
+        }
+        finally
+        {
+            await ended.CancelAsync();
+        }
+    }
+
+    /// <summary>Pumps events until the client closes its side (or the pump ends).</summary>
+    private static async Task Pump(StreamConnection connection, Task receiving, CancellationTokenSource ended)
+    {
+        var pump = connection.PumpAsync(ended.Token);
+        await Task.WhenAny(pump, receiving);
+        await ended.CancelAsync();
+        try
+        {
+            await pump;
+        }
+        catch (OperationCanceledException)
+        {
+            // The client closed.
+        }
+    }
+
+    /// <summary>Reads (and ignores) what the client sends, which also answers pings and the close handshake.</summary>
+    private static async Task Receive(WebSocket socket, CancellationTokenSource ended)
+    {
+        var buffer = new byte[128];
+        try
+        {
+            while (!ended.IsCancellationRequested)
+            {
+                var received = await socket.ReceiveAsync(buffer.AsMemory(), ended.Token);
+                if (received.MessageType == WebSocketMessageType.Close)
+                {
+                    await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
+                    return;
+                }
+            }
+        }
+        catch (Exception error) when (error is WebSocketException or OperationCanceledException)
+        {
+            // The connection is gone.
+        }
+    }
+
+    private static async Task Run(HttpContext http, StreamRequest request, StreamConnection connection, string transport, Task pumping, CancellationToken cancellationToken)
+    {
+        var services = http.RequestServices;
+        var hub = services.GetRequiredService<PresenceEventHub>();
+        var held = services.GetRequiredService<HeldPresence>();
+        var metrics = services.GetRequiredService<RealtimeMetrics>();
+        var time = services.GetRequiredService<TimeProvider>();
+        metrics.StreamOpened(transport);
+        try
+        {
+            connection.Users = await request.UsersWithSubscriptions(services.GetRequiredService<IGrainFactory>(), connection.Caller, cancellationToken);
+            await hub.AttachAsync(connection, cancellationToken);
+            var me = await held.OpenAsync(connection.Caller, cancellationToken);
+            connection.Post(RealtimeEvents.Connected(connection.Id, me, time.GetUtcNow()));
+            await pumping;
+        }
+        catch (Exception) when (cancellationToken.IsCancellationRequested || connection.DroppedBecause is not null)
+        {
+            // The client went away, or was dropped for falling behind.
+        }
+        catch (Exception error)
+        {
+            // The stream is open (its headers are sent): say why it ends, in the stream, and end it.
+            LogStreamFailed(services.GetRequiredService<ILoggerFactory>().CreateLogger<EventStream>(), connection.Id, error.Message);
+            connection.Post(RealtimeEvents.Failed("presence service temporarily unavailable, reconnect shortly"));
+            connection.Complete();
+            await pumping.WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None).ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+        finally
+        {
+            connection.Complete();
+            hub.Detach(connection);
+            metrics.StreamClosed(transport);
+        }
+    }
+
+    private static async Task CloseQuietly(HeldPresence held, Caller caller)
+    {
+        try
+        {
+            await held.CloseAsync(caller);
+        }
+        catch (Exception)
+        {
+            // The hold's lease ends it anyway.
+        }
+    }
+
+    public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder)
+        => builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(string), ["text/event-stream"]));
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Realtime stream {ConnectionId} failed: {Reason}")]
+    private static partial void LogStreamFailed(ILogger logger, string connectionId, string reason);
+}
