@@ -19,6 +19,15 @@ public sealed class HeldPresence(IGrainFactory grains, IOptions<RealtimeOptions>
 
     public string Source => _source ??= PresenceSources.StreamPrefix + Guid.NewGuid().ToString("N");
 
+    /// <summary>Whether this gateway holds the user's presence (a stream is open, or its close is still being recorded).</summary>
+    public bool Holds(string tenant, string userId)
+    {
+        lock (_lock)
+        {
+            return _holds.ContainsKey((tenant, userId));
+        }
+    }
+
     /// <summary>Takes one connection slot of the user; false when the user has as many as allowed.</summary>
     public bool TryReserve(Caller caller)
     {
@@ -42,7 +51,7 @@ public sealed class HeldPresence(IGrainFactory grains, IOptions<RealtimeOptions>
     public Task<UserPresence> OpenAsync(Caller caller, CancellationToken cancellationToken)
     {
         var update = new PresenceUpdate(Source, PresenceStatus.Online, options.Value.Lease, caller.Profile);
-        return Enqueue(caller, hold => User(caller).Update(update, cancellationToken));
+        return Enqueue(HoldOf(caller), hold => User(caller).Update(update, cancellationToken));
     }
 
     /// <summary>A stream closed: the last one of the user starts the grace period.</summary>
@@ -65,7 +74,7 @@ public sealed class HeldPresence(IGrainFactory grains, IOptions<RealtimeOptions>
         var update = grace > TimeSpan.Zero
             ? new PresenceUpdate(Source, PresenceStatus.Online, grace, null, Renewal: true)
             : new PresenceUpdate(Source, null, null, null);
-        return Enqueue(caller, async hold =>
+        return Enqueue(last, async hold =>
         {
             var presence = await User(caller).Update(update);
             lock (_lock)
@@ -92,7 +101,8 @@ public sealed class HeldPresence(IGrainFactory grains, IOptions<RealtimeOptions>
         {
             try
             {
-                await Enqueue(hold.Caller, h => User(h.Caller).Update(update, ct));
+                // Only while still open when its turn comes: a renewal after the last close would undo the grace.
+                await Enqueue(hold, async h => h.Connections > 0 ? await User(h.Caller).Update(update, ct) : null);
             }
             catch (Exception) when (!ct.IsCancellationRequested)
             {
@@ -101,30 +111,36 @@ public sealed class HeldPresence(IGrainFactory grains, IOptions<RealtimeOptions>
         });
     }
 
-    private Task<UserPresence> Enqueue(Caller caller, Func<Hold, Task<UserPresence>> call)
+    private Hold HoldOf(Caller caller)
     {
-        Hold hold;
         lock (_lock)
         {
             var key = (caller.Tenant, caller.UserId);
-            if (!_holds.TryGetValue(key, out hold!))
+            if (!_holds.TryGetValue(key, out var hold))
             {
                 _holds.Add(key, hold = new Hold(caller));
             }
-            var previous = hold.Tail;
-            var next = Chain(previous, hold, call);
+            return hold;
+        }
+    }
+
+    private Task<T> Enqueue<T>(Hold hold, Func<Hold, Task<T>> call)
+    {
+        lock (_lock)
+        {
+            var next = Chain(hold.Tail, hold, call);
             hold.Tail = next;
             return next;
         }
     }
 
-    private static async Task<UserPresence> Chain(Task previous, Hold hold, Func<Hold, Task<UserPresence>> call)
+    private static async Task<T> Chain<T>(Task previous, Hold hold, Func<Hold, Task<T>> call)
     {
         try
         {
             await previous;
         }
-        catch
+        catch (Exception)
         {
             // The earlier call's caller saw its failure; this one goes ahead regardless.
         }
