@@ -164,6 +164,73 @@ public sealed class RocketChatApiTests(GatewayFactory factory)
         Assert.Equal("online", status.GetProperty("connectionStatus").GetString());
         await Fails(await client.GetAsync("/api/v1/users.getStatus?userId=%40bob"), HttpStatusCode.BadRequest);
     }
+
+    private static StringContent JsonBody(string json) => new(json, System.Text.Encoding.UTF8, "application/json");
+
+    [Fact]
+    public async Task SetStatus_sets_a_manual_status_with_its_message_that_holds_while_the_user_is_live()
+    {
+        var tenant = Keys.Tenant();
+        await SetStatus(tenant, "kai", "online");
+        using var kai = RocketChat(tenant, "kai");
+        var set = await Ok(await kai.PostAsync("/api/v1/users.setStatus", JsonBody("""{"status":"away","message":"lunch"}""")));
+        Assert.Equal("away", set.GetProperty("status").GetString());
+        Assert.Equal("lunch", set.GetProperty("message").GetString());
+
+        // A refresh through another dialect does not undo a manual status.
+        await SetStatus(tenant, "kai", "online");
+        using var other = RocketChat(tenant, "lee");
+        var status = await Ok(await other.GetAsync("/api/v1/users.getStatus?userId=kai"));
+        Assert.Equal("away", status.GetProperty("status").GetString());
+        Assert.Equal("lunch", status.GetProperty("message").GetString());
+        var listed = Users(await Ok(await other.GetAsync("/api/v1/users.presence?ids=kai")))["kai"];
+        Assert.Equal("away", listed.GetProperty("status").GetString());
+        Assert.Equal("lunch", listed.GetProperty("statusText").GetString());
+
+        await Ok(await kai.PostAsync("/api/v1/users.setStatus", JsonBody("""{"status":"online"}""")));
+        Assert.Equal("online", (await Ok(await other.GetAsync("/api/v1/users.getStatus?userId=kai"))).GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task SetStatus_offline_means_appearing_offline_to_everyone_else()
+    {
+        var tenant = Keys.Tenant();
+        await SetStatus(tenant, "max", "online");
+        using var max = RocketChat(tenant, "max");
+        await Ok(await max.PostAsync("/api/v1/users.setStatus", JsonBody("""{"status":"offline"}""")));
+
+        var own = await Ok(await max.GetAsync("/api/v1/users.getStatus"));
+        Assert.Equal("offline", own.GetProperty("status").GetString());
+        Assert.Equal("online", own.GetProperty("connectionStatus").GetString());
+
+        using var other = RocketChat(tenant, "ned");
+        var seen = await Ok(await other.GetAsync("/api/v1/users.getStatus?userId=max"));
+        Assert.Equal("offline", seen.GetProperty("status").GetString());
+        Assert.Equal("offline", seen.GetProperty("connectionStatus").GetString());
+        Assert.DoesNotContain("max", Users(await Ok(await other.GetAsync("/api/v1/users.presence"))).Keys);
+        using var pnut = factory.ClientFor("ned", tenant);
+        Assert.Equal("offline", (await (await pnut.GetAsync("/v1/users/max/presence")).AssertOk()).GetProperty("data").GetProperty("presence").GetString());
+
+        await Ok(await max.PostAsync("/api/v1/users.setStatus", JsonBody("""{"status":"busy"}""")));
+        Assert.Equal("busy", (await Ok(await other.GetAsync("/api/v1/users.getStatus?userId=max"))).GetProperty("status").GetString());
+    }
+
+    [Theory]
+    [InlineData("""{"status":"sleeping"}""", "application/json", HttpStatusCode.BadRequest)]
+    [InlineData("""{"status":5}""", "application/json", HttpStatusCode.BadRequest)]
+    [InlineData("""{}""", "application/json", HttpStatusCode.BadRequest)]
+    [InlineData("""{"status":""", "application/json", HttpStatusCode.BadRequest)]
+    [InlineData("""[1]""", "application/json", HttpStatusCode.BadRequest)]
+    [InlineData("status=away", "application/x-www-form-urlencoded", HttpStatusCode.UnsupportedMediaType)]
+    [InlineData("""{"userId":"someone-else","status":"away"}""", "application/json", HttpStatusCode.Forbidden)]
+    public async Task SetStatus_refuses_bad_input_in_rocket_chats_format_and_changes_nothing(string body, string contentType, HttpStatusCode status)
+    {
+        var tenant = Keys.Tenant();
+        await SetStatus(tenant, "ora", "online");
+        using var ora = RocketChat(tenant, "ora");
+        await Fails(await ora.PostAsync("/api/v1/users.setStatus", new StringContent(body, System.Text.Encoding.UTF8, contentType)), status);
+        Assert.Equal("online", (await Ok(await ora.GetAsync("/api/v1/users.getStatus"))).GetProperty("status").GetString());
+    }
 }
 
 /// <summary>A gateway with Rocket.Chat's Presence_broadcast_disabled set.</summary>

@@ -1,0 +1,158 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Presence.Channels;
+using Presence.Gateway.Auth;
+using Presence.Gateway.Realtime;
+using Presence.Grains.Hosting;
+using Presence.Tests.Support;
+using Presence.Users;
+using System.Diagnostics.Metrics;
+
+namespace Presence.Tests.Grains;
+
+/// <summary>
+/// Gateways' event hubs against a real cluster: grains call each gateway once per change, however many of its
+/// connections watch, and a consumer that falls behind is dropped without holding anyone else up.
+/// </summary>
+[Collection(ClusterCollection.Name)]
+public sealed class EventFanOutTests(ClusterFixture fixture)
+{
+    private static readonly IMeterFactory Meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>();
+
+    private (PresenceEventHub Hub, RealtimeMetrics Metrics) Gateway()
+    {
+        var metrics = new RealtimeMetrics(Meters);
+        var hub = new PresenceEventHub(fixture.Grains, Options.Create(new PresenceIndexOptions { Shards = ClusterFixture.Shards }), metrics, NullLogger<PresenceEventHub>.Instance);
+        return (hub, metrics);
+    }
+
+    [Fact]
+    public async Task Grain_calls_per_change_grow_with_gateways_not_with_connections()
+    {
+        var tenant = Keys.Tenant();
+        var (crowded, crowdedMetrics) = Gateway();
+        var (quiet, quietMetrics) = Gateway();
+        var many = Enumerable.Range(0, 500).Select(i => new RecordingConnection(tenant, "viewer" + i, users: ["star"])).ToList();
+        var one = new RecordingConnection(tenant, "solo", users: ["star"]);
+        foreach (var connection in many)
+        {
+            await crowded.AttachAsync(connection, CancellationToken.None);
+        }
+        await quiet.AttachAsync(one, CancellationToken.None);
+
+        await fixture.Grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(tenant, "star"))
+            .Update(new PresenceUpdate(PresenceSources.Api, "live", null, null));
+
+        await ClusterFixture.Eventually(() => Task.FromResult(many.All(c => c.Events.Count == 1) && one.Events.Count == 1), "every connection got the change");
+        Assert.Equal(1, crowdedMetrics.Notifications);
+        Assert.Equal(1, quietMetrics.Notifications);
+        Assert.Contains("\"status\":\"live\"", many[0].Events[0]);
+    }
+
+    [Fact]
+    public async Task A_channel_with_many_watchers_tells_each_gateway_once_per_change()
+    {
+        var tenant = Keys.Tenant();
+        var channel = fixture.Grains.GetGrain<IChannelPresenceGrain>(PresenceKeys.Of(tenant, "stage"));
+        await channel.Subscribe("singer", null);
+        var (hub, metrics) = Gateway();
+        var watchers = Enumerable.Range(0, 300).Select(i => new RecordingConnection(tenant, "fan" + i, channels: ["stage"])).ToList();
+        foreach (var watcher in watchers)
+        {
+            await hub.AttachAsync(watcher, CancellationToken.None);
+        }
+
+        await fixture.Grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(tenant, "singer"))
+            .SetChannelPresence("stage", new ChannelPresenceUpdate("singer", "singing", null, null));
+
+        await ClusterFixture.Eventually(() => Task.FromResult(watchers.All(w => w.Events.Count == 1)), "every watcher got the channel change");
+        Assert.Equal(1, metrics.Notifications);
+        Assert.Contains("channel.presence.changed", watchers[^1].Events[0]);
+
+        // A member's own status: once more per gateway, not per watcher.
+        await fixture.Grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(tenant, "singer"))
+            .Update(new PresenceUpdate(PresenceSources.Api, "on stage", null, null));
+        await ClusterFixture.Eventually(() => Task.FromResult(watchers.All(w => w.Events.Count == 2)), "every watcher got the member's change");
+        Assert.Equal(2, metrics.Notifications);
+    }
+
+    [Fact]
+    public async Task A_consumer_that_falls_behind_is_dropped_and_the_others_still_get_everything()
+    {
+        var tenant = Keys.Tenant();
+        var (hub, _) = Gateway();
+        var stuck = new RecordingConnection(tenant, "stuck", users: ["jumpy"], sendBuffer: 2, pump: false);
+        var healthy = new RecordingConnection(tenant, "ok", users: ["jumpy"]);
+        await hub.AttachAsync(stuck, CancellationToken.None);
+        await hub.AttachAsync(healthy, CancellationToken.None);
+        var jumpy = fixture.Grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(tenant, "jumpy"));
+        foreach (var status in new[] { "a", "b", "c", "d" })
+        {
+            await jumpy.Update(new PresenceUpdate(PresenceSources.Api, status, null, null));
+            await ClusterFixture.Eventually(() => Task.FromResult(healthy.Events.Any(e => e.Contains($"\"status\":\"{status}\""))), $"status {status} delivered");
+        }
+        Assert.NotNull(stuck.DroppedBecause);
+        Assert.True(stuck.Aborted);
+    }
+
+    [Fact]
+    public async Task A_detached_connection_gets_nothing_and_its_watches_are_released()
+    {
+        var tenant = Keys.Tenant();
+        var (hub, metrics) = Gateway();
+        var gone = new RecordingConnection(tenant, "gone", users: ["kim"]);
+        await hub.AttachAsync(gone, CancellationToken.None);
+        hub.Detach(gone);
+        await Task.Delay(200); // unregistration is in the background
+        await fixture.Grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(tenant, "kim"))
+            .Update(new PresenceUpdate(PresenceSources.Api, "here", null, null));
+        await Task.Delay(300);
+        Assert.Empty(gone.Events);
+        Assert.Equal(0, metrics.Notifications);
+    }
+
+    /// <summary>A connection that records what it is sent (or, with pump false, never sends anything).</summary>
+    private sealed class RecordingConnection : StreamConnection
+    {
+        private readonly List<string> _events = [];
+
+        public RecordingConnection(string tenant, string user, string[]? users = null, string[]? channels = null, int sendBuffer = 64, bool pump = true)
+            : base(new Caller(tenant, user, false, UserProfile.Empty), users ?? [], channels ?? [], sendBuffer)
+        {
+            if (pump)
+            {
+                _ = PumpAsync(CancellationToken.None);
+            }
+        }
+
+        public List<string> Events
+        {
+            get
+            {
+                lock (_events)
+                {
+                    return [.. _events];
+                }
+            }
+        }
+
+        public bool Aborted { get; private set; }
+
+        public override bool NeedsKeepAlive => false;
+
+        protected override ValueTask WriteAsync(EventFrame frame, CancellationToken cancellationToken)
+        {
+            lock (_events)
+            {
+                _events.Add(frame.ToString());
+            }
+            return ValueTask.CompletedTask;
+        }
+
+        protected override ValueTask FlushAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+        protected override void Abort() => Aborted = true;
+    }
+}
