@@ -21,9 +21,13 @@ public sealed class ProcessCluster : IAsyncDisposable
     private readonly Process?[] _silos;
     private readonly Process?[] _gateways;
 
-    public ProcessCluster(string connectionString, int silos, int gateways)
+    private readonly (string Key, string Value)[] _gatewaySettings;
+
+    /// <param name="gatewaySettings">Environment variables for every gateway (e.g. shorter realtime timings).</param>
+    public ProcessCluster(string connectionString, int silos, int gateways, params (string Key, string Value)[] gatewaySettings)
     {
         _connectionString = connectionString;
+        _gatewaySettings = gatewaySettings;
         _siloPorts = [.. Enumerable.Range(0, silos).Select(_ => (TestEnvironment.FreePort(), TestEnvironment.FreePort()))];
         _httpPorts = [.. Enumerable.Range(0, gateways).Select(_ => TestEnvironment.FreePort())];
         _silos = new Process?[silos];
@@ -36,7 +40,10 @@ public sealed class ProcessCluster : IAsyncDisposable
         ("Presence__Silo__SiloPort", _siloPorts[index].Silo.ToString()), ("Presence__Silo__GatewayPort", _siloPorts[index].Gateway.ToString()));
 
     public void StartGateway(int index) => _gateways[index] = Start("Gateway", $"gateway{index}",
-        ["--urls", Gateway(index).ToString().TrimEnd('/'), "--contentRoot", TestEnvironment.BinDirectory("Gateway")]);
+        ["--urls", Gateway(index).ToString().TrimEnd('/'), "--contentRoot", TestEnvironment.BinDirectory("Gateway")], _gatewaySettings);
+
+    /// <summary>SIGKILL of one gateway: its streams vanish without a close.</summary>
+    public void KillGateway(int index) => Kill(ref _gateways[index]);
 
     public void StartAll()
     {

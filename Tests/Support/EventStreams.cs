@@ -105,9 +105,12 @@ public sealed class SseClient : EventClient
 
     public HttpResponseMessage Response => _response!;
 
-    public static async Task<SseClient> Open(WebApplicationFactory<Program> factory, string token, string query = "", bool tokenInQuery = false)
+    public static Task<SseClient> Open(WebApplicationFactory<Program> factory, string token, string query = "", bool tokenInQuery = false)
+        => Open(factory.CreateClient(), token, query, tokenInQuery);
+
+    /// <summary>Opens a stream through <paramref name="http"/> (which the client then owns), e.g. to a gateway process.</summary>
+    public static async Task<SseClient> Open(HttpClient http, string token, string query = "", bool tokenInQuery = false)
     {
-        var http = factory.CreateClient();
         http.Timeout = Timeout.InfiniteTimeSpan;
         var client = new SseClient(http);
         var path = "/v1/events?" + query + (tokenInQuery ? "&access_token=" + Uri.EscapeDataString(token) : "");
