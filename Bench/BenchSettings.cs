@@ -15,6 +15,8 @@ public sealed class BenchSettings
                 case "--rounds": Rounds = value; break;
                 case "--users": Users = value; break;
                 case "--connections": Connections = value; break;
+                case "--watchers": Watchers = value; break;
+                case "--changes": Changes = value; break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
         }
@@ -28,4 +30,8 @@ public sealed class BenchSettings
 
     public int Users { get; } = 100_000;
     public int Connections { get; } = 64;
+
+    /// <summary>fanout: streams watching one channel, and member changes measured.</summary>
+    public int Watchers { get; } = 10_000;
+    public int Changes { get; } = 20;
 }

@@ -16,22 +16,24 @@ public sealed class LoadScripts
     public string Update => Path.Combine(Directory, "update.lua");
     public string Read => Path.Combine(Directory, "read.lua");
 
+    private static readonly JsonWebTokenHandler Handler = new();
+    private static readonly SigningCredentials Credentials = new(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(SigningKey)), SecurityAlgorithms.HmacSha256);
+
+    /// <summary>A token for <paramref name="sub"/>, valid for six hours.</summary>
+    public static string Token(string sub) => Handler.CreateToken(new SecurityTokenDescriptor
+    {
+        Subject = new ClaimsIdentity([new Claim("sub", sub), new Claim("username", "user-" + sub)]),
+        Expires = DateTime.UtcNow.AddHours(6),
+        SigningCredentials = Credentials,
+    });
+
     public static LoadScripts Create(int users)
     {
         var directory = System.IO.Directory.CreateTempSubdirectory("presence-bench-").FullName;
-        var handler = new JsonWebTokenHandler();
-        var credentials = new SigningCredentials(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(SigningKey)), SecurityAlgorithms.HmacSha256);
-        var expires = DateTime.UtcNow.AddHours(6);
         var tokens = new StringBuilder("tokens = {\n");
         for (var i = 0; i < users; i++)
         {
-            var token = handler.CreateToken(new SecurityTokenDescriptor
-            {
-                Subject = new ClaimsIdentity([new Claim("sub", $"u{i}"), new Claim("username", $"user{i}")]),
-                Expires = expires,
-                SigningCredentials = credentials,
-            });
-            tokens.Append('"').Append(token).Append("\",\n");
+            tokens.Append('"').Append(Token($"u{i}")).Append("\",\n");
         }
         tokens.Append("}\n");
         File.WriteAllText(Path.Combine(directory, "tokens.lua"), tokens.ToString());

@@ -17,6 +17,7 @@ public static class Scenarios
         ["update"] = s => AgainstBaseline(s, "update", scripts => scripts.Update, target: 0.5, p99TargetMs: 10),
         ["read"] = s => AgainstBaseline(s, "read", scripts => scripts.Read, target: 0.7, p99TargetMs: null),
         ["postgres"] = Postgres,
+        ["fanout"] = Fanout.Run,
     };
 
     private static async Task<int> Baseline(BenchSettings settings)
@@ -105,10 +106,15 @@ public static class Scenarios
         return Convert.ToInt64(await command.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
     }
 
-    private static async Task<LoadScripts> Prepare(BenchSettings settings)
+    public static async Task BuildServers()
     {
         Console.Error.WriteLine("building Gateway and Silo (Release)...");
         await Run("dotnet", ["build", "-c", "Release", "-v", "q", "-nologo", Path.Combine(ServerProcess.Root, "Gateway", "Gateway.csproj")], new Dictionary<string, string>());
+    }
+
+    private static async Task<LoadScripts> Prepare(BenchSettings settings)
+    {
+        await BuildServers();
         Console.Error.WriteLine($"minting {settings.Users:N0} tokens...");
         return LoadScripts.Create(settings.Users);
     }
@@ -127,7 +133,7 @@ public static class Scenarios
     private static Task<ServerProcess> StartBaseline()
         => ServerProcess.Start(typeof(Scenarios).Assembly.Location, ["serve-baseline"], new Dictionary<string, string>(), "/v1/users/x/presence");
 
-    private static Task<ServerProcess> StartGateway(IDictionary<string, string> extra)
+    public static Task<ServerProcess> StartGateway(IDictionary<string, string> extra)
     {
         var environment = new Dictionary<string, string>(extra)
         {

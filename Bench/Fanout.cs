@@ -1,0 +1,272 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Net.WebSockets;
+using System.Text;
+
+namespace Presence.Bench;
+
+/// <summary>
+/// fanout: N streams (SSE, then separately WebSocket) watch one channel on one gateway; one member changes status
+/// again and again. Reports the delivery latency to every watcher (from just before the PUT to the event read by
+/// the client), resident memory per open stream, and grain-to-gateway calls per change. wrk cannot hold streams, so
+/// this scenario is its own load generator.
+/// </summary>
+public static class Fanout
+{
+    private const string Channel = "stage";
+    private const string Member = "singer";
+
+    public static async Task<int> Run(BenchSettings settings)
+    {
+        await Scenarios.BuildServers();
+        var table = new FanoutTable($"fanout: {settings.Watchers:N0} watchers of one channel on one gateway, {settings.Changes} changes of one member (target p99 < 150 ms, < 4 KB per idle stream)");
+        foreach (var transport in new[] { "sse", "websocket" })
+        {
+            using var gateway = await Scenarios.StartGateway(new Dictionary<string, string>
+            {
+                ["Presence__Realtime__MaxConnectionsPerUser"] = "5",
+                ["Logging__LogLevel__Default"] = "Warning",
+            });
+            table.Add(transport, await Measure(gateway, transport, settings));
+        }
+        table.Print();
+        return 0;
+    }
+
+    private static async Task<FanoutResult> Measure(ServerProcess gateway, string transport, BenchSettings settings)
+    {
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = int.MaxValue, PooledConnectionIdleTimeout = TimeSpan.FromHours(1) })
+        {
+            BaseAddress = gateway.Url,
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
+        var member = LoadScripts.Token(Member);
+        await Send(http, HttpMethod.Put, $"/v1/channels/{Channel}/subscribe", member, null);
+        await Send(http, HttpMethod.Put, "/v1/users/me/presence", member, "presence=warm");
+        await Task.Delay(2000);
+        var idleBefore = gateway.ResidentMiB();
+
+        var changes = settings.Changes;
+        var arrivals = Enumerable.Range(0, changes).Select(_ => new long[settings.Watchers]).ToArray();
+        var starts = new long[changes];
+        var watchers = new List<Watcher>(settings.Watchers);
+        Console.Error.WriteLine($"{transport}: opening {settings.Watchers:N0} streams...");
+        var opening = Stopwatch.StartNew();
+        using var gate = new SemaphoreSlim(100);
+        var opened = Enumerable.Range(0, settings.Watchers).Select(async w =>
+        {
+            await gate.WaitAsync();
+            try
+            {
+                var watcher = new Watcher(w, arrivals);
+                await watcher.Open(http, gateway.Url, transport, LoadScripts.Token($"w{w}"));
+                lock (watchers)
+                {
+                    watchers.Add(watcher);
+                }
+            }
+            finally
+            {
+                gate.Release();
+            }
+        });
+        await Task.WhenAll(opened);
+        Console.Error.WriteLine($"{transport}: {watchers.Count:N0} streams open in {opening.Elapsed.TotalSeconds:F1} s");
+        await Task.Delay(5000);
+        var idleAfter = gateway.ResidentMiB();
+
+        var notificationsBefore = await Metric(http, "presence_gateway_notifications_total");
+        for (var c = 0; c < changes; c++)
+        {
+            starts[c] = Stopwatch.GetTimestamp();
+            await Send(http, HttpMethod.Put, "/v1/users/me/presence", member, $"presence=s{c}");
+            var deadline = Stopwatch.StartNew();
+            while (arrivals[c].Any(a => a == 0) && deadline.Elapsed < TimeSpan.FromSeconds(10))
+            {
+                await Task.Delay(20);
+            }
+            await Task.Delay(300);
+        }
+        var notifications = await Metric(http, "presence_gateway_notifications_total") - notificationsBefore;
+
+        var latencies = new List<double>(changes * settings.Watchers);
+        var missed = 0;
+        for (var c = 0; c < changes; c++)
+        {
+            foreach (var at in arrivals[c])
+            {
+                if (at == 0)
+                {
+                    missed++;
+                }
+                else
+                {
+                    latencies.Add(Stopwatch.GetElapsedTime(starts[c], at).TotalMilliseconds);
+                }
+            }
+        }
+        foreach (var watcher in watchers)
+        {
+            watcher.Dispose();
+        }
+        latencies.Sort();
+        return new FanoutResult(
+            watchers.Count,
+            latencies.Count == 0 ? double.NaN : latencies[latencies.Count / 2],
+            latencies.Count == 0 ? double.NaN : latencies[(int)Math.Min(latencies.Count - 1, Math.Ceiling(latencies.Count * 0.99) - 1)],
+            latencies.Count == 0 ? double.NaN : latencies[^1],
+            missed,
+            (idleAfter - idleBefore) * 1024 / Math.Max(1, watchers.Count),
+            idleAfter,
+            notifications / changes);
+    }
+
+    private static async Task Send(HttpClient http, HttpMethod method, string path, string token, string? form)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        if (form is not null)
+        {
+            request.Content = new StringContent(form, Encoding.UTF8, "application/x-www-form-urlencoded");
+        }
+        using var response = await http.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+    }
+
+    private static async Task<double> Metric(HttpClient http, string name)
+    {
+        var text = await http.GetStringAsync("/metrics");
+        return text.Split('\n').Where(l => l.StartsWith(name, StringComparison.Ordinal))
+            .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>One stream; it stamps the arrival of each change of the member ("s{n}") it reads.</summary>
+    private sealed class Watcher(int index, long[][] arrivals) : IDisposable
+    {
+        private readonly CancellationTokenSource _stop = new();
+        private HttpResponseMessage? _response;
+        private ClientWebSocket? _socket;
+
+        public async Task Open(HttpClient http, Uri baseAddress, string transport, string token)
+        {
+            var opened = new TaskCompletionSource();
+            if (transport == "sse")
+            {
+                var request = new HttpRequestMessage(HttpMethod.Get, $"/v1/events?channels={Channel}");
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+                _response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+                _response.EnsureSuccessStatusCode();
+                var stream = await _response.Content.ReadAsStreamAsync();
+                _ = ReadSse(stream, opened);
+            }
+            else
+            {
+                _socket = new ClientWebSocket();
+                var uri = new UriBuilder(baseAddress) { Scheme = "ws", Path = "/v1/stream", Query = $"channels={Channel}&access_token={token}" }.Uri;
+                await _socket.ConnectAsync(uri, _stop.Token);
+                _ = ReadWebSocket(_socket, opened);
+            }
+            await opened.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        }
+
+        private async Task ReadSse(Stream stream, TaskCompletionSource opened)
+        {
+            try
+            {
+                using var reader = new StreamReader(stream, Encoding.UTF8, false, 1024);
+                while (await reader.ReadLineAsync(_stop.Token) is { } line)
+                {
+                    Seen(line, opened);
+                }
+            }
+            catch (Exception error) when (error is OperationCanceledException or IOException or HttpRequestException)
+            {
+                // Closed.
+            }
+        }
+
+        private async Task ReadWebSocket(ClientWebSocket socket, TaskCompletionSource opened)
+        {
+            var buffer = new byte[2048];
+            try
+            {
+                while (true)
+                {
+                    var received = await socket.ReceiveAsync(buffer, _stop.Token);
+                    if (received.MessageType == WebSocketMessageType.Close)
+                    {
+                        return;
+                    }
+                    Seen(Encoding.UTF8.GetString(buffer, 0, received.Count), opened);
+                }
+            }
+            catch (Exception error) when (error is OperationCanceledException or WebSocketException)
+            {
+                // Closed.
+            }
+        }
+
+        private void Seen(string line, TaskCompletionSource opened)
+        {
+            var now = Stopwatch.GetTimestamp();
+            if (line.Contains("\"health.check\"", StringComparison.Ordinal))
+            {
+                opened.TrySetResult();
+                return;
+            }
+            const string marker = "\"status\":\"s";
+            var at = line.IndexOf(marker, StringComparison.Ordinal);
+            if (at < 0 || !line.Contains($"\"id\":\"{Member}\"", StringComparison.Ordinal))
+            {
+                return;
+            }
+            var start = at + marker.Length;
+            var end = line.IndexOf('"', start);
+            if (int.TryParse(line.AsSpan(start, end - start), CultureInfo.InvariantCulture, out var change) && change < arrivals.Length)
+            {
+                Interlocked.CompareExchange(ref arrivals[change][index], now, 0);
+            }
+        }
+
+        public void Dispose()
+        {
+            _stop.Cancel();
+            _response?.Dispose();
+            _socket?.Abort();
+            _socket?.Dispose();
+        }
+    }
+
+    private sealed record FanoutResult(int Streams, double P50Ms, double P99Ms, double MaxMs, int Missed, double KiBPerStream, double ResidentMiB, double CallsPerChange);
+
+    private sealed class FanoutTable(string title)
+    {
+        private readonly List<string[]> _rows = [["transport", "streams", "p50 ms", "p99 ms", "max ms", "missed", "KiB/stream", "RSS MiB", "grain calls/change"]];
+
+        public void Add(string transport, FanoutResult r) => _rows.Add(
+        [
+            transport,
+            r.Streams.ToString("N0", CultureInfo.InvariantCulture),
+            r.P50Ms.ToString("F1", CultureInfo.InvariantCulture),
+            r.P99Ms.ToString("F1", CultureInfo.InvariantCulture),
+            r.MaxMs.ToString("F1", CultureInfo.InvariantCulture),
+            r.Missed.ToString(CultureInfo.InvariantCulture),
+            r.KiBPerStream.ToString("F2", CultureInfo.InvariantCulture),
+            r.ResidentMiB.ToString("F0", CultureInfo.InvariantCulture),
+            r.CallsPerChange.ToString("F2", CultureInfo.InvariantCulture),
+        ]);
+
+        public void Print()
+        {
+            Console.WriteLine();
+            Console.WriteLine(title);
+            var widths = Enumerable.Range(0, _rows[0].Length).Select(c => _rows.Max(r => r[c].Length)).ToArray();
+            foreach (var row in _rows)
+            {
+                Console.WriteLine("| " + string.Join(" | ", row.Select((cell, c) => cell.PadRight(widths[c]))) + " |");
+            }
+            Console.WriteLine();
+        }
+    }
+}
