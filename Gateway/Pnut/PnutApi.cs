@@ -234,7 +234,8 @@ public static class PnutApi
         return new PnutOk<PnutChannel>(channel.ToPnut());
     }
 
-    public static async Task<Results<PnutOk<PnutUserPresence[]>, PnutError>> ListSubscribers(HttpContext http, IGrainFactory grains, string channel_id)
+    public static async Task<Results<PnutOk<PnutUserPresence[]>, PnutError>> ListSubscribers(
+        HttpContext http, IGrainFactory grains, ChannelTypes channelTypes, string channel_id)
     {
         var caller = Caller.Of(http);
         if (ChannelTarget(channel_id) is { } error)
@@ -249,7 +250,8 @@ public static class PnutApi
         {
             return PnutPaging.InvalidCursor();
         }
-        var includePresence = http.Request.Query["include_presence"] is var flag && (flag == "1" || flag == "true");
+        // No member presence in a channel whose type has presence switched off.
+        var includePresence = http.Request.Query["include_presence"] is var flag && (flag == "1" || flag == "true") && channelTypes.IsEnabled(channel_id);
         var page = await Channel(grains, caller, channel_id).ListSubscribers(after, count, http.RequestAborted);
         return PagedMembers(page, includePresence);
     }

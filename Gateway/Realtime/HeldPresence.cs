@@ -15,9 +15,8 @@ public sealed class HeldPresence(IGrainFactory grains, IOptions<RealtimeOptions>
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<(string Tenant, string UserId), Hold> _holds = [];
-    private string? _source;
-
-    public string Source => _source ??= PresenceSources.StreamPrefix + Guid.NewGuid().ToString("N");
+    /// <summary>This gateway's source name, one per process lifetime.</summary>
+    public string Source { get; } = PresenceSources.StreamPrefix + Guid.NewGuid().ToString("N");
 
     /// <summary>Whether this gateway holds the user's presence (a stream is open, or its close is still being recorded).</summary>
     public bool Holds(string tenant, string userId)
@@ -51,7 +50,12 @@ public sealed class HeldPresence(IGrainFactory grains, IOptions<RealtimeOptions>
     public Task<UserPresence> OpenAsync(Caller caller, CancellationToken cancellationToken)
     {
         var update = new PresenceUpdate(Source, PresenceStatus.Online, options.Value.Lease, caller.Profile);
-        return Enqueue(HoldOf(caller), hold => User(caller).Update(update, cancellationToken));
+        return Enqueue(HoldOf(caller), async hold =>
+        {
+            var presence = await User(caller).Update(update, cancellationToken);
+            hold.Live = true;
+            return presence;
+        });
     }
 
     /// <summary>A stream closed: the last one of the user starts the grace period.</summary>
@@ -76,15 +80,26 @@ public sealed class HeldPresence(IGrainFactory grains, IOptions<RealtimeOptions>
             : new PresenceUpdate(Source, null, null, null);
         return Enqueue(last, async hold =>
         {
-            var presence = await User(caller).Update(update);
-            lock (_lock)
+            try
             {
-                if (hold.Connections == 0)
+                // A stream that never got as far as holding the user (it failed to open) has nothing to end.
+                if (hold.Live)
                 {
-                    _holds.Remove((caller.Tenant, caller.UserId));
+                    await User(caller).Update(update);
                 }
             }
-            return presence;
+            finally
+            {
+                lock (_lock)
+                {
+                    if (hold.Connections == 0)
+                    {
+                        hold.Live = false;
+                        _holds.Remove((caller.Tenant, caller.UserId));
+                    }
+                }
+            }
+            return true;
         });
     }
 
@@ -153,6 +168,10 @@ public sealed class HeldPresence(IGrainFactory grains, IOptions<RealtimeOptions>
     {
         public Caller Caller { get; } = caller;
         public int Connections { get; set; }
+
+        /// <summary>Whether a stream's open reached the user grain (so the last close must start the grace period).</summary>
+        public bool Live { get; set; }
+
         public Task Tail { get; set; } = Task.CompletedTask;
     }
 }

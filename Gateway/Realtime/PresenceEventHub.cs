@@ -169,14 +169,21 @@ public sealed partial class PresenceEventHub(
         var added = new List<string>();
         var removed = new List<string>();
         TenantWatches? tenant;
+        lock (_lock)
+        {
+            if (!_tenants.TryGetValue(tenantName, out tenant))
+            {
+                return Task.CompletedTask;
+            }
+        }
         foreach (var change in changes)
         {
             List<StreamConnection> targets;
             lock (_lock)
             {
-                if (!_tenants.TryGetValue(tenantName, out tenant) || !tenant.Channels.TryGetValue(channelId, out var channel))
+                if (!tenant.Channels.TryGetValue(channelId, out var channel))
                 {
-                    return Task.CompletedTask;
+                    break;
                 }
                 switch (change.Kind)
                 {
@@ -191,50 +198,93 @@ public sealed partial class PresenceEventHub(
             }
             Deliver(targets, RealtimeEvents.ChannelChanged(channelId, change.Member, change.At));
         }
-        if ((added.Count > 0 || removed.Count > 0) && _tenants.TryGetValue(tenantName, out tenant))
+        if (added.Count > 0 || removed.Count > 0)
         {
-            _ = Serialized(() => RegisterUsers(tenant, added, removed, CancellationToken.None));
+            _ = RegisterInBackground(tenant, added, removed);
         }
         return Task.CompletedTask;
     }
 
     /// <summary>
     /// Sends every registration again (shards replace their set for this gateway): grains that moved, restarted or
-    /// dropped this gateway learn it back, and channel memberships are brought up to date.
+    /// dropped this gateway learn it back, and channel memberships are brought up to date. Item by item, each under
+    /// the registration lock, so streams opening meanwhile wait for one call at most, and one failure costs one item.
     /// </summary>
     public async Task RenewAsync(CancellationToken cancellationToken)
     {
-        await _registration.WaitAsync(cancellationToken);
-        try
+        var watch = Watch();
+        List<(TenantWatches Tenant, ChannelWatch Channel)> channels;
+        List<TenantWatches> tenants;
+        lock (_lock)
         {
-            var watch = Watch();
-            List<(TenantWatches Tenant, List<ChannelWatch> Channels, List<string> Users)> snapshot;
-            lock (_lock)
+            tenants = [.. _tenants.Values];
+            channels = [.. tenants.SelectMany(t => t.Channels.Values.Select(c => (t, c)))];
+        }
+        foreach (var (tenant, channel) in channels)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            try
             {
-                snapshot = [.. _tenants.Values.Select(t => (t, t.Channels.Values.ToList(), t.Users.Keys.ToList()))];
-            }
-            foreach (var (tenant, channels, users) in snapshot)
-            {
-                foreach (var channel in channels)
+                await Serialized(async () =>
                 {
+                    if (!IsCurrent(tenant, channel))
+                    {
+                        return; // its last connection closed meanwhile
+                    }
                     var members = await Channel(tenant, channel.ChannelId).Watch(watch);
                     var added = new List<string>();
                     var removed = new List<string>();
                     lock (_lock)
                     {
+                        if (!tenant.Channels.TryGetValue(channel.ChannelId, out var current) || !ReferenceEquals(current, channel))
+                        {
+                            return;
+                        }
                         SetMembers(tenant, channel, members, added, removed);
                     }
-                    await RegisterUsers(tenant, added, removed, cancellationToken);
-                }
-                foreach (var shard in users.GroupBy(u => PresenceKeys.ShardOf(u, index.Value.Shards)))
+                    await RegisterUsers(tenant, added, removed, CancellationToken.None);
+                });
+            }
+            catch (Exception error) when (!cancellationToken.IsCancellationRequested)
+            {
+                LogRenewalFailed(channel.ChannelId, error.Message);
+            }
+        }
+        var shards = index.Value.Shards;
+        foreach (var tenant in tenants)
+        {
+            for (var shard = 0; shard < shards; shard++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                try
                 {
-                    await Shard(tenant, shard.Key).Watch(watch, [.. shard], [], replace: true);
+                    await Serialized(async () =>
+                    {
+                        string[] users;
+                        lock (_lock)
+                        {
+                            // Taken now, under the registration lock: nothing registered meanwhile is undone.
+                            users = [.. tenant.Users.Keys.Where(u => PresenceKeys.ShardOf(u, shards) == shard)];
+                        }
+                        if (users.Length > 0)
+                        {
+                            await Shard(tenant, shard).Watch(watch, users, [], replace: true);
+                        }
+                    });
+                }
+                catch (Exception error) when (!cancellationToken.IsCancellationRequested)
+                {
+                        LogRenewalFailed(PresenceKeys.ShardKey(tenant.Name, shard), error.Message);
                 }
             }
         }
-        finally
+    }
+
+    private bool IsCurrent(TenantWatches tenant, ChannelWatch channel)
+    {
+        lock (_lock)
         {
-            _registration.Release();
+            return tenant.Channels.TryGetValue(channel.ChannelId, out var current) && ReferenceEquals(current, channel);
         }
     }
 
@@ -282,6 +332,19 @@ public sealed partial class PresenceEventHub(
         {
             // Harmless: an unrenewed registration lapses by itself.
             LogUnregisterFailed(error.Message);
+        }
+    }
+
+    private async Task RegisterInBackground(TenantWatches tenant, List<string> added, List<string> removed)
+    {
+        try
+        {
+            await Serialized(() => RegisterUsers(tenant, added, removed, CancellationToken.None));
+        }
+        catch (Exception error)
+        {
+            // The next renewal registers them.
+            LogRenewalFailed("members", error.Message);
         }
     }
 
@@ -394,6 +457,9 @@ public sealed partial class PresenceEventHub(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Realtime stream {ConnectionId} dropped: {Reason}")]
     private partial void LogDropped(string connectionId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not renew the watch of {Target} ({Reason}); the next round retries")]
+    private partial void LogRenewalFailed(string target, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Could not unregister watches ({Reason}); they lapse unrenewed")]
     private partial void LogUnregisterFailed(string reason);

@@ -98,15 +98,23 @@ public sealed partial class EventStream(StreamRequest request, RealtimeApi.Trans
                 $"a user may have at most {options.MaxConnectionsPerUser} open streams on a gateway");
             return;
         }
+        // A stream ends when the client leaves, when the gateway shuts down (its users then get their grace period,
+        // not a lease), and when its token expires (the client reconnects with a fresh one).
+        using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(
+            http.RequestAborted, services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping);
+        if (TokenExpiry(http) is { } expiresAt)
+        {
+            lifetime.CancelAfter(Clamp(expiresAt - DateTimeOffset.UtcNow));
+        }
         try
         {
             if (transport == RealtimeApi.Transport.Sse)
             {
-                await RunSse(http, caller, options);
+                await RunSse(http, caller, options, lifetime.Token);
             }
             else
             {
-                await RunWebSocket(http, caller, options);
+                await RunWebSocket(http, caller, options, lifetime.Token);
             }
         }
         finally
@@ -115,21 +123,21 @@ public sealed partial class EventStream(StreamRequest request, RealtimeApi.Trans
         }
     }
 
-    private async Task RunSse(HttpContext http, Caller caller, RealtimeOptions options)
+    private async Task RunSse(HttpContext http, Caller caller, RealtimeOptions options, CancellationToken lifetime)
     {
         http.Response.ContentType = "text/event-stream";
         http.Response.Headers.CacheControl = "no-cache";
         http.Response.Headers["X-Accel-Buffering"] = "no"; // nginx: do not buffer the stream
-        await http.Response.StartAsync(http.RequestAborted);
-        await http.Response.Body.FlushAsync(http.RequestAborted);
+        await http.Response.StartAsync(lifetime);
+        await http.Response.Body.FlushAsync(lifetime);
         var connection = new SseConnection(http, caller, request.Users, request.Channels, options.SendBuffer);
-        await Run(http, request, connection, "sse", connection.PumpAsync(http.RequestAborted), http.RequestAborted);
+        await Run(http, request, connection, "sse", connection.PumpAsync(lifetime), lifetime);
     }
 
-    private async Task RunWebSocket(HttpContext http, Caller caller, RealtimeOptions options)
+    private async Task RunWebSocket(HttpContext http, Caller caller, RealtimeOptions options, CancellationToken lifetime)
     {
         using var socket = await http.WebSockets.AcceptWebSocketAsync();
-        using var ended = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
+        using var ended = CancellationTokenSource.CreateLinkedTokenSource(lifetime);
         var connection = new WebSocketConnection(socket, caller, request.Users, request.Channels, options.SendBuffer);
         var receiving = Receive(socket, ended);
         try
@@ -193,7 +201,7 @@ public sealed partial class EventStream(StreamRequest request, RealtimeApi.Trans
             connection.Users = await request.UsersWithSubscriptions(services.GetRequiredService<IGrainFactory>(), connection.Caller, cancellationToken);
             await hub.AttachAsync(connection, cancellationToken);
             var me = await held.OpenAsync(connection.Caller, cancellationToken);
-            connection.Post(RealtimeEvents.Connected(connection.Id, me, time.GetUtcNow()));
+            connection.Open(RealtimeEvents.Connected(connection.Id, me, time.GetUtcNow()));
             await pumping;
         }
         catch (Exception) when (cancellationToken.IsCancellationRequested || connection.DroppedBecause is not null)
@@ -215,6 +223,15 @@ public sealed partial class EventStream(StreamRequest request, RealtimeApi.Trans
             metrics.StreamClosed(transport);
         }
     }
+
+    /// <summary>The token's exp, if it has one (validation requires it).</summary>
+    private static DateTimeOffset? TokenExpiry(HttpContext http)
+        => long.TryParse(http.User.FindFirst("exp")?.Value, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var exp)
+            ? DateTimeOffset.FromUnixTimeSeconds(exp)
+            : null;
+
+    private static TimeSpan Clamp(TimeSpan delay)
+        => delay < TimeSpan.Zero ? TimeSpan.Zero : delay > TimeSpan.FromDays(24) ? TimeSpan.FromDays(24) : delay;
 
     private static async Task CloseQuietly(HeldPresence held, Caller caller)
     {

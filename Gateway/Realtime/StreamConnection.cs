@@ -12,6 +12,11 @@ public abstract class StreamConnection
     private static long s_nextId;
 
     private readonly Channel<EventFrame> _outbox;
+    private readonly int _capacity;
+    // Until the stream's first event (health.check) is queued, events wait here, so that one is always first.
+    private List<EventFrame>? _held;
+    private bool _opened;
+    private bool _completed;
 
     protected StreamConnection(Caller caller, string[] users, string[] channels, int sendBuffer)
     {
@@ -19,6 +24,7 @@ public abstract class StreamConnection
         Users = users;
         Channels = channels;
         Id = caller.UserId + "--" + Interlocked.Increment(ref s_nextId).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        _capacity = sendBuffer;
         _outbox = Channel.CreateBounded<EventFrame>(new BoundedChannelOptions(sendBuffer)
         {
             SingleReader = true,
@@ -42,16 +48,55 @@ public abstract class StreamConnection
     /// <summary>Why the connection was dropped, if it was.</summary>
     public string? DroppedBecause { get; private set; }
 
-    /// <summary>Queues an event; false (and the connection dropped) when the consumer is too far behind.</summary>
+    /// <summary>Queues an event; false when the stream is closing, or (and then it is dropped) when the consumer is too far behind.</summary>
     public bool Post(EventFrame frame)
+    {
+        lock (_outbox)
+        {
+            if (!_opened)
+            {
+                _held ??= [];
+                if (_held.Count < _capacity)
+                {
+                    _held.Add(frame);
+                    return true;
+                }
+                return Drop();
+            }
+            return Write(frame);
+        }
+    }
+
+    /// <summary>Queues the stream's first event, then whatever arrived before it.</summary>
+    public void Open(EventFrame first)
+    {
+        lock (_outbox)
+        {
+            _opened = true;
+            Write(first);
+            foreach (var frame in _held ?? [])
+            {
+                Write(frame);
+            }
+            _held = null;
+        }
+    }
+
+    private bool Write(EventFrame frame)
     {
         if (_outbox.Writer.TryWrite(frame))
         {
             return true;
         }
+        return !_completed && Drop();
+    }
+
+    private bool Drop()
+    {
         if (DroppedBecause is null)
         {
             DroppedBecause = "slow consumer: send buffer full";
+            _completed = true;
             _outbox.Writer.TryComplete();
             Abort();
         }
@@ -72,8 +117,17 @@ public abstract class StreamConnection
         }
     }
 
-    /// <summary>Ends the pump (the stream is closing).</summary>
-    public void Complete() => _outbox.Writer.TryComplete();
+    /// <summary>Ends the pump (the stream is closing): what is queued is still written, nothing more is accepted.</summary>
+    public void Complete()
+    {
+        lock (_outbox)
+        {
+            _completed = true;
+            _opened = true;
+            _held = null;
+            _outbox.Writer.TryComplete();
+        }
+    }
 
     protected abstract ValueTask WriteAsync(EventFrame frame, CancellationToken cancellationToken);
 

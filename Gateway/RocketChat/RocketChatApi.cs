@@ -161,13 +161,13 @@ public static class RocketChatApi
             return RocketChatFailure.BadRequest(problem);
         }
         var user = UserGrain(http, userId);
-        var current = await user.Get(own: true, http.RequestAborted);
-        var status = body.Status ?? (current.Invisible ? PresenceStatus.Offline : current.Status is "away" or "busy" ? current.Status : PresenceStatus.Online);
+        var status = body.Status;
         var manual = new ManualStatus(
             status is "away" or "busy" ? status : null,
             body.Message?.Trim(),
             Invisible: status == PresenceStatus.Offline,
-            userId == caller.UserId ? caller.Profile : null);
+            userId == caller.UserId ? caller.Profile : null,
+            TextOnly: status is null); // a message alone keeps whatever status there is
         var presence = await user.SetManualStatus(manual, http.RequestAborted);
         return new RocketChatOk<RocketChatGetStatus>(StatusOf(presence));
     }

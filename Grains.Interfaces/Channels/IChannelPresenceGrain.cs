@@ -14,7 +14,7 @@ public interface IChannelPresenceGrain : IGrainWithStringKey
     Task<ChannelMember> SetPresence(ChannelPresenceUpdate update, CancellationToken cancellationToken = default);
 
     /// <summary>The member as others see it, or with <paramref name="own"/> as the user itself does (real status, and whether it is hidden).</summary>
-    [Alias("GetMember"), ReadOnly]
+    [Alias("GetMemberView"), ReadOnly]
     Task<ChannelMember> GetMember(string userId, bool own = false, CancellationToken cancellationToken = default);
 
     /// <summary>Hides (the user turned invisible) or shows a member's presence; hidden members appear offline, last seen when hidden.</summary>

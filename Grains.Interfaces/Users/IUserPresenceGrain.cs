@@ -14,7 +14,7 @@ public interface IUserPresenceGrain : IGrainWithStringKey
     /// The presence as others see it (an invisible user is offline, last seen when it turned invisible), or with
     /// <paramref name="own"/> as the user itself sees it: the real status, and whether it is invisible.
     /// </summary>
-    [Alias("Get"), ReadOnly]
+    [Alias("GetView"), ReadOnly]
     Task<UserPresence> Get(bool own = false, CancellationToken cancellationToken = default);
 
     /// <summary>Appears offline to everyone else (true) or visible again (false); persists until changed. Returns the own view.</summary>
@@ -40,7 +40,7 @@ public interface IUserPresenceGrain : IGrainWithStringKey
     Task<UserPresence> SetDevice(DeviceUpdate update, CancellationToken cancellationToken = default);
 
     /// <summary>The presence with every source: live ones with their status, known devices that are offline with none.</summary>
-    [Alias("GetDetail"), ReadOnly]
+    [Alias("GetDetailView"), ReadOnly]
     Task<PresenceDetail> GetDetail(bool own = false, CancellationToken cancellationToken = default);
 }
 
@@ -78,9 +78,10 @@ public sealed record UserPresence(string UserId, UserProfile Profile, string Sta
 /// <summary>
 /// A chosen status: Status null clears it (back to what the sources say); Invisible appears offline to others
 /// (Rocket.Chat's "offline"). Text is shown with the status (Rocket.Chat's statusText): null keeps it, "" clears it.
+/// TextOnly: only the text changes (a setStatus with a message and no status).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("presence.ManualStatus")]
-public sealed record ManualStatus(string? Status, string? Text, bool Invisible, UserProfile? Profile);
+public sealed record ManualStatus(string? Status, string? Text, bool Invisible, UserProfile? Profile, bool TextOnly = false);
 
 /// <summary>Well-known presence source names.</summary>
 public static class PresenceSources

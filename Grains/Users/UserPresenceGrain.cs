@@ -90,10 +90,14 @@ public sealed partial class UserPresenceGrain(
     public async Task<UserPresence> SetInvisible(bool invisible, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        if (state.State.Invisible != invisible)
+        // Also when unchanged but an earlier publication may have failed: a retry must reach the index.
+        if (state.State.Invisible != invisible || _publishPending)
         {
             var before = PublicStatus(now);
-            ToggleInvisible(invisible);
+            if (state.State.Invisible != invisible)
+            {
+                ToggleInvisible(invisible);
+            }
             await Commit(now, before, mustWrite: true, cancellationToken);
         }
         // Also when nothing changed: a retry after a failed call reaches the channels the first attempt missed.
@@ -106,12 +110,14 @@ public sealed partial class UserPresenceGrain(
         var now = time.GetUtcNow();
         var current = state.State;
         var before = PublicStatus(now);
-        var visibilityChanged = current.Invisible != status.Invisible;
-        if (visibilityChanged)
+        if (!status.TextOnly)
         {
-            ToggleInvisible(status.Invisible);
+            if (current.Invisible != status.Invisible)
+            {
+                ToggleInvisible(status.Invisible);
+            }
+            current.Manual = status.Status;
         }
-        current.Manual = status.Status;
         current.StatusText = status.Text switch
         {
             null => current.StatusText,
@@ -123,10 +129,8 @@ public sealed partial class UserPresenceGrain(
             current.Profile = profile;
         }
         await Commit(now, before, mustWrite: true, cancellationToken);
-        if (visibilityChanged)
-        {
-            await HideInChannels(status.Invisible);
-        }
+        // Every time, not only on a change: a retry after a failed call reaches the channels the first attempt missed.
+        await HideInChannels(current.Invisible);
         return View(now, own: true);
     }
 
@@ -154,7 +158,8 @@ public sealed partial class UserPresenceGrain(
             channels[channelId] = endsAt < now + expiry.Value.ChannelMax ? endsAt : now + expiry.Value.ChannelMax;
             if (channels.Count > UserPresenceState.MaxChannels)
             {
-                channels.Remove(channels.MinBy(c => c.Value).Key);
+                // Never the channel just set: that one must be hidden while the user is invisible.
+                channels.Remove(channels.Where(c => c.Key != channelId).MinBy(c => c.Value).Key);
             }
         }
         if (changed)
@@ -180,7 +185,8 @@ public sealed partial class UserPresenceGrain(
                 sources.Add(new SourceStatus(name, source.Status));
             }
         }
-        foreach (var device in current.Devices)
+        // Others see only the devices there were when the user turned invisible: a new one would give it away.
+        foreach (var device in hidden ? current.HiddenDevices : current.Devices)
         {
             if (hidden || !current.Sources.TryGetValue(device, out var source) || source.ExpiresAt <= now)
             {
@@ -188,7 +194,7 @@ public sealed partial class UserPresenceGrain(
             }
         }
         var view = View(now, own);
-        return Task.FromResult(new PresenceDetail(UserId, current.Profile, view.Status, view.LastSeenAt, hidden ? current.HiddenExt : current.Ext, [.. sources], view.StatusText));
+        return Task.FromResult(new PresenceDetail(UserId, view.Profile, view.Status, view.LastSeenAt, hidden ? current.HiddenExt : current.Ext, [.. sources], view.StatusText));
     }
 
     /// <summary>
@@ -224,9 +230,11 @@ public sealed partial class UserPresenceGrain(
             {
                 mustWrite = true;
             }
-            else if (!_persistedExpiry.TryGetValue(update.Source, out var written)
-                || next.ExpiresAt - written >= CoalesceWindow(ttl))
+            else if (!update.Renewal && (!_persistedExpiry.TryGetValue(update.Source, out var written)
+                || next.ExpiresAt - written >= CoalesceWindow(ttl)))
             {
+                // A held connection's lease renewal is never worth a write by itself: if it were lost, the gateway's
+                // next renewal (well within the lease) puts it back, and the index holds the timeline meanwhile.
                 mustWrite = true;
             }
             current.Sources[update.Source] = next;
@@ -298,6 +306,8 @@ public sealed partial class UserPresenceGrain(
             // Frozen as others last saw them: nothing they see from now on gives away that the user is around.
             current.HiddenLastSeenAt = current.LastSeenAt;
             current.HiddenExt = current.Ext;
+            current.HiddenDevices = [.. current.Devices];
+            current.HiddenProfile = current.Profile;
         }
         current.Invisible = invisible;
     }
@@ -319,7 +329,7 @@ public sealed partial class UserPresenceGrain(
         var current = state.State;
         if (current.Invisible && !own)
         {
-            return new UserPresence(UserId, current.Profile, PresenceStatus.Offline, current.HiddenLastSeenAt);
+            return new UserPresence(UserId, current.HiddenProfile ?? current.Profile, PresenceStatus.Offline, current.HiddenLastSeenAt);
         }
         var status = PresenceTimeline.EffectiveAt(current.Sources, now, current.Manual) ?? PresenceStatus.Offline;
         return new UserPresence(UserId, current.Profile, status, current.LastSeenAt, own && current.Invisible, current.StatusText);

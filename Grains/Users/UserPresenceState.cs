@@ -34,6 +34,10 @@ public sealed class UserPresenceState
     /// </summary>
     [Id(11)] public Dictionary<string, DateTimeOffset> Channels { get; set; } = [];
 
+    /// <summary>The devices and profile others saw when the user turned invisible, and still see.</summary>
+    [Id(12)] public List<string> HiddenDevices { get; set; } = [];
+    [Id(13)] public UserProfile? HiddenProfile { get; set; }
+
     public const int MaxDevices = 20;
     public const int MaxChannels = 256;
 }

@@ -192,6 +192,21 @@ public sealed class RocketChatApiTests(GatewayFactory factory)
     }
 
     [Fact]
+    public async Task SetStatus_with_only_a_message_keeps_the_status_automatic()
+    {
+        var tenant = Keys.Tenant();
+        await SetStatus(tenant, "pia", "away");
+        using var pia = RocketChat(tenant, "pia");
+        var set = await Ok(await pia.PostAsync("/api/v1/users.setStatus", JsonBody("""{"message":"brb"}""")));
+        Assert.Equal("away", set.GetProperty("status").GetString());
+        Assert.Equal("brb", set.GetProperty("message").GetString());
+        await SetStatus(tenant, "pia", "online");
+        var status = await Ok(await pia.GetAsync("/api/v1/users.getStatus"));
+        Assert.Equal("online", status.GetProperty("status").GetString());
+        Assert.Equal("brb", status.GetProperty("message").GetString());
+    }
+
+    [Fact]
     public async Task SetStatus_offline_means_appearing_offline_to_everyone_else()
     {
         var tenant = Keys.Tenant();

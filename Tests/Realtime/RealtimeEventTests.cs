@@ -54,6 +54,25 @@ public sealed class RealtimeEventTests(RealtimeGatewayFactory factory)
     }
 
     [Fact]
+    public async Task Health_check_comes_first_even_for_a_user_watching_itself()
+    {
+        var tenant = Keys.Tenant();
+        await using var self = await SseClient.Open(factory, GatewayFactory.Token("narcissus", tenant), "users=narcissus");
+        Assert.True(self.Hello.GetProperty("me").GetProperty("online").GetBoolean());
+    }
+
+    [Fact]
+    public async Task A_stream_that_could_not_open_leaves_no_ghost_online()
+    {
+        var tenant = Keys.Tenant();
+        using var client = factory.ClientFor("olga", tenant);
+        var refused = await client.GetAsync("/v1/events?users=" + string.Join(',', Enumerable.Range(0, 9).Select(i => "u" + i)));
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Equal("offline", (await Read(tenant, "w", "olga")).GetProperty("presence").GetString());
+        Assert.False(Held.Holds(tenant, "olga"));
+    }
+
+    [Fact]
     public async Task A_websocket_with_the_token_in_the_query_gets_the_same_events()
     {
         var tenant = Keys.Tenant();

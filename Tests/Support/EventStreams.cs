@@ -27,9 +27,12 @@ public abstract class EventClient : IAsyncDisposable
 
     protected void Ended() => _events.Writer.TryComplete();
 
+    /// <summary>The stream's very first event must be its health.check (clients treat it as "connected").</summary>
     protected async Task Opened()
     {
-        Hello = await Next("health.check");
+        using var timeout = new CancellationTokenSource(Patience);
+        Hello = await _events.Reader.ReadAsync(timeout.Token);
+        Assert.Equal("health.check", Hello.GetProperty("type").GetString());
     }
 
     /// <summary>The next event of <paramref name="type"/> matching <paramref name="match"/>; events before it are skipped.</summary>
