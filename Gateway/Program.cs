@@ -26,6 +26,7 @@ try
     app.MapAgoraApi();
     app.MapRocketChatApi();
     app.MapRealtimeApi();
+    app.MapPresenceDashboard();
     await app.RunAsync();
     return 0;
 }

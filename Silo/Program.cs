@@ -34,3 +34,6 @@ catch (OptionsValidationException invalid)
     await Console.Error.WriteLineAsync($"Configuration error: {string.Join(" ", invalid.Failures)}");
     return 1;
 }
+
+/// <summary>The silo program; internal, so the gateway's Program stays the one public entry point (tests use it).</summary>
+internal partial class Program;

@@ -24,7 +24,8 @@ public static class OpenApiEndpoints
         app.MapOpenApi().AllowAnonymous();
         if (app.Environment.IsDevelopment())
         {
-            app.MapScalarApiReference().AllowAnonymous();
+            // Self-contained: the page must work where the machine has no internet (no web fonts from a CDN).
+            app.MapScalarApiReference(options => options.DisableDefaultFonts()).AllowAnonymous();
         }
         return app;
     }

@@ -30,6 +30,7 @@ public static partial class PresenceGatewayExtensions
         builder.AddAgora();
         builder.AddRocketChat();
         builder.AddRealtime();
+        builder.AddPresenceDashboard();
         builder.AddPresenceOpenApi();
         builder.AddPresenceMetrics();
         builder.Services.AddOptions<GatewayHttpOptions>().BindConfiguration(GatewayHttpOptions.Section)

@@ -1,3 +1,4 @@
+using Orleans.Dashboard;
 using Orleans.Configuration;
 
 namespace Presence.Silo.Hosting;
@@ -17,6 +18,10 @@ public static class PresenceClientExtensions
             await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
             return true;
         });
+        if (options.DashboardEnabled)
+        {
+            client.AddDashboard();
+        }
         return client;
     }
 }

@@ -35,10 +35,23 @@ public sealed class PresenceClusterOptions
     public string? ConnectionString { get; private set; }
     public bool UsesPostgres { get; private set; }
 
+    /// <summary>
+    /// <c>Presence:Dashboard:Enabled</c>: the Orleans dashboard collects its figures in every silo and client of the
+    /// cluster, so each process of a cluster must agree (the gateway serves it, behind credentials).
+    /// </summary>
+    public bool DashboardEnabled { get; private set; }
+
     public static PresenceClusterOptions From(IConfiguration configuration)
     {
         var options = configuration.GetSection(SiloSection).Get<PresenceClusterOptions>() ?? new PresenceClusterOptions();
         options.ConnectionString = configuration.GetConnectionString(ConnectionStringName);
+        var dashboard = configuration["Presence:Dashboard:Enabled"];
+        options.DashboardEnabled = dashboard switch
+        {
+            null or "" => false,
+            _ when bool.TryParse(dashboard, out var enabled) => enabled,
+            _ => throw Invalid($"Presence:Dashboard:Enabled must be true or false (got '{dashboard}')."),
+        };
         var provider = configuration["Presence:Storage:Provider"];
         options.UsesPostgres = provider switch
         {

@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Configuration;
+using Orleans.Dashboard;
 using Orleans.Serialization;
 using Orleans.Storage;
 using Presence.Grains.Hosting;
@@ -42,6 +43,10 @@ public static class PresenceSiloExtensions
             silo.UseInMemoryReminderService();
             // In-memory storage goes away with this process: a shard snapshot at shutdown would have nowhere to go.
             silo.Services.PostConfigure<PresenceIndexOptions>(o => o.SnapshotOnDeactivation = false);
+        }
+        if (options.DashboardEnabled)
+        {
+            silo.AddDashboard();
         }
         return silo;
     }
