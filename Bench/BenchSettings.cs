@@ -13,7 +13,7 @@ public sealed class BenchSettings
             {
                 case "--seconds": Seconds = value; break;
                 case "--rounds": Rounds = value; break;
-                case "--users": Users = value; break;
+                case "--users": Users = value; UsersGiven = true; break;
                 case "--connections": Connections = value; break;
                 case "--watchers": Watchers = value; break;
                 case "--changes": Changes = value; break;
@@ -29,6 +29,9 @@ public sealed class BenchSettings
     public int Rounds { get; } = 2;
 
     public int Users { get; } = 100_000;
+
+    /// <summary>Whether --users was given (the memory scenario defaults to a million).</summary>
+    public bool UsersGiven { get; }
     public int Connections { get; } = 64;
 
     /// <summary>fanout: streams watching one channel, and member changes measured.</summary>

@@ -15,14 +15,17 @@ public sealed class LoadScripts
     public string Directory { get; }
     public string Update => Path.Combine(Directory, "update.lua");
     public string Read => Path.Combine(Directory, "read.lua");
+    public string List => Path.Combine(Directory, "list.lua");
 
     private static readonly JsonWebTokenHandler Handler = new();
     private static readonly SigningCredentials Credentials = new(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(SigningKey)), SecurityAlgorithms.HmacSha256);
 
-    /// <summary>A token for <paramref name="sub"/>, valid for six hours.</summary>
-    public static string Token(string sub) => Handler.CreateToken(new SecurityTokenDescriptor
+    /// <summary>A token for <paramref name="sub"/>, valid for six hours; an admin token acts for any user of its tenant.</summary>
+    public static string Token(string sub, bool admin = false) => Handler.CreateToken(new SecurityTokenDescriptor
     {
-        Subject = new ClaimsIdentity([new Claim("sub", sub), new Claim("username", "user-" + sub)]),
+        Subject = new ClaimsIdentity(admin
+            ? [new Claim("sub", sub), new Claim("role", "admin")]
+            : [new Claim("sub", sub), new Claim("username", "user-" + sub)]),
         Expires = DateTime.UtcNow.AddHours(6),
         SigningCredentials = Credentials,
     });
@@ -49,6 +52,19 @@ public sealed class LoadScripts
             request = function()
               i = (i + 7919) % n
               return wrk.format("GET", "/v1/users/u" .. ((i * 31) % n) .. "/presence", {["Authorization"] = "Bearer " .. tokens[i + 1]})
+            end
+            """);
+        // Each connection walks the online list page by page (pnut's count and before_id), starting over at the end.
+        File.WriteAllText(Path.Combine(directory, "list.lua"), common + """
+            local cursor = nil
+            request = function()
+              i = (i + 7919) % n
+              local path = "/v1/presence?count=100"
+              if cursor then path = path .. "&before_id=" .. cursor end
+              return wrk.format("GET", path, {["Authorization"] = "Bearer " .. tokens[i + 1]})
+            end
+            response = function(status, headers, body)
+              cursor = string.match(body, '"min_id":"([^"]+)"')
             end
             """);
         return new LoadScripts(directory);

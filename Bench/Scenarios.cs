@@ -17,6 +17,8 @@ public static class Scenarios
         ["update"] = s => AgainstBaseline(s, "update", scripts => scripts.Update, target: 0.5, p99TargetMs: 10),
         ["read"] = s => AgainstBaseline(s, "read", scripts => scripts.Read, target: 0.7, p99TargetMs: null),
         ["postgres"] = Postgres,
+        ["list"] = s => AgainstBaseline(s, "list", scripts => scripts.List, target: null, p99TargetMs: 20),
+        ["memory"] = MemoryScenario.Run,
         ["fanout"] = Fanout.Run,
     };
 
@@ -31,7 +33,7 @@ public static class Scenarios
         return 0;
     }
 
-    private static async Task<int> AgainstBaseline(BenchSettings settings, string name, Func<LoadScripts, string> script, double target, double? p99TargetMs)
+    private static async Task<int> AgainstBaseline(BenchSettings settings, string name, Func<LoadScripts, string> script, double? target, double? p99TargetMs)
     {
         var scripts = await Prepare(settings);
         using var baseline = await StartBaseline();
@@ -50,7 +52,7 @@ public static class Scenarios
             table.Add($"gateway #{round}", ours, gateway.ResidentMiB(), ratio);
         }
         table.Print();
-        Console.WriteLine($"{name}: ratio to baseline {ratios.Average():F2}, mean of {ratios.Count} interleaved pairs (target >= {target:F2}){(p99TargetMs is { } p99 ? $", p99 target < {p99} ms" : "")}");
+        Console.WriteLine($"{name}: ratio to baseline {ratios.Average():F2}, mean of {ratios.Count} interleaved pairs{(target is { } t ? $" (target >= {t:F2})" : "")}{(p99TargetMs is { } p99 ? $", p99 target < {p99} ms" : "")}");
         return 0;
     }
 
@@ -133,15 +135,27 @@ public static class Scenarios
     private static Task<ServerProcess> StartBaseline()
         => ServerProcess.Start(typeof(Scenarios).Assembly.Location, ["serve-baseline"], new Dictionary<string, string>(), "/v1/users/x/presence");
 
+    /// <summary>
+    /// The gateway (co-hosting a silo unless <paramref name="extra"/> points it at PostgreSQL). DOTNET_* variables of
+    /// the bench's own environment pass through, so runtime settings can be compared: DOTNET_gcServer=0 dotnet run ...
+    /// </summary>
     public static Task<ServerProcess> StartGateway(IDictionary<string, string> extra)
     {
-        var environment = new Dictionary<string, string>(extra)
+        var environment = new Dictionary<string, string>(extra);
+        foreach (var key in Environment.GetEnvironmentVariables().Keys.Cast<string>().Where(k => k.StartsWith("DOTNET_", StringComparison.Ordinal)))
+        {
+            environment.TryAdd(key, Environment.GetEnvironmentVariable(key)!);
+        }
+        foreach (var (key, value) in new Dictionary<string, string>
         {
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
             ["Presence__Auth__SigningKey"] = LoadScripts.SigningKey,
             ["Presence__Silo__SiloPort"] = ServerProcess.FreePort().ToString(CultureInfo.InvariantCulture),
             ["Presence__Silo__GatewayPort"] = ServerProcess.FreePort().ToString(CultureInfo.InvariantCulture),
-        };
+        })
+        {
+            environment[key] = value;
+        }
         return ServerProcess.Start(ServerProcess.Dll("Gateway"), ["--contentRoot", Path.GetDirectoryName(ServerProcess.Dll("Gateway"))!], environment, "/health/ready");
     }
 

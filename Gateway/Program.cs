@@ -27,6 +27,7 @@ try
     app.MapRocketChatApi();
     app.MapRealtimeApi();
     app.MapPresenceDashboard();
+    app.MapPresenceDiagnostics();
     await app.RunAsync();
     return 0;
 }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Orleans.Configuration;
 using Presence.Grains.Index;
 
 namespace Presence.Grains.Hosting;
@@ -21,6 +22,11 @@ public static class PresenceGrainsServiceCollectionExtensions
         services.AddOptions<PresenceStorageOptions>().BindConfiguration(PresenceStorageOptions.Section)
             .Validate(o => o.RefreshCoalesce >= TimeSpan.Zero, $"{PresenceStorageOptions.Section}:RefreshCoalesce must not be negative.")
             .ValidateOnStart();
+        services.AddOptions<PresenceUserOptions>().BindConfiguration(PresenceUserOptions.Section)
+            .Validate(o => o.IdleActivation >= TimeSpan.FromMinutes(2), $"{PresenceUserOptions.Section}:IdleActivation must be at least 00:02:00.")
+            .ValidateOnStart();
+        services.AddOptions<GrainCollectionOptions>().Configure<Microsoft.Extensions.Options.IOptions<PresenceUserOptions>>((collection, users)
+            => collection.ClassSpecificCollectionAge[typeof(Users.UserPresenceGrain).FullName!] = users.Value.IdleActivation);
         services.AddSingleton<IndexPublisher>();
         services.AddMetrics();
         services.TryAddSingleton<PresenceMetrics>();

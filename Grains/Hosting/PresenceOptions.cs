@@ -39,3 +39,16 @@ public sealed class PresenceStorageOptions
     /// </summary>
     public TimeSpan RefreshCoalesce { get; set; } = TimeSpan.FromMinutes(1);
 }
+
+/// <summary><c>Presence:Users</c>: how user grains live in memory.</summary>
+public sealed class PresenceUserOptions
+{
+    public const string Section = "Presence:Users";
+
+    /// <summary>
+    /// How long a user grain stays activated after its last call. Short on purpose: what an online user needs in
+    /// memory (its status timeline) lives in its index shard, so an idle user costs no activation; the next update
+    /// reactivates the grain from storage. At least two minutes (Orleans collects idle grains once a minute).
+    /// </summary>
+    public TimeSpan IdleActivation { get; set; } = TimeSpan.FromMinutes(2);
+}
