@@ -9,7 +9,8 @@ namespace Presence.Bench;
 /// <summary>
 /// fanout: N streams (SSE, then separately WebSocket) watch one channel on one gateway; one member changes status
 /// again and again. Reports the delivery latency to every watcher (from just before the PUT to the event read by
-/// the client), resident memory per open stream, and grain-to-gateway calls per change. wrk cannot hold streams, so
+/// the client), resident memory and managed heap per idle open stream (after a full GC, each watcher's own presence
+/// included: an open stream holds its user online), and grain-to-gateway calls per change. wrk cannot hold streams, so
 /// this scenario is its own load generator.
 /// </summary>
 public static class Fanout
@@ -26,6 +27,7 @@ public static class Fanout
             using var gateway = await Scenarios.StartGateway(new Dictionary<string, string>
             {
                 ["Presence__Realtime__MaxConnectionsPerUser"] = "5",
+                ["Presence__Diagnostics__Enabled"] = "true",
                 ["Logging__LogLevel__Default"] = "Warning",
             });
             table.Add(transport, await Measure(gateway, transport, settings));
@@ -45,7 +47,7 @@ public static class Fanout
         await Send(http, HttpMethod.Put, $"/v1/channels/{Channel}/subscribe", member, null);
         await Send(http, HttpMethod.Put, "/v1/users/me/presence", member, "presence=warm");
         await Task.Delay(2000);
-        var idleBefore = gateway.ResidentMiB();
+        var idleBefore = await MemoryScenario.Collect(http, LoadScripts.Token("bench-app", admin: true));
 
         var changes = settings.Changes;
         var arrivals = Enumerable.Range(0, changes).Select(_ => new long[settings.Watchers]).ToArray();
@@ -74,7 +76,7 @@ public static class Fanout
         await Task.WhenAll(opened);
         Console.Error.WriteLine($"{transport}: {watchers.Count:N0} streams open in {opening.Elapsed.TotalSeconds:F1} s");
         await Task.Delay(5000);
-        var idleAfter = gateway.ResidentMiB();
+        var idleAfter = await MemoryScenario.Collect(http, LoadScripts.Token("bench-app", admin: true));
 
         var notificationsBefore = await Metric(http, "presence_gateway_notifications_total");
         for (var c = 0; c < changes; c++)
@@ -117,8 +119,9 @@ public static class Fanout
             latencies.Count == 0 ? double.NaN : latencies[(int)Math.Min(latencies.Count - 1, Math.Ceiling(latencies.Count * 0.99) - 1)],
             latencies.Count == 0 ? double.NaN : latencies[^1],
             missed,
-            (idleAfter - idleBefore) * 1024 / Math.Max(1, watchers.Count),
-            idleAfter,
+            (idleAfter.ResidentBytes - idleBefore.ResidentBytes) / 1024.0 / Math.Max(1, watchers.Count),
+            (idleAfter.ManagedHeapBytes - idleBefore.ManagedHeapBytes) / 1024.0 / Math.Max(1, watchers.Count),
+            idleAfter.ResidentBytes / 1048576.0,
             notifications / changes);
     }
 
@@ -238,11 +241,11 @@ public static class Fanout
         }
     }
 
-    private sealed record FanoutResult(int Streams, double P50Ms, double P99Ms, double MaxMs, int Missed, double KiBPerStream, double ResidentMiB, double CallsPerChange);
+    private sealed record FanoutResult(int Streams, double P50Ms, double P99Ms, double MaxMs, int Missed, double KiBPerStream, double HeapKiBPerStream, double ResidentMiB, double CallsPerChange);
 
     private sealed class FanoutTable(string title)
     {
-        private readonly List<string[]> _rows = [["transport", "streams", "p50 ms", "p99 ms", "max ms", "missed", "KiB/stream", "RSS MiB", "grain calls/change"]];
+        private readonly List<string[]> _rows = [["transport", "streams", "p50 ms", "p99 ms", "max ms", "missed", "RSS KiB/stream", "heap KiB/stream", "RSS MiB", "grain calls/change"]];
 
         public void Add(string transport, FanoutResult r) => _rows.Add(
         [
@@ -253,6 +256,7 @@ public static class Fanout
             r.MaxMs.ToString("F1", CultureInfo.InvariantCulture),
             r.Missed.ToString(CultureInfo.InvariantCulture),
             r.KiBPerStream.ToString("F2", CultureInfo.InvariantCulture),
+            r.HeapKiBPerStream.ToString("F2", CultureInfo.InvariantCulture),
             r.ResidentMiB.ToString("F0", CultureInfo.InvariantCulture),
             r.CallsPerChange.ToString("F2", CultureInfo.InvariantCulture),
         ]);

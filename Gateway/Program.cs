@@ -18,6 +18,8 @@ try
     builder.AddPresenceGateway();
 
     var app = builder.Build();
+    // Every option validated now, before anything starts: a bad value is one line below, not a failed host's log.
+    app.Services.GetRequiredService<IStartupValidator>().Validate();
     app.UsePresenceGateway();
     app.MapPresenceHealth();
     app.MapPresenceOpenApi();
@@ -35,6 +37,12 @@ catch (OptionsValidationException invalid)
 {
     // Bad configuration: one line saying what to fix, not a stack trace.
     await Console.Error.WriteLineAsync($"Configuration error: {string.Join(" ", invalid.Failures)}");
+    return 1;
+}
+catch (InvalidOperationException unreadable) when (unreadable.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal))
+{
+    // A value of the wrong type (a duration that is not one, a number that is not one): the binder's own words.
+    await Console.Error.WriteLineAsync($"Configuration error: {unreadable.Message}");
     return 1;
 }
 

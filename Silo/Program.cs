@@ -26,12 +26,20 @@ try
         return 0;
     }
     builder.UseOrleans(silo => silo.AddPresenceSilo(builder.Configuration));
-    await builder.Build().RunAsync();
+    var host = builder.Build();
+    // Every option validated now, before anything starts: a bad value is one line below, not a failed host's log.
+    host.Services.GetRequiredService<IStartupValidator>().Validate();
+    await host.RunAsync();
     return 0;
 }
 catch (OptionsValidationException invalid)
 {
     await Console.Error.WriteLineAsync($"Configuration error: {string.Join(" ", invalid.Failures)}");
+    return 1;
+}
+catch (InvalidOperationException unreadable) when (unreadable.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal))
+{
+    await Console.Error.WriteLineAsync($"Configuration error: {unreadable.Message}");
     return 1;
 }
 
