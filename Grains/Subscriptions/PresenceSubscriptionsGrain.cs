@@ -60,6 +60,12 @@ public sealed class PresenceSubscriptionsGrain(
         var now = time.GetUtcNow();
         var live = state.State.Targets.Where(t => t.Value > now).OrderBy(t => t.Key, StringComparer.Ordinal).ToArray();
         var page = live.Skip(skip).Take(take).Select(t => new Subscription(t.Key, t.Value)).ToArray();
+        if (state.State.Targets.Count == 0)
+        {
+            // Every realtime stream asks its user's subscriptions, most users have none: an activation holding
+            // nothing would only cost memory per open stream.
+            this.DeactivateOnIdle();
+        }
         return Task.FromResult(new SubscriptionPage(live.Length, page));
     }
 
