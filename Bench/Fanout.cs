@@ -173,14 +173,17 @@ public static class Fanout
             await opened.Task.WaitAsync(TimeSpan.FromSeconds(60));
         }
 
+        // The readers allocate nothing per event: on a 2-core box the clients share the CPU with the gateway, and
+        // their garbage collections would show up as delivery latency.
         private async Task ReadSse(Stream stream, TaskCompletionSource opened)
         {
+            var buffer = new byte[2048];
             try
             {
-                using var reader = new StreamReader(stream, Encoding.UTF8, false, 1024);
-                while (await reader.ReadLineAsync(_stop.Token) is { } line)
+                int read;
+                while ((read = await stream.ReadAsync(buffer, _stop.Token)) > 0)
                 {
-                    Seen(line, opened);
+                    Seen(buffer.AsSpan(0, read), opened);
                 }
             }
             catch (Exception error) when (error is OperationCanceledException or IOException or HttpRequestException)
@@ -196,12 +199,12 @@ public static class Fanout
             {
                 while (true)
                 {
-                    var received = await socket.ReceiveAsync(buffer, _stop.Token);
+                    var received = await socket.ReceiveAsync(buffer.AsMemory(), _stop.Token);
                     if (received.MessageType == WebSocketMessageType.Close)
                     {
                         return;
                     }
-                    Seen(Encoding.UTF8.GetString(buffer, 0, received.Count), opened);
+                    Seen(buffer.AsSpan(0, received.Count), opened);
                 }
             }
             catch (Exception error) when (error is OperationCanceledException or WebSocketException)
@@ -210,25 +213,29 @@ public static class Fanout
             }
         }
 
-        private void Seen(string line, TaskCompletionSource opened)
+        private void Seen(ReadOnlySpan<byte> data, TaskCompletionSource opened)
         {
             var now = Stopwatch.GetTimestamp();
-            if (line.Contains("\"health.check\"", StringComparison.Ordinal))
+            if (data.IndexOf("\"health.check\""u8) >= 0)
             {
                 opened.TrySetResult();
-                return;
             }
-            const string marker = "\"status\":\"s";
-            var at = line.IndexOf(marker, StringComparison.Ordinal);
-            if (at < 0 || !line.Contains($"\"id\":\"{Member}\"", StringComparison.Ordinal))
+            // Every change event of the member in this chunk: ..."id":"singer"..."status":"s<n>"...
+            int member;
+            while ((member = data.IndexOf("\"id\":\"singer\""u8)) >= 0)
             {
-                return;
-            }
-            var start = at + marker.Length;
-            var end = line.IndexOf('"', start);
-            if (int.TryParse(line.AsSpan(start, end - start), CultureInfo.InvariantCulture, out var change) && change < arrivals.Length)
-            {
-                Interlocked.CompareExchange(ref arrivals[change][index], now, 0);
+                data = data[member..];
+                var at = data.IndexOf("\"status\":\"s"u8);
+                if (at < 0)
+                {
+                    return;
+                }
+                data = data[(at + 11)..];
+                var digits = data.IndexOf((byte)'"');
+                if (digits > 0 && System.Buffers.Text.Utf8Parser.TryParse(data[..digits], out int change, out _) && change < arrivals.Length)
+                {
+                    Interlocked.CompareExchange(ref arrivals[change][index], now, 0);
+                }
             }
         }
 

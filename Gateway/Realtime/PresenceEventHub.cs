@@ -288,11 +288,39 @@ public sealed partial class PresenceEventHub(
         }
     }
 
+    // Below this many streams one thread writes them all; above, every core takes a share.
+    private const int ParallelFanOut = 512;
+
     private void Deliver(List<StreamConnection> targets, EventFrame frame)
     {
-        var delivered = 0;
-        foreach (var connection in targets)
+        if (targets.Count < ParallelFanOut || Environment.ProcessorCount == 1)
         {
+            metrics.Delivered(Post(targets, 0, targets.Count, frame));
+            return;
+        }
+        // Writing an event into a stream's transport buffer is the per-stream cost of a fan-out: split it over
+        // the cores, in contiguous slices.
+        var slices = Environment.ProcessorCount;
+        var size = (targets.Count + slices - 1) / slices;
+        var delivered = 0;
+        Parallel.For(0, slices, new ParallelOptions { MaxDegreeOfParallelism = slices }, slice =>
+        {
+            var start = slice * size;
+            var count = Math.Min(size, targets.Count - start);
+            if (count > 0)
+            {
+                Interlocked.Add(ref delivered, Post(targets, start, count, frame));
+            }
+        });
+        metrics.Delivered(delivered);
+    }
+
+    private int Post(List<StreamConnection> targets, int start, int count, EventFrame frame)
+    {
+        var delivered = 0;
+        for (var i = start; i < start + count; i++)
+        {
+            var connection = targets[i];
             if (connection.Post(frame))
             {
                 delivered++;
@@ -303,7 +331,7 @@ public sealed partial class PresenceEventHub(
                 LogDropped(connection.Id, connection.DroppedBecause);
             }
         }
-        metrics.Delivered(delivered);
+        return delivered;
     }
 
     private async Task UnregisterAsync(TenantWatches tenant, List<string> removed, List<ChannelWatch> idleChannels)

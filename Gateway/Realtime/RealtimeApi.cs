@@ -131,7 +131,8 @@ public sealed partial class EventStream(StreamRequest request, RealtimeApi.Trans
         await http.Response.StartAsync(lifetime);
         await http.Response.Body.FlushAsync(lifetime);
         var connection = new SseConnection(http, caller, request.Users, request.Channels, options.SendBuffer);
-        await Run(http, request, connection, "sse", connection.PumpAsync(lifetime), lifetime);
+        connection.Start(lifetime);
+        await Run(http, request, connection, "sse", connection.Ended, lifetime);
     }
 
     private async Task RunWebSocket(HttpContext http, Caller caller, RealtimeOptions options, CancellationToken lifetime)
@@ -139,30 +140,16 @@ public sealed partial class EventStream(StreamRequest request, RealtimeApi.Trans
         using var socket = await http.WebSockets.AcceptWebSocketAsync();
         using var ended = CancellationTokenSource.CreateLinkedTokenSource(lifetime);
         var connection = new WebSocketConnection(socket, caller, request.Users, request.Channels, options.SendBuffer);
+        connection.Start(ended.Token);
+        // The stream lasts until it ends on our side or the client closes its own.
         var receiving = Receive(socket, ended);
         try
         {
-            await Run(http, request, connection, "websocket", Pump(connection, receiving, ended), ended.Token);
+            await Run(http, request, connection, "websocket", Task.WhenAny(connection.Ended, receiving), ended.Token);
         }
         finally
         {
             await ended.CancelAsync();
-        }
-    }
-
-    /// <summary>Pumps events until the client closes its side (or the pump ends).</summary>
-    private static async Task Pump(StreamConnection connection, Task receiving, CancellationTokenSource ended)
-    {
-        var pump = connection.PumpAsync(ended.Token);
-        await Task.WhenAny(pump, receiving);
-        await ended.CancelAsync();
-        try
-        {
-            await pump;
-        }
-        catch (OperationCanceledException)
-        {
-            // The client closed.
         }
     }
 
@@ -214,7 +201,7 @@ public sealed partial class EventStream(StreamRequest request, RealtimeApi.Trans
             LogStreamFailed(services.GetRequiredService<ILoggerFactory>().CreateLogger<EventStream>(), connection.Id, error.Message);
             connection.Post(RealtimeEvents.Failed("presence service temporarily unavailable, reconnect shortly"));
             connection.Complete();
-            await pumping.WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None).ContinueWith(_ => { }, TaskScheduler.Default);
+            await connection.DrainedAsync(TimeSpan.FromSeconds(5));
         }
         finally
         {

@@ -1,22 +1,27 @@
-using System.Threading.Channels;
 using Presence.Gateway.Auth;
 
 namespace Presence.Gateway.Realtime;
 
 /// <summary>
-/// One open stream: what it watches, and a bounded queue of events drained by one writer. A consumer that falls
-/// more than the buffer behind is dropped, so it never holds up the hub or anyone else's events.
+/// One open stream: what it watches, and a bounded queue of events. The thread that posts an event to an idle
+/// stream writes it at once (the write almost always completes synchronously into the transport's buffer), so a
+/// fan-out to thousands of streams costs no thread hop per stream; a stream whose writes are pending queues what
+/// follows, and one that falls more than the buffer behind is dropped, never holding up the hub or anyone else.
 /// </summary>
 public abstract class StreamConnection
 {
     private static long s_nextId;
 
-    private readonly Channel<EventFrame> _outbox;
+    private readonly Lock _lock = new();
     private readonly int _capacity;
+    private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Queue<EventFrame>? _queue;
     // Until the stream's first event (health.check) is queued, events wait here, so that one is always first.
     private List<EventFrame>? _held;
     private bool _opened;
-    private bool _completed;
+    private bool _writing;
+    private bool _accepting = true;
+    private CancellationToken _lifetime;
 
     protected StreamConnection(Caller caller, string[] users, string[] channels, int sendBuffer)
     {
@@ -25,11 +30,6 @@ public abstract class StreamConnection
         Channels = channels;
         Id = caller.UserId + "--" + Interlocked.Increment(ref s_nextId).ToString(System.Globalization.CultureInfo.InvariantCulture);
         _capacity = sendBuffer;
-        _outbox = Channel.CreateBounded<EventFrame>(new BoundedChannelOptions(sendBuffer)
-        {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait, // TryWrite then fails instead of dropping events silently
-        });
     }
 
     public string Id { get; }
@@ -48,11 +48,25 @@ public abstract class StreamConnection
     /// <summary>Why the connection was dropped, if it was.</summary>
     public string? DroppedBecause { get; private set; }
 
-    /// <summary>Queues an event; false when the stream is closing, or (and then it is dropped) when the consumer is too far behind.</summary>
+    /// <summary>Completes when the stream ends: its lifetime is over, a write failed, or it was dropped.</summary>
+    public Task Ended => _ended.Task;
+
+    /// <summary>Starts writing: until <paramref name="lifetime"/> ends (the client left, shutdown, token expiry).</summary>
+    public void Start(CancellationToken lifetime)
+    {
+        _lifetime = lifetime;
+        lifetime.Register(static state => ((StreamConnection)state!).End(), this);
+    }
+
+    /// <summary>Queues (or writes at once) an event; false when the stream is closing, or (and then it is dropped) too far behind.</summary>
     public bool Post(EventFrame frame)
     {
-        lock (_outbox)
+        lock (_lock)
         {
+            if (!_accepting)
+            {
+                return false;
+            }
             if (!_opened)
             {
                 _held ??= [];
@@ -63,32 +77,120 @@ public abstract class StreamConnection
                 }
                 return Drop();
             }
-            return Write(frame);
+            if (!Enqueue(frame))
+            {
+                return false;
+            }
+            if (_writing)
+            {
+                return true;
+            }
+            _writing = true;
         }
+        _ = DrainAsync();
+        return true;
     }
 
     /// <summary>Queues the stream's first event, then whatever arrived before it.</summary>
     public void Open(EventFrame first)
     {
-        lock (_outbox)
+        lock (_lock)
         {
             _opened = true;
-            Write(first);
+            if (!_accepting || !Enqueue(first))
+            {
+                return;
+            }
             foreach (var frame in _held ?? [])
             {
-                Write(frame);
+                if (!Enqueue(frame))
+                {
+                    return;
+                }
             }
+            _held = null;
+            if (_writing)
+            {
+                return;
+            }
+            _writing = true;
+        }
+        _ = DrainAsync();
+    }
+
+    /// <summary>Accepts nothing more; what is queued is still written (see <see cref="DrainedAsync"/>).</summary>
+    public void Complete()
+    {
+        lock (_lock)
+        {
+            _accepting = false;
+            _opened = true;
             _held = null;
         }
     }
 
-    private bool Write(EventFrame frame)
+    /// <summary>Waits (at most <paramref name="patience"/>) until everything queued has been written.</summary>
+    public async Task DrainedAsync(TimeSpan patience)
     {
-        if (_outbox.Writer.TryWrite(frame))
+        var deadline = Environment.TickCount64 + (long)patience.TotalMilliseconds;
+        while (Environment.TickCount64 < deadline && !_ended.Task.IsCompleted)
         {
-            return true;
+            lock (_lock)
+            {
+                if (!_writing && (_queue is null || _queue.Count == 0))
+                {
+                    return;
+                }
+            }
+            await Task.Delay(10);
         }
-        return !_completed && Drop();
+    }
+
+    /// <summary>Writes queued events until none is left, on the posting thread for as long as writes complete synchronously.</summary>
+    private async Task DrainAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                EventFrame frame;
+                bool last;
+                lock (_lock)
+                {
+                    if (_ended.Task.IsCompleted || _queue is null || !_queue.TryDequeue(out frame!))
+                    {
+                        _writing = false;
+                        return;
+                    }
+                    last = _queue.Count == 0;
+                }
+                await WriteAsync(frame, _lifetime);
+                if (last)
+                {
+                    await FlushAsync(_lifetime);
+                }
+            }
+        }
+        catch (Exception)
+        {
+            // The client is gone (or the stream's lifetime ended mid-write): the stream ends.
+            lock (_lock)
+            {
+                _writing = false;
+            }
+            End();
+        }
+    }
+
+    private bool Enqueue(EventFrame frame)
+    {
+        _queue ??= new Queue<EventFrame>(4);
+        if (_queue.Count >= _capacity)
+        {
+            return Drop();
+        }
+        _queue.Enqueue(frame);
+        return true;
     }
 
     private bool Drop()
@@ -96,38 +198,15 @@ public abstract class StreamConnection
         if (DroppedBecause is null)
         {
             DroppedBecause = "slow consumer: send buffer full";
-            _completed = true;
-            _outbox.Writer.TryComplete();
+            _accepting = false;
+            _queue?.Clear();
             Abort();
+            End();
         }
         return false;
     }
 
-    /// <summary>Writes queued events until the stream ends, flushing once per burst.</summary>
-    public async Task PumpAsync(CancellationToken cancellationToken)
-    {
-        var reader = _outbox.Reader;
-        while (await reader.WaitToReadAsync(cancellationToken))
-        {
-            while (reader.TryRead(out var frame))
-            {
-                await WriteAsync(frame, cancellationToken);
-            }
-            await FlushAsync(cancellationToken);
-        }
-    }
-
-    /// <summary>Ends the pump (the stream is closing): what is queued is still written, nothing more is accepted.</summary>
-    public void Complete()
-    {
-        lock (_outbox)
-        {
-            _completed = true;
-            _opened = true;
-            _held = null;
-            _outbox.Writer.TryComplete();
-        }
-    }
+    private void End() => _ended.TrySetResult();
 
     protected abstract ValueTask WriteAsync(EventFrame frame, CancellationToken cancellationToken);
 

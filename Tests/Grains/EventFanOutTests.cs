@@ -120,18 +120,17 @@ public sealed class EventFanOutTests(ClusterFixture fixture)
         connection.Open(new EventFrame("{\"type\":\"health.check\"}"u8.ToArray()));
     }
 
-    /// <summary>A connection that records what it is sent (or, with pump false, never sends anything).</summary>
+    /// <summary>A connection that records what it is sent (or, with pump false, whose first write never completes).</summary>
     private sealed class RecordingConnection : StreamConnection
     {
         private readonly List<string> _events = [];
+        private readonly bool _pump;
 
         public RecordingConnection(string tenant, string user, string[]? users = null, string[]? channels = null, int sendBuffer = 64, bool pump = true)
             : base(new Caller(tenant, user, false, UserProfile.Empty), users ?? [], channels ?? [], sendBuffer)
         {
-            if (pump)
-            {
-                _ = PumpAsync(CancellationToken.None);
-            }
+            _pump = pump;
+            Start(CancellationToken.None);
         }
 
         public List<string> Events
@@ -151,6 +150,11 @@ public sealed class EventFanOutTests(ClusterFixture fixture)
 
         protected override ValueTask WriteAsync(EventFrame frame, CancellationToken cancellationToken)
         {
+            if (!_pump)
+            {
+                // A consumer that never reads: the write never completes.
+                return new ValueTask(new TaskCompletionSource().Task);
+            }
             var text = frame.ToString();
             if (!text.Contains("health.check", StringComparison.Ordinal))
             {
