@@ -21,7 +21,9 @@ public static class Fanout
     public static async Task<int> Run(BenchSettings settings)
     {
         await Scenarios.BuildServers();
-        var table = new FanoutTable($"fanout: {settings.Watchers:N0} watchers of one channel on one gateway, {settings.Changes} changes of one member (target p99 < 150 ms, < 4 KB per idle stream)");
+        var table = new Table(
+            $"fanout: {settings.Watchers:N0} watchers of one channel on one gateway, {settings.Changes} changes of one member (target p99 < 150 ms, < 4 KB per idle stream)",
+            ["transport", "streams", "p50 ms", "p99 ms", "max ms", "missed", "RSS KiB/stream", "heap KiB/stream", "RSS MiB", "grain calls/change"]);
         foreach (var transport in new[] { "sse", "websocket" })
         {
             using var gateway = await Scenarios.StartGateway(new Dictionary<string, string>
@@ -30,7 +32,7 @@ public static class Fanout
                 ["Presence__Diagnostics__Enabled"] = "true",
                 ["Logging__LogLevel__Default"] = "Warning",
             });
-            table.Add(transport, await Measure(gateway, transport, settings));
+            Add(table, transport, await Measure(gateway, transport, settings));
         }
         table.Print();
         return 0;
@@ -250,34 +252,15 @@ public static class Fanout
 
     private sealed record FanoutResult(int Streams, double P50Ms, double P99Ms, double MaxMs, int Missed, double KiBPerStream, double HeapKiBPerStream, double ResidentMiB, double CallsPerChange);
 
-    private sealed class FanoutTable(string title)
-    {
-        private readonly List<string[]> _rows = [["transport", "streams", "p50 ms", "p99 ms", "max ms", "missed", "RSS KiB/stream", "heap KiB/stream", "RSS MiB", "grain calls/change"]];
-
-        public void Add(string transport, FanoutResult r) => _rows.Add(
-        [
-            transport,
-            r.Streams.ToString("N0", CultureInfo.InvariantCulture),
-            r.P50Ms.ToString("F1", CultureInfo.InvariantCulture),
-            r.P99Ms.ToString("F1", CultureInfo.InvariantCulture),
-            r.MaxMs.ToString("F1", CultureInfo.InvariantCulture),
-            r.Missed.ToString(CultureInfo.InvariantCulture),
-            r.KiBPerStream.ToString("F2", CultureInfo.InvariantCulture),
-            r.HeapKiBPerStream.ToString("F2", CultureInfo.InvariantCulture),
-            r.ResidentMiB.ToString("F0", CultureInfo.InvariantCulture),
-            r.CallsPerChange.ToString("F2", CultureInfo.InvariantCulture),
-        ]);
-
-        public void Print()
-        {
-            Console.WriteLine();
-            Console.WriteLine(title);
-            var widths = Enumerable.Range(0, _rows[0].Length).Select(c => _rows.Max(r => r[c].Length)).ToArray();
-            foreach (var row in _rows)
-            {
-                Console.WriteLine("| " + string.Join(" | ", row.Select((cell, c) => cell.PadRight(widths[c]))) + " |");
-            }
-            Console.WriteLine();
-        }
-    }
+    private static void Add(Table table, string transport, FanoutResult r) => table.AddRow(
+        transport,
+        r.Streams.ToString("N0", CultureInfo.InvariantCulture),
+        r.P50Ms.ToString("F1", CultureInfo.InvariantCulture),
+        r.P99Ms.ToString("F1", CultureInfo.InvariantCulture),
+        r.MaxMs.ToString("F1", CultureInfo.InvariantCulture),
+        r.Missed.ToString(CultureInfo.InvariantCulture),
+        r.KiBPerStream.ToString("F2", CultureInfo.InvariantCulture),
+        r.HeapKiBPerStream.ToString("F2", CultureInfo.InvariantCulture),
+        r.ResidentMiB.ToString("F0", CultureInfo.InvariantCulture),
+        r.CallsPerChange.ToString("F2", CultureInfo.InvariantCulture));
 }

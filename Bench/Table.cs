@@ -2,10 +2,12 @@ using System.Globalization;
 
 namespace Presence.Bench;
 
-/// <summary>The printed result of a scenario: one row per wrk run.</summary>
-public sealed class Table(string title)
+/// <summary>The printed result of a scenario: one row per run (by default a wrk run's columns).</summary>
+public sealed class Table(string title, string[]? header = null)
 {
-    private readonly List<string[]> _rows = [["run", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "RSS MiB", "ratio", "note"]];
+    private readonly List<string[]> _rows = [header ?? ["run", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "RSS MiB", "ratio", "note"]];
+
+    public void AddRow(params string[] cells) => _rows.Add(cells);
 
     public void Add(string run, WrkResult result, double residentMiB, double? ratio = null, string note = "") => _rows.Add(
     [

@@ -9,25 +9,12 @@ namespace Presence.Tests.Faults;
 /// gateways, and a gateway that dies takes its users offline by lease.
 /// </summary>
 [Collection(FaultCollection.Name)]
-public sealed class ClusterRealtimeTests : IAsyncLifetime
+public sealed class ClusterRealtimeTests : MigratedDatabaseTests
 {
-    private readonly PostgresDatabase _database = new();
-
-    public async Task InitializeAsync()
-    {
-        await _database.InitializeAsync();
-        if (_database.ConnectionString.Length > 0)
-        {
-            await _database.Migrate();
-        }
-    }
-
-    public Task DisposeAsync() => _database.DisposeAsync();
-
     [PostgresFact]
     public async Task A_stream_on_one_gateway_is_seen_on_another_and_a_dead_gateways_users_go_offline_by_lease()
     {
-        await using var cluster = new ProcessCluster(_database.ConnectionString, silos: 2, gateways: 2,
+        await using var cluster = new ProcessCluster(Database.ConnectionString, silos: 2, gateways: 2,
             ("Presence__Realtime__Lease", "00:00:03"),
             ("Presence__Realtime__DisconnectGrace", "00:00:01"));
         cluster.StartAll();

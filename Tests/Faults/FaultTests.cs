@@ -16,25 +16,12 @@ public sealed class FaultCollection
 
 /// <summary>Crashes of real processes against a real PostgreSQL: what operators rely on when a machine dies.</summary>
 [Collection(FaultCollection.Name)]
-public sealed class FaultTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class FaultTests(ITestOutputHelper output) : MigratedDatabaseTests
 {
-    private readonly PostgresDatabase _database = new();
-
-    public async Task InitializeAsync()
-    {
-        await _database.InitializeAsync();
-        if (_database.ConnectionString.Length > 0)
-        {
-            await _database.Migrate();
-        }
-    }
-
-    public Task DisposeAsync() => _database.DisposeAsync();
-
     [PostgresFact]
     public async Task Killing_a_silo_under_continuous_writes_loses_no_acknowledged_write_and_surfaces_no_500()
     {
-        await using var cluster = new ProcessCluster(_database.ConnectionString, silos: 3, gateways: 2);
+        await using var cluster = new ProcessCluster(Database.ConnectionString, silos: 3, gateways: 2);
         cluster.StartAll();
         await cluster.WaitReady(TimeSpan.FromSeconds(120));
 
@@ -92,7 +79,7 @@ public sealed class FaultTests(ITestOutputHelper output) : IAsyncLifetime
     [PostgresFact]
     public async Task After_every_process_is_killed_the_cluster_serves_again_quickly_with_all_acknowledged_state()
     {
-        await using var cluster = new ProcessCluster(_database.ConnectionString, silos: 2, gateways: 1);
+        await using var cluster = new ProcessCluster(Database.ConnectionString, silos: 2, gateways: 1);
         cluster.StartAll();
         await cluster.WaitReady(TimeSpan.FromSeconds(120));
         var users = Enumerable.Range(0, 20).Select(i => $"k{i}").ToArray();
