@@ -136,13 +136,14 @@ public static class Scenarios
         => ServerProcess.Start(typeof(Scenarios).Assembly.Location, ["serve-baseline"], new Dictionary<string, string>(), "/v1/users/x/presence");
 
     /// <summary>
-    /// The gateway (co-hosting a silo unless <paramref name="extra"/> points it at PostgreSQL). DOTNET_* variables of
-    /// the bench's own environment pass through, so runtime settings can be compared: DOTNET_gcServer=0 dotnet run ...
+    /// The gateway (co-hosting a silo unless <paramref name="extra"/> points it at PostgreSQL). DOTNET_* and
+    /// Presence__* variables of the bench's own environment pass through, so settings can be compared:
+    /// DOTNET_gcServer=0 dotnet run ...
     /// </summary>
     public static Task<ServerProcess> StartGateway(IDictionary<string, string> extra)
     {
         var environment = new Dictionary<string, string>(extra);
-        foreach (var key in Environment.GetEnvironmentVariables().Keys.Cast<string>().Where(k => k.StartsWith("DOTNET_", StringComparison.Ordinal)))
+        foreach (var key in Environment.GetEnvironmentVariables().Keys.Cast<string>().Where(k => k.StartsWith("DOTNET_", StringComparison.Ordinal) || k.StartsWith("Presence__", StringComparison.Ordinal)))
         {
             environment.TryAdd(key, Environment.GetEnvironmentVariable(key)!);
         }
