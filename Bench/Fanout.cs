@@ -30,6 +30,7 @@ public static class Fanout
             {
                 ["Presence__Realtime__MaxConnectionsPerUser"] = "5",
                 ["Presence__Diagnostics__Enabled"] = "true",
+                ["Presence__Operators__Tenant"] = "default", // the bench's admin token may call /admin/gc
                 ["Logging__LogLevel__Default"] = "Warning",
             });
             Add(table, transport, await Measure(gateway, transport, settings));

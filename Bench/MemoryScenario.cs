@@ -22,6 +22,7 @@ public static class MemoryScenario
         using var gateway = await Scenarios.StartGateway(new Dictionary<string, string>
         {
             ["Presence__Diagnostics__Enabled"] = "true",
+            ["Presence__Operators__Tenant"] = "default", // the bench's admin token may call /admin/gc
             ["Presence__Expiry__Default"] = "03:00:00", // nobody expires while this runs
             ["Logging__LogLevel__Default"] = "Warning",
         });

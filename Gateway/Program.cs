@@ -39,6 +39,13 @@ catch (OptionsValidationException invalid)
     await Console.Error.WriteLineAsync($"Configuration error: {string.Join(" ", invalid.Failures)}");
     return 1;
 }
+catch (AggregateException several) when (several.InnerExceptions.All(e => e is OptionsValidationException))
+{
+    // More than one options type is wrong: still one line, every failure in it.
+    var failures = several.InnerExceptions.Cast<OptionsValidationException>().SelectMany(e => e.Failures);
+    await Console.Error.WriteLineAsync($"Configuration error: {string.Join(" ", failures)}");
+    return 1;
+}
 catch (InvalidOperationException unreadable) when (unreadable.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal))
 {
     // A value of the wrong type (a duration that is not one, a number that is not one): the binder's own words.

@@ -19,15 +19,28 @@ public sealed class DashboardOptions
 
     public bool Enabled { get; set; }
 
-    /// <summary>A basic-auth credential for browsers; without one, only admin tokens (role=admin) get in.</summary>
+    /// <summary>A basic-auth credential for browsers.</summary>
     public string? Username { get; set; }
 
     public string? Password { get; set; }
 }
 
 /// <summary>
+/// <c>Presence:Operators:Tenant</c>: the tenant whose admin tokens may use what spans every tenant (the dashboard,
+/// diagnostics). An app's admin token of any other tenant acts for its own users only.
+/// </summary>
+public static class Operators
+{
+    public const string TenantKey = "Presence:Operators:Tenant";
+
+    public static bool IsOperator(Caller caller, IConfiguration configuration)
+        => caller.IsAdmin && configuration[TenantKey] is { Length: > 0 } tenant && caller.Tenant == tenant;
+}
+
+/// <summary>
 /// The Orleans dashboard on the gateway, enabled by configuration: every one of its routes requires either the
-/// configured basic-auth credential or an admin token of any tenant. Disabled, /dashboard does not exist.
+/// configured basic-auth credential or an admin token of the operators' tenant (the dashboard sees every tenant's
+/// grains). Disabled, /dashboard does not exist.
 /// </summary>
 public static class DashboardAccess
 {
@@ -46,7 +59,12 @@ public static class DashboardAccess
         if (hasUser != hasPassword || (hasPassword && options.Password!.Length < DashboardOptions.MinPasswordLength))
         {
             throw new OptionsValidationException(DashboardOptions.Section, typeof(DashboardOptions),
-                [$"{DashboardOptions.Section}: set both Username and Password (at least {DashboardOptions.MinPasswordLength} characters), or neither (admin tokens only)."]);
+                [$"{DashboardOptions.Section}: set both Username and Password (at least {DashboardOptions.MinPasswordLength} characters), or neither (operators' admin tokens only)."]);
+        }
+        if (!hasUser && string.IsNullOrEmpty(builder.Configuration[Operators.TenantKey]))
+        {
+            throw new OptionsValidationException(DashboardOptions.Section, typeof(DashboardOptions),
+                [$"{DashboardOptions.Section}:Enabled needs a way in: Username and Password, or {Operators.TenantKey} for operators' admin tokens."]);
         }
         builder.Services.AddSingleton(options);
         builder.Services.AddAuthentication().AddScheme<AuthenticationSchemeOptions, DashboardAuthenticationHandler>(Scheme, null);
@@ -61,7 +79,7 @@ public static class DashboardAccess
         }
         app.Services.GetRequiredService<DialectRegistry>().Add(Path, PlainErrors.Instance);
         app.MapOrleansDashboard(Path)
-            .RequireAuthorization(policy => policy.AddAuthenticationSchemes(Scheme).RequireRole(Caller.AdminRole))
+            .RequireAuthorization(policy => policy.AddAuthenticationSchemes(Scheme).RequireRole(DashboardAuthenticationHandler.OperatorRole))
             .ExcludeFromDescription();
         return app;
     }
@@ -72,7 +90,8 @@ public sealed class DashboardAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
-    DashboardOptions dashboard) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+    DashboardOptions dashboard,
+    IConfiguration configuration) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -83,11 +102,17 @@ public sealed class DashboardAuthenticationHandler(
         }
         if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
-            // Any valid token authenticates (a non-admin one is then forbidden, 403); an invalid one does not (401).
+            // A valid token authenticates; only an operator's admin token is let in, any other is forbidden (403).
             var bearer = await Context.AuthenticateAsync(JwtBearerDefaults.AuthenticationScheme);
-            return bearer.Succeeded
-                ? AuthenticateResult.Success(new AuthenticationTicket(bearer.Principal, Scheme.Name))
-                : AuthenticateResult.Fail("invalid token");
+            if (!bearer.Succeeded)
+            {
+                return AuthenticateResult.Fail("invalid token");
+            }
+            var operatorToken = Caller.FromPrincipal(bearer.Principal) is { } caller && Operators.IsOperator(caller, configuration);
+            var identity = new ClaimsIdentity(
+                [new Claim("sub", bearer.Principal.FindFirstValue("sub") ?? ""), .. operatorToken ? [new Claim(Caller.RoleClaim, OperatorRole)] : Array.Empty<Claim>()],
+                Scheme.Name, "sub", Caller.RoleClaim);
+            return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Scheme.Name));
         }
         return AuthenticateResult.NoResult();
     }
@@ -96,7 +121,7 @@ public sealed class DashboardAuthenticationHandler(
     {
         if (string.IsNullOrEmpty(dashboard.Username))
         {
-            return AuthenticateResult.Fail("no dashboard credential is configured: use an admin token");
+            return AuthenticateResult.Fail("no dashboard credential is configured: use an operator's admin token");
         }
         string decoded;
         try
@@ -112,9 +137,12 @@ public sealed class DashboardAuthenticationHandler(
         {
             return AuthenticateResult.Fail("wrong dashboard credential");
         }
-        var identity = new ClaimsIdentity([new Claim("sub", dashboard.Username), new Claim(Caller.RoleClaim, Caller.AdminRole)], Scheme.Name, "sub", Caller.RoleClaim);
+        var identity = new ClaimsIdentity([new Claim("sub", dashboard.Username), new Claim(Caller.RoleClaim, OperatorRole)], Scheme.Name, "sub", Caller.RoleClaim);
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Scheme.Name));
     }
+
+    /// <summary>The role this scheme gives whoever may see the dashboard.</summary>
+    public const string OperatorRole = "operator";
 
     /// <summary>Constant-time comparison: the time taken says nothing about how much of a guess was right.</summary>
     private static bool Same(string given, string expected)
@@ -123,9 +151,9 @@ public sealed class DashboardAuthenticationHandler(
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         Response.Headers.WWWAuthenticate = "Basic realm=\"Orleans.Presence dashboard\", charset=\"UTF-8\"";
-        await PlainErrors.Instance.WriteAsync(Context, StatusCodes.Status401Unauthorized, "the dashboard needs the configured credential or an admin token");
+        await PlainErrors.Instance.WriteAsync(Context, StatusCodes.Status401Unauthorized, "the dashboard needs the configured credential or an operator's admin token");
     }
 
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties)
-        => PlainErrors.Instance.WriteAsync(Context, StatusCodes.Status403Forbidden, "the dashboard needs an admin token");
+        => PlainErrors.Instance.WriteAsync(Context, StatusCodes.Status403Forbidden, "the dashboard needs an admin token of the operators' tenant");
 }

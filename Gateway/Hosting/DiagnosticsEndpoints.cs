@@ -1,12 +1,14 @@
+using Microsoft.AspNetCore.Http.HttpResults;
 using Presence.Gateway.Auth;
 using Presence.Gateway.Errors;
 
 namespace Presence.Gateway.Hosting;
 
 /// <summary>
-/// <c>POST /admin/gc</c> (with <c>Presence:Diagnostics:Enabled=true</c> and an admin token): a full, compacting
-/// garbage collection, then the managed heap and resident memory of this process. For the memory benchmark and for
-/// operators measuring what an online user costs; off by default, since a forced collection pauses the process.
+/// <c>POST /admin/gc</c> (with <c>Presence:Diagnostics:Enabled=true</c> and an admin token of the operators' tenant):
+/// a full, compacting garbage collection, then the managed heap and resident memory of this process. For the memory
+/// benchmark and for operators measuring what an online user costs; off by default, since a forced collection pauses
+/// the process, and one at a time (another call meanwhile is 429).
 /// </summary>
 public static class DiagnosticsEndpoints
 {
@@ -24,12 +26,30 @@ public static class DiagnosticsEndpoints
         return app;
     }
 
-    public static Microsoft.AspNetCore.Http.HttpResults.Results<Microsoft.AspNetCore.Http.HttpResults.Ok<MemoryReport>, Microsoft.AspNetCore.Http.HttpResults.ForbidHttpResult> Collect(HttpContext http)
+    private static readonly SemaphoreSlim OneAtATime = new(1, 1);
+
+    public static Results<Ok<MemoryReport>, ForbidHttpResult, StatusCodeHttpResult> Collect(HttpContext http, IConfiguration configuration)
     {
-        if (!Caller.Of(http).IsAdmin)
+        if (!Operators.IsOperator(Caller.Of(http), configuration))
         {
             return TypedResults.Forbid();
         }
+        if (!OneAtATime.Wait(0))
+        {
+            return TypedResults.StatusCode(StatusCodes.Status429TooManyRequests);
+        }
+        try
+        {
+            return TypedResults.Ok(CollectNow());
+        }
+        finally
+        {
+            OneAtATime.Release();
+        }
+    }
+
+    private static MemoryReport CollectNow()
+    {
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
         GC.WaitForPendingFinalizers();
         // Aggressive: compacts everything and gives the memory it no longer needs back to the system, so resident
@@ -37,7 +57,7 @@ public static class DiagnosticsEndpoints
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         using var process = System.Diagnostics.Process.GetCurrentProcess();
         var info = GC.GetGCMemoryInfo(GCKind.Any);
-        return TypedResults.Ok(new MemoryReport(GC.GetTotalMemory(forceFullCollection: false), process.WorkingSet64, info.TotalCommittedBytes));
+        return new MemoryReport(GC.GetTotalMemory(forceFullCollection: false), process.WorkingSet64, info.TotalCommittedBytes);
     }
 }
 

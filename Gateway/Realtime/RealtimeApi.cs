@@ -199,14 +199,13 @@ public sealed partial class EventStream(StreamRequest request, RealtimeApi.Trans
         {
             // The stream is open (its headers are sent): say why it ends, in the stream, and end it.
             LogStreamFailed(services.GetRequiredService<ILoggerFactory>().CreateLogger<EventStream>(), connection.Id, error.Message);
-            connection.Post(RealtimeEvents.Failed("presence service temporarily unavailable, reconnect shortly"));
-            connection.Complete();
+            connection.Fail(RealtimeEvents.Failed("presence service temporarily unavailable, reconnect shortly"));
             await connection.DrainedAsync(TimeSpan.FromSeconds(5));
         }
         finally
         {
-            connection.Complete();
             hub.Detach(connection);
+            await connection.StopAsync();
             metrics.StreamClosed(transport);
         }
     }

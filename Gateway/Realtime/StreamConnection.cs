@@ -21,6 +21,7 @@ public abstract class StreamConnection
     private bool _opened;
     private bool _writing;
     private bool _accepting = true;
+    private CancellationTokenSource? _stop;
     private CancellationToken _lifetime;
 
     protected StreamConnection(Caller caller, string[] users, string[] channels, int sendBuffer)
@@ -51,11 +52,65 @@ public abstract class StreamConnection
     /// <summary>Completes when the stream ends: its lifetime is over, a write failed, or it was dropped.</summary>
     public Task Ended => _ended.Task;
 
-    /// <summary>Starts writing: until <paramref name="lifetime"/> ends (the client left, shutdown, token expiry).</summary>
+    /// <summary>Starts writing: until <paramref name="lifetime"/> ends (the client left, shutdown, token expiry) or <see cref="StopAsync"/>.</summary>
     public void Start(CancellationToken lifetime)
     {
-        _lifetime = lifetime;
-        lifetime.Register(static state => ((StreamConnection)state!).End(), this);
+        _stop = CancellationTokenSource.CreateLinkedTokenSource(lifetime);
+        _lifetime = _stop.Token;
+        _lifetime.Register(static state => ((StreamConnection)state!).End(), this);
+    }
+
+    /// <summary>
+    /// Ends the stream for good and returns once no write is running: after this the response (which the server
+    /// may reuse for the connection's next request) is never touched again.
+    /// </summary>
+    public async Task StopAsync()
+    {
+        lock (_lock)
+        {
+            _accepting = false;
+            _held = null;
+            _queue?.Clear();
+        }
+        End();
+        if (_stop is { } stop)
+        {
+            await stop.CancelAsync(); // a write waiting on a slow client gives up
+        }
+        var deadline = Environment.TickCount64 + 10_000;
+        while (Environment.TickCount64 < deadline)
+        {
+            lock (_lock)
+            {
+                if (!_writing)
+                {
+                    break;
+                }
+            }
+            await Task.Delay(5);
+        }
+        _stop?.Dispose();
+    }
+
+    /// <summary>The stream's last event (it fails): queued even before the stream opened, then nothing more is accepted.</summary>
+    public void Fail(EventFrame last)
+    {
+        lock (_lock)
+        {
+            _opened = true;
+            _held = null;
+            if (!_accepting || !Enqueue(last))
+            {
+                return;
+            }
+            _accepting = false;
+            if (_writing)
+            {
+                return;
+            }
+            _writing = true;
+        }
+        _ = DrainAsync();
     }
 
     /// <summary>Queues (or writes at once) an event; false when the stream is closing, or (and then it is dropped) too far behind.</summary>
@@ -70,7 +125,7 @@ public abstract class StreamConnection
             if (!_opened)
             {
                 _held ??= [];
-                if (_held.Count < _capacity)
+                if (_held.Count < _capacity - 1) // one place is the first event's
                 {
                     _held.Add(frame);
                     return true;
@@ -118,17 +173,6 @@ public abstract class StreamConnection
         _ = DrainAsync();
     }
 
-    /// <summary>Accepts nothing more; what is queued is still written (see <see cref="DrainedAsync"/>).</summary>
-    public void Complete()
-    {
-        lock (_lock)
-        {
-            _accepting = false;
-            _opened = true;
-            _held = null;
-        }
-    }
-
     /// <summary>Waits (at most <paramref name="patience"/>) until everything queued has been written.</summary>
     public async Task DrainedAsync(TimeSpan patience)
     {
@@ -173,10 +217,12 @@ public abstract class StreamConnection
         }
         catch (Exception)
         {
-            // The client is gone (or the stream's lifetime ended mid-write): the stream ends.
+            // The client is gone (or the stream's lifetime ended mid-write): the stream ends and takes nothing more.
             lock (_lock)
             {
                 _writing = false;
+                _accepting = false;
+                _queue?.Clear();
             }
             End();
         }

@@ -48,6 +48,18 @@ public sealed partial class UserPresenceGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        if (_publishPending)
+        {
+            // The last index update failed, and the next call may come to an activation that does not know it.
+            try
+            {
+                await Publish(time.GetUtcNow());
+            }
+            catch (Exception error)
+            {
+                LogDeactivationPublishFailed(UserId, error.Message);
+            }
+        }
         if (!_dirty)
         {
             return;
@@ -286,16 +298,23 @@ public sealed partial class UserPresenceGrain(
             LogRefreshCoalesced(UserId);
         }
 
-        var after = PublicStatus(now);
-        if (publicBefore is not null || after is not null || _publishPending)
+        if (publicBefore is not null || PublicStatus(now) is not null || _publishPending)
         {
-            var steps = current.Invisible ? [] : PresenceTimeline.StepsAfter(current.Sources, now, current.Manual);
-            var lastSeenAt = current.Invisible ? current.HiddenLastSeenAt : current.LastSeenAt;
-            _publishPending = true;
-            var statusText = current.Invisible ? null : current.StatusText;
-            await index.Publish(Tenant, new IndexUpdate(UserId, current.Version, current.Profile, lastSeenAt, after, steps, statusText));
-            _publishPending = false;
+            await Publish(now);
         }
+    }
+
+    /// <summary>Tells the user's index shard what others now see (offline, frozen, while invisible).</summary>
+    private async Task Publish(DateTimeOffset now)
+    {
+        var current = state.State;
+        var steps = current.Invisible ? [] : PresenceTimeline.StepsAfter(current.Sources, now, current.Manual);
+        var lastSeenAt = current.Invisible ? current.HiddenLastSeenAt : current.LastSeenAt;
+        var profile = current.Invisible ? current.HiddenProfile ?? current.Profile : current.Profile;
+        var statusText = current.Invisible ? null : current.StatusText;
+        _publishPending = true;
+        await index.Publish(Tenant, new IndexUpdate(UserId, current.Version, profile, lastSeenAt, PublicStatus(now), steps, statusText));
+        _publishPending = false;
     }
 
     private void ToggleInvisible(bool invisible)
@@ -354,6 +373,9 @@ public sealed partial class UserPresenceGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not write the coalesced refresh of {UserId} at deactivation ({Reason})")]
     private partial void LogDeactivationWriteFailed(string userId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not bring the index up to date for {UserId} at deactivation ({Reason}); its entry follows its last published timeline until the next update")]
+    private partial void LogDeactivationPublishFailed(string userId, string reason);
 
     [LoggerMessage(Level = LogLevel.Trace, Message = "Refresh of {UserId} coalesced: expiry kept in memory until the next write")]
     private partial void LogRefreshCoalesced(string userId);

@@ -8,12 +8,14 @@ namespace Presence.Tests.Http;
 public sealed class DashboardGatewayFactory() : GatewayFactory(
     ("Presence:Dashboard:Enabled", "true"),
     ("Presence:Dashboard:Username", DashboardTests.User),
-    ("Presence:Dashboard:Password", DashboardTests.Password));
+    ("Presence:Dashboard:Password", DashboardTests.Password),
+    ("Presence:Operators:Tenant", DashboardTests.OperatorTenant));
 
 public sealed class DashboardTests(DashboardGatewayFactory factory) : IClassFixture<DashboardGatewayFactory>
 {
     public const string User = "ops";
     public const string Password = "dashboard-password-0123";
+    public const string OperatorTenant = "operators";
 
     [Fact]
     public async Task The_dashboard_asks_for_a_credential_and_lets_in_only_the_configured_one_or_an_admin_token()
@@ -25,8 +27,10 @@ public sealed class DashboardTests(DashboardGatewayFactory factory) : IClassFixt
 
         Assert.Equal(HttpStatusCode.Unauthorized, (await Get(Basic(User, "wrong-password-0123456"))).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await Get(Basic(User, Password))).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await Get(new AuthenticationHeaderValue("Bearer", GatewayFactory.Token("root", role: "admin")))).StatusCode);
-        Assert.Equal(HttpStatusCode.Forbidden, (await Get(new AuthenticationHeaderValue("Bearer", GatewayFactory.Token("joe")))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Get(new AuthenticationHeaderValue("Bearer", GatewayFactory.Token("root", OperatorTenant, role: "admin")))).StatusCode);
+        // The dashboard sees every tenant: an app's admin token of another tenant is not enough, nor is a user's.
+        Assert.Equal(HttpStatusCode.Forbidden, (await Get(new AuthenticationHeaderValue("Bearer", GatewayFactory.Token("app", "some-app", role: "admin")))).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await Get(new AuthenticationHeaderValue("Bearer", GatewayFactory.Token("joe", OperatorTenant)))).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await Get(new AuthenticationHeaderValue("Bearer", "not-a-token"))).StatusCode);
     }
 
