@@ -180,13 +180,23 @@ public static class Fanout
         // their garbage collections would show up as delivery latency.
         private async Task ReadSse(Stream stream, TaskCompletionSource opened)
         {
-            var buffer = new byte[2048];
+            var buffer = new byte[4096];
+            var kept = 0; // an event cut by the end of a read waits here for the rest
             try
             {
                 int read;
-                while ((read = await stream.ReadAsync(buffer, _stop.Token)) > 0)
+                while ((read = await stream.ReadAsync(buffer.AsMemory(kept), _stop.Token)) > 0)
                 {
-                    Seen(buffer.AsSpan(0, read), opened);
+                    var data = buffer.AsSpan(0, kept + read);
+                    var end = data.LastIndexOf("\n\n"u8);
+                    var complete = end >= 0 ? end + 2 : 0;
+                    Seen(data[..complete], opened);
+                    data[complete..].CopyTo(buffer);
+                    kept = data.Length - complete;
+                    if (kept == buffer.Length)
+                    {
+                        kept = 0; // no event is this long: skip it
+                    }
                 }
             }
             catch (Exception error) when (error is OperationCanceledException or IOException or HttpRequestException)
@@ -197,17 +207,23 @@ public static class Fanout
 
         private async Task ReadWebSocket(ClientWebSocket socket, TaskCompletionSource opened)
         {
-            var buffer = new byte[2048];
+            var buffer = new byte[4096];
+            var kept = 0; // a message received in parts waits here for its end
             try
             {
                 while (true)
                 {
-                    var received = await socket.ReceiveAsync(buffer.AsMemory(), _stop.Token);
+                    var received = await socket.ReceiveAsync(buffer.AsMemory(kept), _stop.Token);
                     if (received.MessageType == WebSocketMessageType.Close)
                     {
                         return;
                     }
-                    Seen(buffer.AsSpan(0, received.Count), opened);
+                    kept += received.Count;
+                    if (received.EndOfMessage || kept == buffer.Length)
+                    {
+                        Seen(buffer.AsSpan(0, kept), opened);
+                        kept = 0;
+                    }
                 }
             }
             catch (Exception error) when (error is OperationCanceledException or WebSocketException)
