@@ -131,7 +131,7 @@ public static class AgoraApi
         }
         var caller = Caller.Of(http);
         var profile = uid == caller.UserId ? caller.Profile : null;
-        await User(grains, caller, uid).SetDevice(new DeviceUpdate(resource, parsed.Status, ext, options.Value.DeviceTtl, profile), http.RequestAborted);
+        await UserGrains.Of(http).For(caller.Tenant, uid).SetDevice(new DeviceUpdate(resource, parsed.Status, ext, options.Value.DeviceTtl, profile), http.RequestAborted);
         return new AgoraOk<string>("ok");
     }
 
@@ -343,9 +343,6 @@ public static class AgoraApi
         value = 0;
         return raw.Count == 1 && int.TryParse(raw[0], NumberStyles.None, CultureInfo.InvariantCulture, out value) && value >= 1 && value <= max;
     }
-
-    private static IUserPresenceGrain User(IGrainFactory grains, Caller caller, string uid)
-        => grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(caller.Tenant, uid));
 
     private static IPresenceSubscriptionsGrain Subscriptions(IGrainFactory grains, Caller caller, string uid)
         => grains.GetGrain<IPresenceSubscriptionsGrain>(PresenceKeys.Of(caller.Tenant, uid));

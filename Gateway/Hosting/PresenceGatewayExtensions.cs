@@ -37,6 +37,7 @@ public static partial class PresenceGatewayExtensions
             .Validate(o => o.MaxBodyBytes > 0, $"{GatewayHttpOptions.Section}:MaxBodyBytes must be positive.")
             .ValidateOnStart();
         builder.Services.AddSingleton<DialectRegistry>();
+        builder.Services.AddSingleton<UserGrains>();
         builder.Services.AddHealthChecks().AddCheck<ClusterHealthCheck>("cluster", tags: [HealthEndpoints.ReadyTag]);
         return builder;
     }

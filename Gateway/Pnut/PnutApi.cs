@@ -80,7 +80,7 @@ public static class PnutApi
         {
             return error;
         }
-        var presence = await User(grains, caller, userId).Get(own: userId == caller.UserId, http.RequestAborted);
+        var presence = await User(http, caller, userId).Get(own: userId == caller.UserId, http.RequestAborted);
         return new PnutOk<PnutUserPresence>(presence.ToPnut());
     }
 
@@ -110,7 +110,7 @@ public static class PnutApi
         {
             return PnutError.BadRequest(status.Error!);
         }
-        var user = User(grains, caller, userId);
+        var user = User(http, caller, userId);
         UserPresence? presence = null;
         if (invisible is { } flag)
         {
@@ -207,7 +207,7 @@ public static class PnutApi
         }
         var profile = userId == caller.UserId ? caller.Profile : null;
         // Through the user: it hides the channel presence while the user is invisible.
-        var member = await User(grains, caller, userId)
+        var member = await User(http, caller, userId)
             .SetChannelPresence(channel_id, new ChannelPresenceUpdate(userId, status.Status, expiresAt, profile), http.RequestAborted);
         return new PnutOk<PnutUserPresence>(member.ToPnut());
     }
@@ -300,8 +300,7 @@ public static class PnutApi
         return true;
     }
 
-    private static IUserPresenceGrain User(IGrainFactory grains, Caller caller, string userId)
-        => grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(caller.Tenant, userId));
+    private static IUserPresenceGrain User(HttpContext http, Caller caller, string userId) => UserGrains.Of(http).For(caller.Tenant, userId);
 
     private static IChannelPresenceGrain Channel(IGrainFactory grains, Caller caller, string channelId)
         => grains.GetGrain<IChannelPresenceGrain>(PresenceKeys.Of(caller.Tenant, channelId));

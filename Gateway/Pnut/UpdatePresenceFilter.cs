@@ -37,7 +37,7 @@ public sealed class UpdatePresenceFilter(IGrainFactory grains) : IEndpointFilter
             return null;
         }
         var caller = Caller.Of(http);
-        var presence = await grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(caller.Tenant, caller.UserId))
+        var presence = await Hosting.UserGrains.Of(http).For(caller.Tenant, caller.UserId)
             .Update(new PresenceUpdate(PresenceSources.Api, parsed.Status, null, caller.Profile), http.RequestAborted);
         PnutWriter.SetUpdatedPresence(http, true);
         return presence;

@@ -11,7 +11,7 @@ namespace Presence.Gateway.Realtime;
 /// reconnect within the grace simply renews it. If the gateway dies, the lease ends the hold: never a ghost online.
 /// Calls for one user leave in order (a close never overtakes the open after it).
 /// </summary>
-public sealed class HeldPresence(IGrainFactory grains, IOptions<RealtimeOptions> options)
+public sealed class HeldPresence(Hosting.UserGrains users, IOptions<RealtimeOptions> options)
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<(string Tenant, string UserId), Hold> _holds = [];
@@ -162,7 +162,7 @@ public sealed class HeldPresence(IGrainFactory grains, IOptions<RealtimeOptions>
         return await call(hold);
     }
 
-    private IUserPresenceGrain User(Caller caller) => grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(caller.Tenant, caller.UserId));
+    private IUserPresenceGrain User(Caller caller) => users.For(caller.Tenant, caller.UserId);
 
     private sealed class Hold(Caller caller)
     {

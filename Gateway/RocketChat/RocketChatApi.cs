@@ -214,7 +214,7 @@ public static class RocketChatApi
     }
 
     private static IUserPresenceGrain UserGrain(HttpContext http, string userId)
-        => http.RequestServices.GetRequiredService<IGrainFactory>().GetGrain<IUserPresenceGrain>(PresenceKeys.Of(Caller.Of(http).Tenant, userId));
+        => UserGrains.Of(http).For(Caller.Of(http).Tenant, userId);
 
     /// <summary>?userId=, or the caller.</summary>
     private static string? Target(HttpContext http)
