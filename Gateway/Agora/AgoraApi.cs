@@ -104,7 +104,7 @@ public static class AgoraApi
     }
 
     public static async Task<Results<AgoraOk<string>, AgoraFailure>> SetStatus(
-        HttpContext http, IGrainFactory grains, IOptions<AgoraOptions> options, IOptions<GatewayHttpOptions> limits, string uid, string resource, string status)
+        HttpContext http, UserGrains users, IOptions<AgoraOptions> options, IOptions<GatewayHttpOptions> limits, string uid, string resource, string status)
     {
         if (!IsValidResource(resource))
         {
@@ -131,7 +131,7 @@ public static class AgoraApi
         }
         var caller = Caller.Of(http);
         var profile = uid == caller.UserId ? caller.Profile : null;
-        await UserGrains.Of(http).For(caller.Tenant, uid).SetDevice(new DeviceUpdate(resource, parsed.Status, ext, options.Value.DeviceTtl, profile), http.RequestAborted);
+        await users.For(caller.Tenant, uid).SetDevice(new DeviceUpdate(resource, parsed.Status, ext, options.Value.DeviceTtl, profile), http.RequestAborted);
         return new AgoraOk<string>("ok");
     }
 

@@ -28,6 +28,4 @@ public sealed class UserGrains(IGrainFactory grains)
         _references[(tenant, userId)] = user;
         return user;
     }
-
-    public static UserGrains Of(HttpContext http) => http.RequestServices.GetRequiredService<UserGrains>();
 }

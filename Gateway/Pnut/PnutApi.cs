@@ -73,19 +73,19 @@ public static class PnutApi
         };
     }
 
-    public static async Task<Results<PnutOk<PnutUserPresence>, PnutError>> GetUserPresence(HttpContext http, IGrainFactory grains, string user_id)
+    public static async Task<Results<PnutOk<PnutUserPresence>, PnutError>> GetUserPresence(HttpContext http, UserGrains users, string user_id)
     {
         var caller = Caller.Of(http);
         if (UserTarget(caller, user_id, out var userId) is { } error)
         {
             return error;
         }
-        var presence = await User(http, caller, userId).Get(own: userId == caller.UserId, http.RequestAborted);
+        var presence = await users.For(caller.Tenant, userId).Get(own: userId == caller.UserId, http.RequestAborted);
         return new PnutOk<PnutUserPresence>(presence.ToPnut());
     }
 
     public static async Task<Results<PnutOk<PnutUserPresence>, PnutError>> PutUserPresence(
-        HttpContext http, IGrainFactory grains, IOptions<GatewayHttpOptions> limits, string user_id)
+        HttpContext http, UserGrains users, IOptions<GatewayHttpOptions> limits, string user_id)
     {
         var caller = Caller.Of(http);
         if (UserTarget(caller, user_id, out var userId) is { } error)
@@ -110,7 +110,7 @@ public static class PnutApi
         {
             return PnutError.BadRequest(status.Error!);
         }
-        var user = User(http, caller, userId);
+        var user = users.For(caller.Tenant, userId);
         UserPresence? presence = null;
         if (invisible is { } flag)
         {
@@ -122,7 +122,7 @@ public static class PnutApi
             }
         }
         // pnut: update_presence on this call overrides it, and the update does not happen twice.
-        if (await UpdatePresenceFilter.Apply(http, grains) is { } updated && userId == caller.UserId)
+        if (await UpdatePresenceFilter.Apply(http, users) is { } updated && userId == caller.UserId)
         {
             return new PnutOk<PnutUserPresence>(updated.ToPnut());
         }
@@ -172,7 +172,7 @@ public static class PnutApi
     }
 
     public static async Task<Results<PnutOk<PnutUserPresence>, PnutError>> PutChannelPresence(
-        HttpContext http, IGrainFactory grains, IOptions<GatewayHttpOptions> limits, ChannelTypes channelTypes, string user_id, string channel_id)
+        HttpContext http, UserGrains users, IOptions<GatewayHttpOptions> limits, ChannelTypes channelTypes, string user_id, string channel_id)
     {
         var caller = Caller.Of(http);
         if ((UserTarget(caller, user_id, out var userId) ?? ChannelTarget(channel_id)) is { } error)
@@ -207,7 +207,7 @@ public static class PnutApi
         }
         var profile = userId == caller.UserId ? caller.Profile : null;
         // Through the user: it hides the channel presence while the user is invisible.
-        var member = await User(http, caller, userId)
+        var member = await users.For(caller.Tenant, userId)
             .SetChannelPresence(channel_id, new ChannelPresenceUpdate(userId, status.Status, expiresAt, profile), http.RequestAborted);
         return new PnutOk<PnutUserPresence>(member.ToPnut());
     }
@@ -299,8 +299,6 @@ public static class PnutApi
         expiresAt = DateTimeOffset.FromUnixTimeSeconds(Math.Clamp(seconds, min, max));
         return true;
     }
-
-    private static IUserPresenceGrain User(HttpContext http, Caller caller, string userId) => UserGrains.Of(http).For(caller.Tenant, userId);
 
     private static IChannelPresenceGrain Channel(IGrainFactory grains, Caller caller, string channelId)
         => grains.GetGrain<IChannelPresenceGrain>(PresenceKeys.Of(caller.Tenant, channelId));

@@ -8,7 +8,7 @@ namespace Presence.Gateway.Pnut;
 /// reports the outcome in <c>meta.updated_presence</c>; an invalid value is reported as false and the call
 /// itself goes on. The global PUT handles it itself (<see cref="HandlesUpdatePresence"/>) so it happens once.
 /// </summary>
-public sealed class UpdatePresenceFilter(IGrainFactory grains) : IEndpointFilter
+public sealed class UpdatePresenceFilter(Hosting.UserGrains users) : IEndpointFilter
 {
     public const string Parameter = "update_presence";
 
@@ -17,13 +17,13 @@ public sealed class UpdatePresenceFilter(IGrainFactory grains) : IEndpointFilter
         var http = context.HttpContext;
         if (http.Request.Query.ContainsKey(Parameter) && http.GetEndpoint()?.Metadata.GetMetadata<HandlesUpdatePresence>() is null)
         {
-            await Apply(http, grains);
+            await Apply(http, users);
         }
         return await next(context);
     }
 
     /// <summary>Applies the call's update_presence to the caller; null when the call has none.</summary>
-    public static async Task<UserPresence?> Apply(HttpContext http, IGrainFactory grains)
+    public static async Task<UserPresence?> Apply(HttpContext http, Hosting.UserGrains users)
     {
         var values = http.Request.Query[Parameter];
         if (values.Count == 0)
@@ -37,7 +37,7 @@ public sealed class UpdatePresenceFilter(IGrainFactory grains) : IEndpointFilter
             return null;
         }
         var caller = Caller.Of(http);
-        var presence = await Hosting.UserGrains.Of(http).For(caller.Tenant, caller.UserId)
+        var presence = await users.For(caller.Tenant, caller.UserId)
             .Update(new PresenceUpdate(PresenceSources.Api, parsed.Status, null, caller.Profile), http.RequestAborted);
         PnutWriter.SetUpdatedPresence(http, true);
         return presence;

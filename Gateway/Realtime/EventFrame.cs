@@ -21,8 +21,6 @@ public sealed class EventFrame(byte[] json)
 
     public ReadOnlyMemory<byte> Json { get; } = json;
 
-    public bool IsKeepAlive => ReferenceEquals(this, KeepAlive);
-
     /// <summary><c>data: {json}\n\n</c>, built on first use (JSON never contains a raw newline).</summary>
     public ReadOnlyMemory<byte> Sse => _sse ??= [.. SsePrefix, .. json, .. SseSuffix];
 

@@ -27,19 +27,6 @@ public sealed partial class PresenceEventHub(
     private readonly SemaphoreSlim _registration = new(1, 1);
     private GatewayWatch? _watch;
 
-    public Guid GatewayId => _gateway;
-
-    public int ConnectionCount
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _connections.Count;
-            }
-        }
-    }
-
     /// <summary>Registers what the connection watches; once this returns, every later change reaches it.</summary>
     public async Task AttachAsync(StreamConnection connection, CancellationToken cancellationToken)
     {

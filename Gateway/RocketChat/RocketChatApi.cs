@@ -106,23 +106,23 @@ public static class RocketChatApi
         return new RocketChatOk<RocketChatPresenceList>(new([.. users], Full: true));
     }
 
-    public static async Task<Results<RocketChatOk<RocketChatGetPresence>, RocketChatFailure>> GetPresence(HttpContext http, IGrainFactory grains)
+    public static async Task<Results<RocketChatOk<RocketChatGetPresence>, RocketChatFailure>> GetPresence(HttpContext http, UserGrains users)
     {
         if (Target(http) is not { } userId)
         {
             return RocketChatFailure.BadRequest("userId is not a valid user id");
         }
-        var presence = await UserGrain(http, userId).Get(own: userId == Caller.Of(http).UserId, http.RequestAborted);
+        var presence = await users.For(Caller.Of(http).Tenant, userId).Get(own: userId == Caller.Of(http).UserId, http.RequestAborted);
         return new RocketChatOk<RocketChatGetPresence>(new(Map(presence).Status));
     }
 
-    public static async Task<Results<RocketChatOk<RocketChatGetStatus>, RocketChatFailure>> GetStatus(HttpContext http, IGrainFactory grains)
+    public static async Task<Results<RocketChatOk<RocketChatGetStatus>, RocketChatFailure>> GetStatus(HttpContext http, UserGrains users)
     {
         if (Target(http) is not { } userId)
         {
             return RocketChatFailure.BadRequest("userId is not a valid user id");
         }
-        var presence = await UserGrain(http, userId).Get(own: userId == Caller.Of(http).UserId, http.RequestAborted);
+        var presence = await users.For(Caller.Of(http).Tenant, userId).Get(own: userId == Caller.Of(http).UserId, http.RequestAborted);
         return new RocketChatOk<RocketChatGetStatus>(StatusOf(presence));
     }
 
@@ -131,7 +131,7 @@ public static class RocketChatApi
     /// automatic, "offline" means appearing offline (invisible). <c>message</c> becomes the statusText.
     /// </summary>
     public static async Task<Results<RocketChatOk<RocketChatGetStatus>, RocketChatFailure>> SetStatus(
-        HttpContext http, IGrainFactory grains, IOptions<GatewayHttpOptions> limits)
+        HttpContext http, UserGrains users, IOptions<GatewayHttpOptions> limits)
     {
         var caller = Caller.Of(http);
         var (body, bodyError) = await RocketChatBody.ReadAsync(http.Request, limits.Value.MaxBodyBytes, http.RequestAborted);
@@ -160,7 +160,7 @@ public static class RocketChatApi
         {
             return RocketChatFailure.BadRequest(problem);
         }
-        var user = UserGrain(http, userId);
+        var user = users.For(caller.Tenant, userId);
         var status = body.Status;
         var manual = new ManualStatus(
             status is "away" or "busy" ? status : null,
@@ -212,9 +212,6 @@ public static class RocketChatApi
         var (mapped, text) = Map(status, statusText);
         return new RocketChatUser(id, profile.Username ?? id, profile.Name, mapped, text);
     }
-
-    private static IUserPresenceGrain UserGrain(HttpContext http, string userId)
-        => UserGrains.Of(http).For(Caller.Of(http).Tenant, userId);
 
     /// <summary>?userId=, or the caller.</summary>
     private static string? Target(HttpContext http)
