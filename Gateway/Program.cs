@@ -6,6 +6,7 @@ using Presence.Gateway.Hosting;
 using Presence.Gateway.Pnut;
 using Presence.Gateway.Realtime;
 using Presence.Gateway.RocketChat;
+using Presence.Silo.Hosting;
 
 if (TokenCommand.IsInvocation(args))
 {
@@ -33,23 +34,10 @@ try
     await app.RunAsync();
     return 0;
 }
-catch (OptionsValidationException invalid)
+catch (Exception error) when (ConfigurationErrors.Describe(error) is { } line)
 {
     // Bad configuration: one line saying what to fix, not a stack trace.
-    await Console.Error.WriteLineAsync($"Configuration error: {string.Join(" ", invalid.Failures)}");
-    return 1;
-}
-catch (AggregateException several) when (several.InnerExceptions.All(e => e is OptionsValidationException))
-{
-    // More than one options type is wrong: still one line, every failure in it.
-    var failures = several.InnerExceptions.Cast<OptionsValidationException>().SelectMany(e => e.Failures);
-    await Console.Error.WriteLineAsync($"Configuration error: {string.Join(" ", failures)}");
-    return 1;
-}
-catch (InvalidOperationException unreadable) when (unreadable.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal))
-{
-    // A value of the wrong type (a duration that is not one, a number that is not one): the binder's own words.
-    await Console.Error.WriteLineAsync($"Configuration error: {unreadable.Message}");
+    await Console.Error.WriteLineAsync(line);
     return 1;
 }
 

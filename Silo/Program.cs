@@ -32,21 +32,10 @@ try
     await host.RunAsync();
     return 0;
 }
-catch (OptionsValidationException invalid)
+catch (Exception error) when (ConfigurationErrors.Describe(error) is { } line)
 {
-    await Console.Error.WriteLineAsync($"Configuration error: {string.Join(" ", invalid.Failures)}");
-    return 1;
-}
-catch (AggregateException several) when (several.InnerExceptions.All(e => e is OptionsValidationException))
-{
-    // More than one options type is wrong: still one line, every failure in it.
-    var failures = several.InnerExceptions.Cast<OptionsValidationException>().SelectMany(e => e.Failures);
-    await Console.Error.WriteLineAsync($"Configuration error: {string.Join(" ", failures)}");
-    return 1;
-}
-catch (InvalidOperationException unreadable) when (unreadable.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal))
-{
-    await Console.Error.WriteLineAsync($"Configuration error: {unreadable.Message}");
+    // Bad configuration: one line saying what to fix, not a stack trace.
+    await Console.Error.WriteLineAsync(line);
     return 1;
 }
 
