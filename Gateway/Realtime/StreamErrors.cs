@@ -16,7 +16,12 @@ public sealed record StreamErrorBody(
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(StreamErrorBody))]
-public sealed partial class StreamJsonContext : JsonSerializerContext;
+public sealed partial class StreamJsonContext : JsonSerializerContext
+{
+    // Messages quote ids and names: written as UTF-8 like the other dialects, not as \u escapes. (Lazy: the
+    // generated Default is initialised in another part of this class, in no guaranteed order.)
+    public static StreamJsonContext Compact => field ??= new(new System.Text.Json.JsonSerializerOptions(Default.Options) { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+}
 
 /// <summary>The realtime dialect's error writer, also for 401/403/503 raised outside the handlers.</summary>
 public sealed class StreamErrors : IDialectErrors
@@ -24,7 +29,7 @@ public sealed class StreamErrors : IDialectErrors
     public static readonly StreamErrors Instance = new();
 
     public Task WriteAsync(HttpContext context, int statusCode, string message)
-        => JsonResponse.WriteAsync(context, statusCode, new StreamErrorBody(CodeOf(statusCode), message, statusCode), StreamJsonContext.Default);
+        => JsonResponse.WriteAsync(context, statusCode, new StreamErrorBody(CodeOf(statusCode), message, statusCode), StreamJsonContext.Compact);
 
     /// <summary>Stream's error codes: 4 input, 5 authentication, 17 not allowed, 16 does not exist, 9 rate limit, -1 internal.</summary>
     private static int CodeOf(int status) => status switch

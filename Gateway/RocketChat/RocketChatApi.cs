@@ -190,7 +190,8 @@ public static class RocketChatApi
     {
         var (status, text) = Map(presence);
         var connection = presence.Status == PresenceStatus.Offline ? PresenceStatus.Offline : PresenceStatus.Online;
-        return new RocketChatGetStatus(presence.UserId, text ?? "", connection, status);
+        // The message the user chose stays its message while it is offline too (others never see an invisible one's).
+        return new RocketChatGetStatus(presence.UserId, presence.StatusText ?? text ?? "", connection, status);
     }
 
     private static (string Status, string? StatusText) Map(UserPresence presence)

@@ -192,6 +192,17 @@ public sealed class RocketChatApiTests(GatewayFactory factory)
     }
 
     [Fact]
+    public async Task SetStatus_keeps_the_message_of_a_user_who_is_not_live()
+    {
+        var tenant = Keys.Tenant();
+        using var quinn = RocketChat(tenant, "quinn");
+        var set = await Ok(await quinn.PostAsync("/api/v1/users.setStatus", JsonBody("""{"status":"away","message":"back at 9"}""")));
+        Assert.Equal("offline", set.GetProperty("status").GetString()); // a manual status never makes a user live
+        Assert.Equal("back at 9", set.GetProperty("message").GetString());
+        Assert.Equal("back at 9", (await Ok(await quinn.GetAsync("/api/v1/users.getStatus"))).GetProperty("message").GetString());
+    }
+
+    [Fact]
     public async Task SetStatus_with_only_a_message_keeps_the_status_automatic()
     {
         var tenant = Keys.Tenant();
