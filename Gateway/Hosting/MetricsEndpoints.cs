@@ -11,9 +11,41 @@ namespace Presence.Gateway.Hosting;
 /// </summary>
 public static class MetricsEndpoints
 {
+    /// <summary>When true, the per-call instruments below are exported too.</summary>
+    public const string PerCallDetailKey = "Presence:Metrics:PerCallDetail";
+
+    /// <summary>
+    /// Instruments recorded several times on every request or grain call, each measurement a tag-set lookup: together
+    /// they cost about a tenth of a read's CPU in profiles. What they count is already in
+    /// <c>http.server.request.duration</c> (per route and status) and <c>orleans-app-requests-latency</c>, so they are
+    /// dropped unless <see cref="PerCallDetailKey"/> is set. Failures, timeouts, rejections and everything per
+    /// connection, activation or silo stay.
+    /// </summary>
+    private static readonly HashSet<string> PerCallInstruments = new(StringComparer.Ordinal)
+    {
+        "aspnetcore.routing.match_attempts",
+        "aspnetcore.authentication.authenticate.duration",
+        "aspnetcore.authorization.attempts",
+        "aspnetcore.memory_pool.rented",
+        "orleans-directory-lookups-local-issued",
+        "orleans-directory-lookups-local-successes",
+        "orleans-directory-lookups-cache-issued",
+        "orleans-directory-lookups-cache-successes",
+        "orleans-messaging-sent-local",
+        "orleans-messaging-sent-messages-size",
+        "orleans-messaging-received-messages-size",
+        "orleans-messaging-sent-header-size",
+        "orleans-messaging-received-header-size",
+        "orleans-messaging-processing-dispatcher-received",
+        "orleans-messaging-processing-dispatcher-processed",
+        "orleans-messaging-processing-ima-received",
+        "orleans-messaging-processing-ima-enqueued",
+    };
+
     public static WebApplicationBuilder AddPresenceMetrics(this WebApplicationBuilder builder)
     {
         var otlp = !string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+        var perCallDetail = builder.Configuration.GetValue<bool>(PerCallDetailKey);
         // Also when the gateway is only a client of the silos: the edge counts its rate-limited calls.
         builder.Services.AddMetrics();
         builder.Services.TryAddSingleton<PresenceMetrics>();
@@ -23,6 +55,7 @@ public static class MetricsEndpoints
                 .AddRuntimeInstrumentation()
                 .AddMeter("Microsoft.Orleans")
                 .AddMeter(PresenceMetrics.MeterName)
+                .AddView(instrument => !perCallDetail && PerCallInstruments.Contains(instrument.Name) ? MetricStreamConfiguration.Drop : null)
                 .AddPrometheusExporter();
             if (otlp)
             {

@@ -45,8 +45,7 @@ public static partial class PresenceGatewayExtensions
     public static WebApplication UsePresenceGateway(this WebApplication app)
     {
         app.UseDialectErrors();
-        app.UseAuthentication();
-        app.UseAuthorization();
+        app.UseCallerAuthentication();
         app.UseRateLimiter(); // after authorization: only authenticated calls count against an app's limit
         app.Lifetime.ApplicationStarted.Register(() => Announce(app));
         return app;

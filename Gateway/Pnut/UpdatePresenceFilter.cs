@@ -12,13 +12,17 @@ public sealed class UpdatePresenceFilter(Hosting.UserGrains users) : IEndpointFi
 {
     public const string Parameter = "update_presence";
 
-    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
-        if (http.Request.Query.ContainsKey(Parameter) && http.GetEndpoint()?.Metadata.GetMetadata<HandlesUpdatePresence>() is null)
-        {
-            await Apply(http, users);
-        }
+        return http.Request.Query.ContainsKey(Parameter) && http.GetEndpoint()?.Metadata.GetMetadata<HandlesUpdatePresence>() is null
+            ? ApplyThen(context, next)
+            : next(context); // the common call: no state machine of its own
+    }
+
+    private async ValueTask<object?> ApplyThen(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        await Apply(context.HttpContext, users);
         return await next(context);
     }
 

@@ -25,5 +25,9 @@ public sealed class MetricsTests(GatewayFactory factory)
         }, "the update and the tenant's online gauge appear in a scrape");
         Assert.Contains("presence_online_users", text);
         Assert.Contains("http_server_request_duration", text);
+        Assert.Contains("orleans_app_requests_latency", text);
+        // Per-call instruments are off unless Presence:Metrics:PerCallDetail is set (a cost on every request).
+        Assert.DoesNotContain("orleans_directory_lookups_cache_issued", text);
+        Assert.DoesNotContain("aspnetcore_routing_match_attempts", text);
     }
 }
