@@ -39,6 +39,8 @@ public static class Scenarios
         using var baseline = await StartBaseline();
         using var gateway = await StartGateway(new Dictionary<string, string>());
         await Warm(gateway.Url, scripts, settings);
+        // The reference is warmed too, or its first run would include its JIT's warm-up and flatter the ratio.
+        await Wrk.Run(baseline.Url, script(scripts), 5, settings.Connections);
 
         var table = new Table($"{name}: {settings.Users:N0} users, {settings.Connections} connections, {settings.Seconds} s per run");
         var ratios = new List<double>();

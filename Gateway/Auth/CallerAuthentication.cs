@@ -23,43 +23,49 @@ public static class CallerAuthentication
     {
         app.Properties[AuthenticationMiddlewareSetKey] = true;
         app.Properties[AuthorizationMiddlewareSetKey] = true;
-        return app.UseMiddleware<CachedTokenAuthentication>().UseMiddleware<AuthenticatedCallerAuthorization>();
+        return app.UseMiddleware<Middleware>();
     }
 
     internal const string AuthenticationMiddlewareSetKey = "__AuthenticationMiddlewareSet";
     internal const string AuthorizationMiddlewareSetKey = "__AuthorizationMiddlewareSet";
 
-    private sealed class CachedTokenAuthentication(RequestDelegate next, IAuthenticationSchemeProvider schemes, ValidatedTokenCache tokens)
+    private sealed class Middleware
     {
-        private readonly AuthenticationMiddleware _framework = new(next, schemes);
+        private readonly RequestDelegate _next;
+        private readonly ValidatedTokenCache _tokens;
+        private readonly AuthenticationMiddleware _frameworkAuthentication;
+        private readonly AuthorizationMiddleware _frameworkAuthorization;
+        private readonly ConcurrentDictionary<Endpoint, bool> _callerOnly = new();
+        private readonly bool _defaultPolicyIsAuthenticatedUser;
+
+        public Middleware(RequestDelegate next, IAuthenticationSchemeProvider schemes, IAuthorizationPolicyProvider policies,
+            IServiceProvider services, ValidatedTokenCache tokens)
+        {
+            _next = next;
+            _tokens = tokens;
+            _frameworkAuthorization = new AuthorizationMiddleware(next, policies, services);
+            _frameworkAuthentication = new AuthenticationMiddleware(AuthorizeAsync, schemes);
+            _defaultPolicyIsAuthenticatedUser = IsAuthenticatedUser(policies.GetDefaultPolicyAsync().GetAwaiter().GetResult());
+        }
 
         public Task InvokeAsync(HttpContext context)
         {
-            if (PresenceAuthExtensions.BearerToken(context.Request) is { } token && tokens.TryGet(token, out var principal, out var caller))
+            if (_tokens.TryGet(PresenceAuthExtensions.TokenOf(context.Request), out var principal, out var caller))
             {
                 context.User = principal;
                 Caller.Remember(context, caller);
-                return next(context);
+                return NeedsOnlyACaller(context) ? _next(context) : _frameworkAuthorization.Invoke(context);
             }
-            return _framework.Invoke(context);
+            return _frameworkAuthentication.Invoke(context); // then AuthorizeAsync
         }
-    }
 
-    private sealed class AuthenticatedCallerAuthorization(RequestDelegate next, IAuthorizationPolicyProvider policies, IServiceProvider services)
-    {
-        private readonly AuthorizationMiddleware _framework = new(next, policies, services);
-        private readonly ConcurrentDictionary<Endpoint, bool> _callerOnly = new();
-        private readonly bool _defaultPolicyIsAuthenticatedUser = IsAuthenticatedUser(policies.GetDefaultPolicyAsync().GetAwaiter().GetResult());
+        private Task AuthorizeAsync(HttpContext context) => context.User.Identity?.IsAuthenticated == true && NeedsOnlyACaller(context)
+            ? _next(context)
+            : _frameworkAuthorization.Invoke(context);
 
-        public Task InvokeAsync(HttpContext context)
-        {
-            if (context.User.Identity?.IsAuthenticated == true && context.GetEndpoint() is { } endpoint
-                && _callerOnly.GetOrAdd(endpoint, NeedsOnlyTheDefaultPolicy) && _defaultPolicyIsAuthenticatedUser)
-            {
-                return next(context);
-            }
-            return _framework.Invoke(context);
-        }
+        private bool NeedsOnlyACaller(HttpContext context) => _defaultPolicyIsAuthenticatedUser
+            && context.GetEndpoint() is { } endpoint
+            && _callerOnly.GetOrAdd(endpoint, NeedsOnlyTheDefaultPolicy);
 
         /// <summary>RequireAuthorization() with no policy, roles or schemes, and nothing else asking for more.</summary>
         private static bool NeedsOnlyTheDefaultPolicy(Endpoint endpoint)

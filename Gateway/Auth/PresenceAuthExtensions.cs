@@ -108,14 +108,17 @@ public static class PresenceAuthExtensions
     public const string AuthTokenHeader = "X-Auth-Token";
 
     /// <summary>The token of the request: a bearer token, Rocket.Chat's X-Auth-Token header, or a stream's access_token.</summary>
-    internal static string? BearerToken(HttpRequest request)
+    private static string? BearerToken(HttpRequest request) => TokenOf(request) is { IsEmpty: false } token ? token.ToString() : null;
+
+    /// <summary><see cref="BearerToken"/> as a span of the header it is in (empty when there is none).</summary>
+    internal static ReadOnlySpan<char> TokenOf(HttpRequest request)
     {
         var header = request.Headers.Authorization.ToString();
         if (header.Length == 0)
         {
             return AlternativeToken(request);
         }
-        return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && header.Length > 7 ? header[7..].Trim() : null;
+        return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && header.Length > 7 ? header.AsSpan(7).Trim() : default;
     }
 
     private static string? AlternativeToken(HttpRequest request)

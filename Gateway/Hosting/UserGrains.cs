@@ -12,20 +12,26 @@ public sealed class UserGrains(IGrainFactory grains)
 {
     public const int Capacity = 100_000;
 
-    private readonly ConcurrentDictionary<(string Tenant, string UserId), IUserPresenceGrain> _references = new();
+    // Per tenant, then per user: two lookups with plain string keys hash faster than one with a tuple of them.
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, IUserPresenceGrain>> _tenants = new(StringComparer.Ordinal);
+    private int _count;
 
     public IUserPresenceGrain For(string tenant, string userId)
     {
-        if (_references.TryGetValue((tenant, userId), out var user))
+        if (_tenants.TryGetValue(tenant, out var users) && users.TryGetValue(userId, out var user))
         {
             return user;
         }
-        if (_references.Count >= Capacity)
+        if (Volatile.Read(ref _count) >= Capacity)
         {
-            _references.Clear();
+            _tenants.Clear();
+            Volatile.Write(ref _count, 0);
         }
         user = grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(tenant, userId));
-        _references[(tenant, userId)] = user;
+        if (_tenants.GetOrAdd(tenant, _ => new(StringComparer.Ordinal)).TryAdd(userId, user))
+        {
+            Interlocked.Increment(ref _count);
+        }
         return user;
     }
 }

@@ -47,7 +47,9 @@ public static class RealtimeApi
     public static WebApplication MapRealtimeApi(this WebApplication app)
     {
         var keepAlive = app.Services.GetRequiredService<IOptions<RealtimeOptions>>().Value.KeepAlive;
-        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = keepAlive, KeepAliveTimeout = keepAlive * 2 });
+        // Only where a WebSocket may be asked for: the middleware sets up a handshake feature on every request it sees.
+        app.UseWhen(context => context.Request.Path.Equals(StreamPath, StringComparison.OrdinalIgnoreCase),
+            stream => stream.UseWebSockets(new WebSocketOptions { KeepAliveInterval = keepAlive, KeepAliveTimeout = keepAlive * 2 }));
         var realtime = app.MapGroup("/v1")
             .RequireAuthorization()
             .WithTags("realtime")
