@@ -25,6 +25,33 @@ public sealed record Caller(string Tenant, string UserId, bool IsAdmin, UserProf
         return new Caller(tenant, sub!, principal.HasClaim(RoleClaim, AdminRole), profile);
     }
 
+    /// <summary>
+    /// A principal of just the claims a caller is read from, plus <c>exp</c>: what a request and the token cache keep
+    /// of a validated token. The handler's own principal holds the decoded token object, several kilobytes for every
+    /// cached token and every open stream.
+    /// </summary>
+    public ClaimsPrincipal ToPrincipal(string? exp)
+    {
+        var claims = new List<Claim>(7) { new("sub", UserId), new(TenantClaim, Tenant) };
+        if (IsAdmin)
+        {
+            claims.Add(new Claim(RoleClaim, AdminRole));
+        }
+        AddIfPresent(claims, "username", Profile.Username);
+        AddIfPresent(claims, "name", Profile.Name);
+        AddIfPresent(claims, "avatar", Profile.AvatarUrl);
+        AddIfPresent(claims, "exp", exp);
+        return new ClaimsPrincipal(new ClaimsIdentity(claims, "Bearer", "sub", RoleClaim));
+
+        static void AddIfPresent(List<Claim> claims, string type, string? value)
+        {
+            if (value is not null)
+            {
+                claims.Add(new Claim(type, value));
+            }
+        }
+    }
+
     private static readonly object ItemKey = new();
 
     /// <summary>The caller of an authenticated request (cached per request).</summary>

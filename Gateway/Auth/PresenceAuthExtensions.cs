@@ -80,6 +80,7 @@ public static class PresenceAuthExtensions
                         return Task.CompletedTask;
                     }
                     Caller.Remember(context.HttpContext, caller);
+                    context.Principal = caller.ToPrincipal(context.Principal!.FindFirst("exp")?.Value);
                     if (BearerToken(context.Request) is { } token && context.SecurityToken.ValidTo is var validTo && validTo > DateTime.MinValue)
                     {
                         context.HttpContext.RequestServices.GetRequiredService<ValidatedTokenCache>()

@@ -62,4 +62,19 @@ public sealed class CallerAuthenticationTests(HandlerCountingGatewayFactory fact
         // Each call: authenticate, then challenge.
         Assert.Equal(6, factory.HandlerLookups[client.DefaultRequestHeaders.Authorization!.ToString()]);
     }
+
+    [Theory]
+    [InlineData(false, null, null, null)]
+    [InlineData(true, "ann", "Ann A.", "https://example.org/a.png")]
+    public void A_callers_compact_principal_reads_back_as_the_same_caller(bool admin, string? username, string? name, string? avatar)
+    {
+        var caller = new Presence.Gateway.Auth.Caller("acme", "ann", admin, new Presence.Model.UserProfile(username, name, avatar));
+        var principal = caller.ToPrincipal("4102444800");
+
+        Assert.Equal(caller, Presence.Gateway.Auth.Caller.FromPrincipal(principal));
+        Assert.True(principal.Identity!.IsAuthenticated);
+        Assert.Equal("ann", principal.Identity.Name);
+        Assert.Equal(admin, principal.IsInRole("admin"));
+        Assert.Equal("4102444800", principal.FindFirst("exp")?.Value);
+    }
 }
