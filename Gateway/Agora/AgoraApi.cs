@@ -67,7 +67,7 @@ public static class AgoraApi
             .RequireRateLimiting(RateLimitPolicy)
             .WithTags("agora")
             .WithMetadata(new DialectMetadata(AgoraErrors.Instance))
-            .AddEndpointFilter<TransientRetryFilter>()
+            .AddEndpointFilter(app.Services.GetRequiredService<TransientRetryFilter>())
             .AddEndpointFilter(CheckAccess);
         presence.MapPost("/{resource}/{status}", SetStatus).WithName("AgoraSetStatus");
         presence.MapPost("", GetStatuses).WithName("AgoraGetStatuses");

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Authorization.Infrastructure;
+using Microsoft.AspNetCore.Connections.Features;
 
 namespace Presence.Gateway.Auth;
 
@@ -29,6 +30,10 @@ public static class CallerAuthentication
     internal const string AuthenticationMiddlewareSetKey = "__AuthenticationMiddlewareSet";
     internal const string AuthorizationMiddlewareSetKey = "__AuthorizationMiddlewareSet";
 
+    private static readonly object ConnectionTokenKey = new();
+
+    private sealed record ConnectionToken(string Header, ValidatedTokenCache.Entry Entry);
+
     private sealed class Middleware
     {
         private readonly RequestDelegate _next;
@@ -50,13 +55,38 @@ public static class CallerAuthentication
 
         public Task InvokeAsync(HttpContext context)
         {
-            if (_tokens.TryGet(PresenceAuthExtensions.TokenOf(context.Request), out var principal, out var caller))
+            if (Validated(context) is { } token)
             {
-                context.User = principal;
-                Caller.Remember(context, caller);
+                context.User = token.Principal;
+                Caller.Remember(context, token.Caller);
                 return NeedsOnlyACaller(context) ? _next(context) : _frameworkAuthorization.Invoke(context);
             }
             return _frameworkAuthentication.Invoke(context); // then AuthorizeAsync
+        }
+
+        /// <summary>
+        /// The request's token if it was validated before. A connection remembers its last Authorization header (a
+        /// client sends the same one on every call of a keep-alive connection), so most calls compare one header
+        /// instead of hashing the whole token for the shared cache.
+        /// </summary>
+        private ValidatedTokenCache.Entry? Validated(HttpContext context)
+        {
+            var header = context.Request.Headers.Authorization.ToString();
+            var connection = header.Length > 0 ? context.Features.Get<IConnectionItemsFeature>()?.Items : null;
+            if (connection is not null && connection.TryGetValue(ConnectionTokenKey, out var last)
+                && last is ConnectionToken remembered && remembered.Header == header && _tokens.Accepts(remembered.Entry))
+            {
+                return remembered.Entry;
+            }
+            if (!_tokens.TryGet(PresenceAuthExtensions.TokenOf(context.Request), out var entry))
+            {
+                return null;
+            }
+            if (connection is not null)
+            {
+                connection[ConnectionTokenKey] = new ConnectionToken(header, entry);
+            }
+            return entry;
         }
 
         private Task AuthorizeAsync(HttpContext context) => context.User.Identity?.IsAuthenticated == true && NeedsOnlyACaller(context)

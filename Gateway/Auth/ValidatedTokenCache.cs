@@ -14,22 +14,30 @@ public sealed class ValidatedTokenCache(TimeProvider time, int capacity = 100_00
 
     public int Count => _entries.Count;
 
-    /// <summary>Looks a token up as a span of its header: no copy of it per request.</summary>
     public bool TryGet(ReadOnlySpan<char> token, out ClaimsPrincipal principal, out Caller caller)
     {
+        var found = TryGet(token, out var entry);
+        (principal, caller) = found ? (entry.Principal, entry.Caller) : (null!, null!);
+        return found;
+    }
+
+    /// <summary>Looks a token up as a span of its header: no copy of it per request.</summary>
+    public bool TryGet(ReadOnlySpan<char> token, out Entry entry)
+    {
         var entries = _entries.GetAlternateLookup<ReadOnlySpan<char>>();
-        if (entries.TryGetValue(token, out var entry))
+        if (entries.TryGetValue(token, out entry!))
         {
-            if (entry.AcceptUntil > time.GetUtcNow())
+            if (Accepts(entry))
             {
-                (principal, caller) = (entry.Principal, entry.Caller);
                 return true;
             }
             entries.TryRemove(token, out _, out _);
         }
-        (principal, caller) = (null!, null!);
         return false;
     }
+
+    /// <summary>Whether an entry found before is still within its token's lifetime.</summary>
+    public bool Accepts(Entry entry) => entry.AcceptUntil > time.GetUtcNow();
 
     public void Add(string token, ClaimsPrincipal principal, Caller caller, DateTimeOffset acceptUntil)
     {
@@ -40,5 +48,5 @@ public sealed class ValidatedTokenCache(TimeProvider time, int capacity = 100_00
         _entries[token] = new Entry(principal, caller, acceptUntil);
     }
 
-    private sealed record Entry(ClaimsPrincipal Principal, Caller Caller, DateTimeOffset AcceptUntil);
+    public sealed record Entry(ClaimsPrincipal Principal, Caller Caller, DateTimeOffset AcceptUntil);
 }

@@ -38,6 +38,9 @@ public static partial class PresenceGatewayExtensions
             .ValidateOnStart();
         builder.Services.AddSingleton<DialectRegistry>();
         builder.Services.AddSingleton<UserGrains>();
+        // Endpoint filters are singletons: added by type, a filter would be constructed for every request.
+        builder.Services.AddSingleton<TransientRetryFilter>();
+        builder.Services.AddSingleton<Pnut.UpdatePresenceFilter>();
         builder.Services.AddHealthChecks().AddCheck<ClusterHealthCheck>("cluster", tags: [HealthEndpoints.ReadyTag]);
         return builder;
     }

@@ -43,8 +43,8 @@ public static class PnutApi
         .RequireAuthorization()
         .WithTags("pnut")
         .WithMetadata(new DialectMetadata(PnutErrors.Instance))
-        .AddEndpointFilter<TransientRetryFilter>()
-        .AddEndpointFilter<UpdatePresenceFilter>();
+        .AddEndpointFilter(app.Services.GetRequiredService<TransientRetryFilter>())
+        .AddEndpointFilter(app.Services.GetRequiredService<UpdatePresenceFilter>());
 
     private static void MapGlobal(RouteGroupBuilder group, string suffix)
     {

@@ -77,4 +77,31 @@ public sealed class CallerAuthenticationTests(HandlerCountingGatewayFactory fact
         Assert.Equal(admin, principal.IsInRole("admin"));
         Assert.Equal("4102444800", principal.FindFirst("exp")?.Value);
     }
+
+    [Fact]
+    public async Task Calls_of_different_callers_on_one_keep_alive_connection_are_each_their_own()
+    {
+        // Over a real socket: a connection remembers its last token, which must never answer for another one.
+        using var kestrel = new GatewayFactory();
+        kestrel.UseKestrel(0);
+        kestrel.StartServer();
+        using var http = kestrel.CreateClient(); // one request at a time: one keep-alive connection
+        var tenant = Keys.Tenant();
+        var ann = GatewayFactory.Token("ann", tenant);
+        var bob = GatewayFactory.Token("bob", tenant);
+        var forged = GatewayFactory.Token("ann", tenant, key: "another-signing-key-0123456789-abcdefghijkl");
+        foreach (var (token, expected) in new[] { (ann, "ann"), (ann, "ann"), (bob, "bob"), (ann, "ann"), (forged, null), (bob, "bob") })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Put, "/v1/users/me/presence") { Content = Pnut.Form(("presence", "here")) };
+            request.Headers.Authorization = new("Bearer", token);
+            using var response = await http.SendAsync(request);
+            if (expected is null)
+            {
+                Assert.Equal(System.Net.HttpStatusCode.Unauthorized, response.StatusCode);
+                continue;
+            }
+            var data = await response.AssertOk();
+            Assert.Equal(expected, data.GetProperty("data").GetProperty("id").GetString());
+        }
+    }
 }
