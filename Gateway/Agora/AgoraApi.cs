@@ -67,7 +67,7 @@ public static class AgoraApi
             .RequireRateLimiting(RateLimitPolicy)
             .WithTags("agora")
             .WithMetadata(new DialectMetadata(AgoraErrors.Instance))
-            .AddEndpointFilter(app.Services.GetRequiredService<TransientRetryFilter>())
+            .WithMetadata(RetriedOnFailover.Instance)
             .AddEndpointFilter(CheckAccess);
         presence.MapPost("/{resource}/{status}", SetStatus).WithName("AgoraSetStatus");
         presence.MapPost("", GetStatuses).WithName("AgoraGetStatuses");
@@ -272,7 +272,7 @@ public static class AgoraApi
 
     private static readonly object ParsedBodyKey = new();
 
-    /// <summary>The JSON body, read once: a retried handler (see TransientRetryFilter) gets the same result again.</summary>
+    /// <summary>The JSON body, read once: a retried handler (see TransientRetry) gets the same result again.</summary>
     private static async Task<(JsonElement Body, AgoraFailure? Failure)> ReadJson(HttpContext http, int maxBytes)
     {
         if (http.Items.TryGetValue(ParsedBodyKey, out var cached))

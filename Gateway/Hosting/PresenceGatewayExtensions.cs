@@ -38,9 +38,6 @@ public static partial class PresenceGatewayExtensions
             .ValidateOnStart();
         builder.Services.AddSingleton<DialectRegistry>();
         builder.Services.AddSingleton<UserGrains>();
-        // Endpoint filters are singletons: added by type, a filter would be constructed for every request.
-        builder.Services.AddSingleton<TransientRetryFilter>();
-        builder.Services.AddSingleton<Pnut.UpdatePresenceFilter>();
         builder.Services.AddHealthChecks().AddCheck<ClusterHealthCheck>("cluster", tags: [HealthEndpoints.ReadyTag]);
         return builder;
     }
@@ -50,6 +47,8 @@ public static partial class PresenceGatewayExtensions
         app.UseDialectErrors();
         app.UseCallerAuthentication();
         app.UseRateLimiter(); // after authorization: only authenticated calls count against an app's limit
+        app.UseMiddleware<TransientRetry>(); // retries what follows: pnut's update_presence and the endpoint
+        app.UseMiddleware<Pnut.UpdatePresence>();
         app.Lifetime.ApplicationStarted.Register(() => Announce(app));
         return app;
     }

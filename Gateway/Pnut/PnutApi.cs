@@ -43,8 +43,7 @@ public static class PnutApi
         .RequireAuthorization()
         .WithTags("pnut")
         .WithMetadata(new DialectMetadata(PnutErrors.Instance))
-        .AddEndpointFilter(app.Services.GetRequiredService<TransientRetryFilter>())
-        .AddEndpointFilter(app.Services.GetRequiredService<UpdatePresenceFilter>());
+        .WithMetadata(RetriedOnFailover.Instance, AppliesUpdatePresence.Instance);
 
     private static void MapGlobal(RouteGroupBuilder group, string suffix)
     {
@@ -116,13 +115,13 @@ public static class PnutApi
         {
             // Stream's invisible: persists until set false; a call that carries only it changes nothing else.
             presence = await user.SetInvisible(flag, http.RequestAborted);
-            if (!parameters.Has("presence") && !http.Request.Query.ContainsKey(UpdatePresenceFilter.Parameter))
+            if (!parameters.Has("presence") && !http.Request.Query.ContainsKey(UpdatePresence.Parameter))
             {
                 return new PnutOk<PnutUserPresence>(presence.ToPnut());
             }
         }
         // pnut: update_presence on this call overrides it, and the update does not happen twice.
-        if (await UpdatePresenceFilter.Apply(http, users) is { } updated && userId == caller.UserId)
+        if (await UpdatePresence.Apply(http, users) is { } updated && userId == caller.UserId)
         {
             return new PnutOk<PnutUserPresence>(updated.ToPnut());
         }

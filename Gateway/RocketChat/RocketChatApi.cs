@@ -34,7 +34,7 @@ public static class RocketChatApi
             .RequireAuthorization()
             .WithTags("rocket.chat")
             .WithMetadata(new DialectMetadata(RocketChatErrors.Instance))
-            .AddEndpointFilter(app.Services.GetRequiredService<TransientRetryFilter>())
+            .WithMetadata(RetriedOnFailover.Instance)
             .AddEndpointFilter(CheckUserId);
         api.MapGet("/users.presence", UsersPresence).WithName("RocketChatUsersPresence");
         api.MapGet("/users.getPresence", GetPresence).WithName("RocketChatGetPresence");

@@ -6,24 +6,26 @@ namespace Presence.Gateway.Pnut;
 /// <summary>
 /// pnut's <c>update_presence</c>: on any authenticated call it updates the caller's global presence first and
 /// reports the outcome in <c>meta.updated_presence</c>; an invalid value is reported as false and the call
-/// itself goes on. The global PUT handles it itself (<see cref="HandlesUpdatePresence"/>) so it happens once.
+/// itself goes on. Runs for endpoints marked <see cref="AppliesUpdatePresence"/> (pnut's), inside the failover retry;
+/// the global PUT handles it itself (<see cref="HandlesUpdatePresence"/>) so it happens once.
 /// </summary>
-public sealed class UpdatePresenceFilter(Hosting.UserGrains users) : IEndpointFilter
+public sealed class UpdatePresence(RequestDelegate next, Hosting.UserGrains users)
 {
     public const string Parameter = "update_presence";
 
-    public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    public Task InvokeAsync(HttpContext http)
     {
-        var http = context.HttpContext;
-        return http.Request.Query.ContainsKey(Parameter) && http.GetEndpoint()?.Metadata.GetMetadata<HandlesUpdatePresence>() is null
-            ? ApplyThen(context, next)
-            : next(context); // the common call: no state machine of its own
+        var metadata = http.GetEndpoint()?.Metadata;
+        return metadata?.GetMetadata<AppliesUpdatePresence>() is not null && metadata.GetMetadata<HandlesUpdatePresence>() is null
+            && http.Request.Query.ContainsKey(Parameter)
+            ? ApplyThen(http)
+            : next(http); // the common call: no state machine of its own
     }
 
-    private async ValueTask<object?> ApplyThen(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    private async Task ApplyThen(HttpContext http)
     {
-        await Apply(context.HttpContext, users);
-        return await next(context);
+        await Apply(http, users);
+        await next(http);
     }
 
     /// <summary>Applies the call's update_presence to the caller; null when the call has none.</summary>
@@ -46,6 +48,12 @@ public sealed class UpdatePresenceFilter(Hosting.UserGrains users) : IEndpointFi
         PnutWriter.SetUpdatedPresence(http, true);
         return presence;
     }
+}
+
+/// <summary>Endpoint metadata: the call applies <c>update_presence</c> (see <see cref="UpdatePresence"/>).</summary>
+public sealed class AppliesUpdatePresence
+{
+    public static readonly AppliesUpdatePresence Instance = new();
 }
 
 /// <summary>Endpoint metadata: the handler applies update_presence itself.</summary>
