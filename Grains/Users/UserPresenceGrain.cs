@@ -354,10 +354,17 @@ public sealed partial class UserPresenceGrain(
         return new UserPresence(UserId, current.Profile, status, current.LastSeenAt, own && current.Invisible, current.StatusText);
     }
 
+    /// <summary>
+    /// The refresh window of this activation: between half of and the whole configured one, so users brought online
+    /// together (a mass reconnect after an outage, a benchmark's warm-up) do not all rewrite their refreshes in the same
+    /// second every minute, a storm of storage writes that showed as a 28 ms p99 in the update benchmark.
+    /// </summary>
+    private readonly double _coalesceSpread = 0.5 + Random.Shared.NextDouble() / 2;
+
     private TimeSpan CoalesceWindow(TimeSpan ttl)
     {
         var quarter = ttl / 4;
-        var configured = storage.Value.RefreshCoalesce;
+        var configured = storage.Value.RefreshCoalesce * _coalesceSpread;
         return configured < quarter ? configured : quarter;
     }
 

@@ -207,6 +207,25 @@ public sealed class UserPresenceGrainTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_refresh_is_written_once_its_expiry_moved_by_the_configured_window()
+    {
+        var user = User(Keys.Tenant(), "cid");
+        await user.Update(new PresenceUpdate(PresenceSources.Api, "busy", null, Profile));
+        await fixture.Advance(TimeSpan.FromSeconds(20));
+        await user.Update(new PresenceUpdate(PresenceSources.Api, "busy", null, Profile));
+        var stored = await fixture.ReadStored<UserPresenceState>("user", user.GetGrainId());
+        Assert.Equal(fixture.Time.GetUtcNow() - TimeSpan.FromSeconds(20), stored.LastSeenAt); // within every user's window: coalesced
+
+        // Each user's window is between half of and the whole configured minute: past a minute, always written.
+        await fixture.Advance(TimeSpan.FromSeconds(41));
+        var refreshed = fixture.Time.GetUtcNow();
+        await user.Update(new PresenceUpdate(PresenceSources.Api, "busy", null, Profile));
+        stored = await fixture.ReadStored<UserPresenceState>("user", user.GetGrainId());
+        Assert.Equal(refreshed, stored.LastSeenAt);
+        Assert.Equal(refreshed + TimeSpan.FromMinutes(15), stored.Sources[PresenceSources.Api].ExpiresAt);
+    }
+
+    [Fact]
     public async Task User_grains_and_index_shards_live_on_both_silos_and_call_across_them()
     {
         var tenant = Keys.Tenant();
