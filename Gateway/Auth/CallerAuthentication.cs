@@ -65,14 +65,17 @@ public static class CallerAuthentication
         }
 
         /// <summary>
-        /// The request's token if it was validated before. A connection remembers its last Authorization header (a
-        /// client sends the same one on every call of a keep-alive connection), so most calls compare one header
-        /// instead of hashing the whole token for the shared cache.
+        /// The request's token if it was validated before. An HTTP/1.x connection remembers its last Authorization
+        /// header (a client sends the same one on every call of a keep-alive connection), so most calls compare one
+        /// header instead of hashing the whole token for the shared cache.
         /// </summary>
         private ValidatedTokenCache.Entry? Validated(HttpContext context)
         {
             var header = context.Request.Headers.Authorization.ToString();
-            var connection = header.Length > 0 ? context.Features.Get<IConnectionItemsFeature>()?.Items : null;
+            // HTTP/1.x only: on HTTP/2 and HTTP/3 a connection's streams run concurrently over the same items.
+            var connection = header.Length > 0 && (HttpProtocol.IsHttp11(context.Request.Protocol) || HttpProtocol.IsHttp10(context.Request.Protocol))
+                ? context.Features.Get<IConnectionItemsFeature>()?.Items
+                : null;
             if (connection is not null && connection.TryGetValue(ConnectionTokenKey, out var last)
                 && last is ConnectionToken remembered && remembered.Header == header && _tokens.Accepts(remembered.Entry))
             {

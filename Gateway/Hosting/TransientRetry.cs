@@ -26,7 +26,7 @@ public sealed partial class TransientRetry(RequestDelegate next, ILogger<Transie
                 await next(context);
                 return;
             }
-            catch (Exception error) when (IsTransient(error) && !context.Response.HasStarted
+            catch (Exception error) when (IsTransient(error) && NothingWritten(context.Response)
                 && Environment.TickCount64 - started + delay.TotalMilliseconds < Budget.TotalMilliseconds
                 && !context.RequestAborted.IsCancellationRequested)
             {
@@ -36,6 +36,10 @@ public sealed partial class TransientRetry(RequestDelegate next, ILogger<Transie
             }
         }
     }
+
+    /// <summary>Not started, and nothing waiting in the body writer either (JSON bodies are written without a flush).</summary>
+    private static bool NothingWritten(HttpResponse response)
+        => !response.HasStarted && response.BodyWriter is not { CanGetUnflushedBytes: true, UnflushedBytes: > 0 };
 
     private static bool IsTransient(Exception error) => error is SiloUnavailableException
         or Orleans.Runtime.OrleansMessageRejectionException

@@ -48,7 +48,7 @@ public static class RealtimeApi
     {
         var keepAlive = app.Services.GetRequiredService<IOptions<RealtimeOptions>>().Value.KeepAlive;
         // Only where a WebSocket may be asked for: the middleware sets up a handshake feature on every request it sees.
-        app.UseWhen(context => context.Request.Path.Equals(StreamPath, StringComparison.OrdinalIgnoreCase),
+        app.UseWhen(context => context.Request.Path.StartsWithSegments(StreamPath, StringComparison.OrdinalIgnoreCase),
             stream => stream.UseWebSockets(new WebSocketOptions { KeepAliveInterval = keepAlive, KeepAliveTimeout = keepAlive * 2 }));
         var realtime = app.MapGroup("/v1")
             .RequireAuthorization()

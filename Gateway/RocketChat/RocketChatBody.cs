@@ -6,7 +6,21 @@ namespace Presence.Gateway.RocketChat;
 /// <summary>users.setStatus's JSON body: <c>{"status":"away","message":"...","userId":"..."}</c>, every field optional.</summary>
 public sealed record RocketChatBody(string? Status, string? Message, string? UserId)
 {
+    private static readonly object ItemKey = new();
+
+    /// <summary>Reads the body once: a call retried during a failover (see TransientRetry) gets the same result again.</summary>
     public static async Task<(RocketChatBody? Body, RocketChatFailure? Error)> ReadAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
+    {
+        if (request.HttpContext.Items.TryGetValue(ItemKey, out var cached))
+        {
+            return ((RocketChatBody?, RocketChatFailure?))cached!;
+        }
+        var result = await ReadOnceAsync(request, maxBytes, cancellationToken);
+        request.HttpContext.Items[ItemKey] = result;
+        return result;
+    }
+
+    private static async Task<(RocketChatBody? Body, RocketChatFailure? Error)> ReadOnceAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
     {
         if (request.ContentType is { } type && !type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
         {
