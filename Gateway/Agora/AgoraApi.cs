@@ -272,24 +272,16 @@ public static class AgoraApi
 
     private static readonly object ParsedBodyKey = new();
 
-    /// <summary>The JSON body, read once: a retried handler (see TransientRetry) gets the same result again.</summary>
-    private static async Task<(JsonElement Body, AgoraFailure? Failure)> ReadJson(HttpContext http, int maxBytes)
-    {
-        if (http.Items.TryGetValue(ParsedBodyKey, out var cached))
-        {
-            return ((JsonElement, AgoraFailure?))cached!;
-        }
-        var result = await ReadJsonOnce(http, maxBytes);
-        http.Items[ParsedBodyKey] = result;
-        return result;
-    }
+    /// <summary>The JSON body, read once: a retried handler gets the same result again.</summary>
+    private static Task<(JsonElement Body, AgoraFailure? Failure)> ReadJson(HttpContext http, int maxBytes)
+        => BoundedBody.ParseOnceAsync(http.Request, ParsedBodyKey, maxBytes, http.RequestAborted, ReadJsonOnce);
 
-    private static async Task<(JsonElement Body, AgoraFailure? Failure)> ReadJsonOnce(HttpContext http, int maxBytes)
+    private static async Task<(JsonElement Body, AgoraFailure? Failure)> ReadJsonOnce(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
     {
         byte[]? bytes;
         try
         {
-            bytes = await BoundedBody.ReadAsync(http.Request, maxBytes, http.RequestAborted);
+            bytes = await BoundedBody.ReadAsync(request, maxBytes, cancellationToken);
         }
         catch (EndOfStreamException)
         {

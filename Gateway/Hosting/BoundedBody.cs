@@ -5,6 +5,23 @@ namespace Presence.Gateway.Hosting;
 /// <summary>Reads a request body whole, up to a cap: a larger body is refused (413) without being read further.</summary>
 public static class BoundedBody
 {
+    /// <summary>
+    /// A body parsed once per request under <paramref name="key"/>: a call retried during a failover (see
+    /// <see cref="TransientRetry"/>) gets the first result again, since the body itself can be read only once.
+    /// </summary>
+    public static async Task<T> ParseOnceAsync<T>(HttpRequest request, object key, int maxBytes, CancellationToken cancellationToken,
+        Func<HttpRequest, int, CancellationToken, Task<T>> parse)
+    {
+        var items = request.HttpContext.Items;
+        if (items.TryGetValue(key, out var cached))
+        {
+            return (T)cached!;
+        }
+        var result = await parse(request, maxBytes, cancellationToken);
+        items[key] = result;
+        return result;
+    }
+
     /// <summary>The body, or null when it is longer than <paramref name="maxBytes"/>; EndOfStreamException when cut short.</summary>
     public static async Task<byte[]?> ReadAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
     {

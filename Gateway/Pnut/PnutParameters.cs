@@ -70,16 +70,8 @@ public sealed class PnutParameters
     private static readonly object ItemKey = new();
 
     /// <summary>Reads the call's parameters once; a retried handler gets the same result again.</summary>
-    public static async Task<(PnutParameters? Parameters, PnutError? Error)> ReadAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
-    {
-        if (request.HttpContext.Items.TryGetValue(ItemKey, out var cached))
-        {
-            return ((PnutParameters?, PnutError?))cached!;
-        }
-        var result = await ReadOnceAsync(request, maxBytes, cancellationToken);
-        request.HttpContext.Items[ItemKey] = result;
-        return result;
-    }
+    public static Task<(PnutParameters? Parameters, PnutError? Error)> ReadAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
+        => BoundedBody.ParseOnceAsync(request, ItemKey, maxBytes, cancellationToken, ReadOnceAsync);
 
     private static async Task<(PnutParameters? Parameters, PnutError? Error)> ReadOnceAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
     {

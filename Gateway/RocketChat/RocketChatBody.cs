@@ -8,17 +8,9 @@ public sealed record RocketChatBody(string? Status, string? Message, string? Use
 {
     private static readonly object ItemKey = new();
 
-    /// <summary>Reads the body once: a call retried during a failover (see TransientRetry) gets the same result again.</summary>
-    public static async Task<(RocketChatBody? Body, RocketChatFailure? Error)> ReadAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
-    {
-        if (request.HttpContext.Items.TryGetValue(ItemKey, out var cached))
-        {
-            return ((RocketChatBody?, RocketChatFailure?))cached!;
-        }
-        var result = await ReadOnceAsync(request, maxBytes, cancellationToken);
-        request.HttpContext.Items[ItemKey] = result;
-        return result;
-    }
+    /// <summary>Reads the body once: a call retried during a failover gets the same result again.</summary>
+    public static Task<(RocketChatBody? Body, RocketChatFailure? Error)> ReadAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
+        => BoundedBody.ParseOnceAsync(request, ItemKey, maxBytes, cancellationToken, ReadOnceAsync);
 
     private static async Task<(RocketChatBody? Body, RocketChatFailure? Error)> ReadOnceAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
     {
