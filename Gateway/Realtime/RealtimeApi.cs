@@ -22,7 +22,11 @@ public static class RealtimeApi
     /// <summary>Browsers cannot set headers on EventSource or WebSocket: streams also take the token as <c>?access_token=</c>.</summary>
     public const string TokenParameter = "access_token";
 
-    public static bool IsStreamPath(PathString path) => path.Equals(EventsPath, StringComparison.OrdinalIgnoreCase) || path.Equals(StreamPath, StringComparison.OrdinalIgnoreCase);
+    public static bool IsStreamPath(PathString path) => Routes(path, EventsPath) || Routes(path, StreamPath);
+
+    /// <summary>Whether routing sends <paramref name="path"/> to <paramref name="route"/>: any case, a trailing slash allowed.</summary>
+    private static bool Routes(PathString path, string route)
+        => path.StartsWithSegments(route, StringComparison.OrdinalIgnoreCase, out var rest) && (!rest.HasValue || rest.Value == "/");
 
     public static WebApplicationBuilder AddRealtime(this WebApplicationBuilder builder)
     {
@@ -48,7 +52,7 @@ public static class RealtimeApi
     {
         var keepAlive = app.Services.GetRequiredService<IOptions<RealtimeOptions>>().Value.KeepAlive;
         // Only where a WebSocket may be asked for: the middleware sets up a handshake feature on every request it sees.
-        app.UseWhen(context => context.Request.Path.StartsWithSegments(StreamPath, StringComparison.OrdinalIgnoreCase),
+        app.UseWhen(context => Routes(context.Request.Path, StreamPath),
             stream => stream.UseWebSockets(new WebSocketOptions { KeepAliveInterval = keepAlive, KeepAliveTimeout = keepAlive * 2 }));
         var realtime = app.MapGroup("/v1")
             .RequireAuthorization()

@@ -84,6 +84,14 @@ public sealed class RealtimeEventTests(RealtimeGatewayFactory factory)
     }
 
     [Fact]
+    public async Task A_websocket_opens_on_the_stream_path_with_a_trailing_slash_too()
+    {
+        // Routing sends /v1/stream/ to the stream: the WebSocket middleware and the access_token must follow it there.
+        await using var watcher = await WsClient.Open(factory, GatewayFactory.Token("w", Keys.Tenant()), "users=x", path: "/v1/stream/");
+        Assert.Equal("health.check", watcher.Hello.GetProperty("type").GetString());
+    }
+
+    [Fact]
     public async Task An_sse_stream_accepts_the_token_as_access_token_too()
     {
         var tenant = Keys.Tenant();

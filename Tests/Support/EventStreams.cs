@@ -184,10 +184,10 @@ public sealed class WsClient : EventClient
 
     public WebSocketCloseStatus? CloseStatus => _socket.CloseStatus;
 
-    public static async Task<WsClient> Open(WebApplicationFactory<Program> factory, string token, string query = "")
+    public static async Task<WsClient> Open(WebApplicationFactory<Program> factory, string token, string query = "", string path = "/v1/stream")
     {
         var ws = factory.Server.CreateWebSocketClient();
-        var uri = new Uri(factory.Server.BaseAddress, "/v1/stream?" + query + "&access_token=" + Uri.EscapeDataString(token));
+        var uri = new Uri(factory.Server.BaseAddress, path + "?" + query + "&access_token=" + Uri.EscapeDataString(token));
         uri = new UriBuilder(uri) { Scheme = "ws" }.Uri;
         var socket = await ws.ConnectAsync(uri, CancellationToken.None);
         var client = new WsClient(socket);
