@@ -1,4 +1,4 @@
-using Microsoft.AspNetCore.Diagnostics;
+using System.Runtime.ExceptionServices;
 using Microsoft.IdentityModel.Tokens;
 
 namespace Presence.Gateway.Errors;
@@ -11,35 +11,104 @@ public static partial class ErrorHandlingExtensions
     /// </summary>
     public static WebApplication UseDialectErrors(this WebApplication app)
     {
-        var dialects = app.Services.GetRequiredService<DialectRegistry>();
-        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Presence.Gateway.Errors");
-        app.UseExceptionHandler(new ExceptionHandlerOptions
+        app.UseMiddleware<DialectErrors>();
+        return app;
+    }
+
+    /// <summary>
+    /// The work of the framework's exception handler and status-code pages in one middleware: one layer (and, for a
+    /// request that completes asynchronously, one state machine) per request instead of two, and no per-request
+    /// feature object. The endpoint stays set while the error is written, so an endpoint's own dialect answers.
+    /// </summary>
+    private sealed partial class DialectErrors(RequestDelegate next, DialectRegistry dialects, ILogger<DialectErrors> logger)
+    {
+        public Task InvokeAsync(HttpContext context)
         {
-            ExceptionHandler = context =>
+            Task pending;
+            try
             {
-                var error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
-                var (status, message) = Classify(error);
-                if (status >= 500)
-                {
-                    LogRequestFailed(logger, context.Request.Method, context.Request.Path, status, error);
-                }
-                return dialects.For(context).WriteAsync(context, status, message);
-            },
-        });
-        app.UseStatusCodePages(context =>
+                pending = next(context);
+            }
+            catch (Exception error)
+            {
+                return HandleAsync(context, error);
+            }
+            return pending.IsCompletedSuccessfully ? StatusPageAsync(context) : AwaitedAsync(context, pending);
+        }
+
+        private async Task AwaitedAsync(HttpContext context, Task pending)
         {
-            var status = context.HttpContext.Response.StatusCode;
+            try
+            {
+                await pending;
+            }
+            catch (Exception error)
+            {
+                await HandleAsync(context, error);
+                return;
+            }
+            await StatusPageAsync(context);
+        }
+
+        /// <summary>A bodiless error status (set by routing, the framework or a handler) gets the dialect's body.</summary>
+        private Task StatusPageAsync(HttpContext context)
+        {
+            var response = context.Response;
+            var status = response.StatusCode;
+            if (status < 400 || status >= 600 || response.HasStarted || response.ContentLength.HasValue || !string.IsNullOrEmpty(response.ContentType))
+            {
+                return Task.CompletedTask;
+            }
             var message = status switch
             {
                 StatusCodes.Status404NotFound => "not found",
-                StatusCodes.Status405MethodNotAllowed => $"method {context.HttpContext.Request.Method} is not allowed here",
+                StatusCodes.Status405MethodNotAllowed => $"method {context.Request.Method} is not allowed here",
                 StatusCodes.Status413PayloadTooLarge => "request body too large",
                 StatusCodes.Status415UnsupportedMediaType => "unsupported content type",
                 _ => "request failed",
             };
-            return dialects.For(context.HttpContext).WriteAsync(context.HttpContext, status, message);
-        });
-        return app;
+            return dialects.For(context).WriteAsync(context, status, message);
+        }
+
+        private async Task HandleAsync(HttpContext context, Exception error)
+        {
+            if (error is OperationCanceledException && context.RequestAborted.IsCancellationRequested)
+            {
+                // The client left: nobody reads an answer. 499 is what the framework's handler records for it.
+                if (!context.Response.HasStarted)
+                {
+                    context.Response.StatusCode = StatusCodes.Status499ClientClosedRequest;
+                }
+                return;
+            }
+            var (status, message) = Classify(error);
+            if (status >= 500)
+            {
+                LogRequestFailed(logger, context.Request.Method, context.Request.Path, status, error);
+            }
+            if (context.Response.HasStarted)
+            {
+                // Too late for an error body: rethrown, the server aborts the connection and the client sees a cut response.
+                ExceptionDispatchInfo.Throw(error);
+            }
+            context.Response.Clear();
+            context.Response.Headers.CacheControl = "no-cache,no-store";
+            try
+            {
+                await dialects.For(context).WriteAsync(context, status, message);
+            }
+            catch (Exception writing) when (!context.RequestAborted.IsCancellationRequested)
+            {
+                LogErrorResponseFailed(logger, context.Request.Method, context.Request.Path, writing.Message);
+                throw;
+            }
+        }
+
+        [LoggerMessage(Level = LogLevel.Error, Message = "{Method} {Path} failed with {Status}")]
+        private static partial void LogRequestFailed(ILogger logger, string method, string path, int status, Exception? error);
+
+        [LoggerMessage(Level = LogLevel.Error, Message = "{Method} {Path}: writing the error response failed: {Reason}")]
+        private static partial void LogErrorResponseFailed(ILogger logger, string method, string path, string reason);
     }
 
     private static (int Status, string Message) Classify(Exception? error) => error switch
@@ -51,7 +120,4 @@ public static partial class ErrorHandlingExtensions
         SecurityTokenException => (StatusCodes.Status401Unauthorized, "invalid token"),
         _ => (StatusCodes.Status500InternalServerError, "internal error"),
     };
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "{Method} {Path} failed with {Status}")]
-    private static partial void LogRequestFailed(ILogger logger, string method, string path, int status, Exception? error);
 }

@@ -1,0 +1,117 @@
+using System.Net;
+using System.Reflection;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Presence.Gateway.Hosting;
+using Presence.Tests.Support;
+using Presence.Users;
+
+namespace Presence.Tests.Http;
+
+/// <summary>
+/// A gateway whose user grains for "down-*" users fail as a cluster whose database is down does, and for "broken-*" users
+/// with a bug's exception; every other user is served by the real cluster.
+/// </summary>
+public sealed class FailingClusterFactory : GatewayFactory
+{
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        builder.ConfigureTestServices(services => services.Replace(ServiceDescriptor.Singleton(provider =>
+            new UserGrains(FailingGrains.Wrap(provider.GetRequiredService<IGrainFactory>())))));
+    }
+
+    /// <summary>An <see cref="IGrainFactory"/> that hands out failing user grains for the two prefixes.</summary>
+    public class FailingGrains : DispatchProxy
+    {
+        private IGrainFactory _inner = null!;
+
+        public static IGrainFactory Wrap(IGrainFactory inner)
+        {
+            var proxy = Create<IGrainFactory, FailingGrains>();
+            ((FailingGrains)(object)proxy)._inner = inner;
+            return proxy;
+        }
+
+        protected override object? Invoke(MethodInfo? method, object?[]? args)
+        {
+            if (method!.Name == nameof(IGrainFactory.GetGrain) && method.ReturnType == typeof(IUserPresenceGrain)
+                && args is [string key, ..] && Failure(key) is { } failure)
+            {
+                return FailingUser.Create(failure);
+            }
+            try
+            {
+                return method.Invoke(_inner, args);
+            }
+            catch (TargetInvocationException error) when (error.InnerException is not null)
+            {
+                throw error.InnerException;
+            }
+        }
+
+        private static Exception? Failure(string key)
+            => key.Contains("down-", StringComparison.Ordinal) ? new Presence.Storage.StorageUnavailableException("database down", new TimeoutException())
+                : key.Contains("broken-", StringComparison.Ordinal) ? new InvalidOperationException("secret internal detail")
+                : null;
+    }
+
+    /// <summary>A user grain whose every call fails with the given exception.</summary>
+    public class FailingUser : DispatchProxy
+    {
+        private Exception _failure = null!;
+
+        public static IUserPresenceGrain Create(Exception failure)
+        {
+            var proxy = Create<IUserPresenceGrain, FailingUser>();
+            ((FailingUser)(object)proxy)._failure = failure;
+            return proxy;
+        }
+
+        protected override object? Invoke(MethodInfo? method, object?[]? args)
+        {
+            var result = method!.ReturnType.GetGenericArguments() is [var type]
+                ? typeof(Task).GetMethod(nameof(Task.FromException), 1, [typeof(Exception)])!.MakeGenericMethod(type).Invoke(null, [_failure])
+                : Task.FromException(_failure);
+            return result;
+        }
+    }
+}
+
+public sealed class FailingClusterTests(FailingClusterFactory factory) : IClassFixture<FailingClusterFactory>
+{
+    [Fact]
+    public async Task A_cluster_that_cannot_answer_is_a_503_in_the_dialects_format_and_not_cached()
+    {
+        using var client = factory.ClientFor("ann", Keys.Tenant());
+        using var response = await client.GetAsync("/v1/users/down-x/presence");
+        var message = await response.AssertError(HttpStatusCode.ServiceUnavailable);
+        Assert.Contains("temporarily unavailable", message);
+        Assert.Contains("no-store", response.Headers.CacheControl?.ToString());
+
+        using var rocket = factory.CreateClient();
+        rocket.DefaultRequestHeaders.Add("X-Auth-Token", GatewayFactory.Token("ann", Keys.Tenant()));
+        rocket.DefaultRequestHeaders.Add("X-User-Id", "ann");
+        using var failed = await rocket.GetAsync("/api/v1/users.getStatus?userId=down-x");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, failed.StatusCode);
+        var json = await failed.Json();
+        Assert.False(json.GetProperty("success").GetBoolean());
+        Assert.Contains("temporarily unavailable", json.GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task A_bug_is_a_500_that_tells_the_client_nothing_internal_and_the_next_call_is_served()
+    {
+        var tenant = Keys.Tenant();
+        using var client = factory.ClientFor("ann", tenant);
+        using var response = await client.GetAsync("/v1/users/broken-1/presence");
+        var message = await response.AssertError(HttpStatusCode.InternalServerError);
+        Assert.DoesNotContain("secret", message);
+
+        await (await client.PutAsync("/v1/users/me/presence", Pnut.Form(("presence", "here")))).AssertOk();
+        var json = await (await client.GetAsync("/v1/users/me/presence")).AssertOk();
+        Assert.Equal("here", json.GetProperty("data").GetProperty("presence").GetString());
+    }
+}
