@@ -41,7 +41,7 @@ public sealed record Caller(string Tenant, string UserId, bool IsAdmin, UserProf
         AddIfPresent(claims, "name", Profile.Name);
         AddIfPresent(claims, "avatar", Profile.AvatarUrl);
         AddIfPresent(claims, "exp", exp);
-        return new ClaimsPrincipal(new ClaimsIdentity(claims, "Bearer", "sub", RoleClaim));
+        return new CallerPrincipal(this, new ClaimsIdentity(claims, "Bearer", "sub", RoleClaim));
 
         static void AddIfPresent(List<Claim> claims, string type, string? value)
         {
@@ -57,6 +57,10 @@ public sealed record Caller(string Tenant, string UserId, bool IsAdmin, UserProf
     /// <summary>The caller of an authenticated request (cached per request).</summary>
     public static Caller Of(HttpContext context)
     {
+        if (context.User is CallerPrincipal principal)
+        {
+            return principal.Caller;
+        }
         if (context.Items.TryGetValue(ItemKey, out var cached) && cached is Caller caller)
         {
             return caller;
@@ -66,12 +70,28 @@ public sealed record Caller(string Tenant, string UserId, bool IsAdmin, UserProf
         return caller;
     }
 
-    /// <summary>Sets the caller of this request (authentication already knows it).</summary>
-    public static void Remember(HttpContext context, Caller caller) => context.Items[ItemKey] = caller;
+    /// <summary>
+    /// Sets the caller of this request (authentication already knows it). A request whose user is this caller's
+    /// own principal needs nothing more: the common case costs no per-request items dictionary.
+    /// </summary>
+    public static void Remember(HttpContext context, Caller caller)
+    {
+        if (context.User is CallerPrincipal principal && ReferenceEquals(principal.Caller, caller))
+        {
+            return;
+        }
+        context.Items[ItemKey] = caller;
+    }
 
     /// <summary>Resolves a route's user id: "me" is the caller.</summary>
     public string Resolve(string userId) => userId == "me" ? UserId : userId;
 
     /// <summary>May this caller act for <paramref name="userId"/>: itself, or anyone of its tenant with an admin token.</summary>
     public bool MayActFor(string userId) => userId == UserId || IsAdmin;
+}
+
+/// <summary>The principal <see cref="Caller.ToPrincipal"/> makes: its claims, and the caller read from them.</summary>
+public sealed class CallerPrincipal(Caller caller, ClaimsIdentity identity) : ClaimsPrincipal(identity)
+{
+    public Caller Caller { get; } = caller;
 }

@@ -1,4 +1,5 @@
 using System.Runtime.ExceptionServices;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.IdentityModel.Tokens;
 
 namespace Presence.Gateway.Errors;
@@ -81,6 +82,8 @@ public static partial class ErrorHandlingExtensions
                 }
                 return;
             }
+            // As the framework's handler does: the request-duration metric names what failed.
+            context.Features.Get<IHttpMetricsTagsFeature>()?.Tags.Add(new("error.type", error.GetType().FullName));
             var (status, message) = Classify(error);
             if (status >= 500)
             {

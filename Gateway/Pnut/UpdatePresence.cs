@@ -17,6 +17,7 @@ public sealed class UpdatePresence(RequestDelegate next, Hosting.UserGrains user
     {
         var metadata = http.GetEndpoint()?.Metadata;
         return metadata?.GetMetadata<AppliesUpdatePresence>() is not null && metadata.GetMetadata<HandlesUpdatePresence>() is null
+            && http.Request.QueryString.HasValue // the parsed query is a per-request object: only when there is one
             && http.Request.Query.ContainsKey(Parameter)
             ? ApplyThen(http)
             : next(http); // the common call: no state machine of its own

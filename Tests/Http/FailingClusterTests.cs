@@ -99,6 +99,11 @@ public sealed class FailingClusterTests(FailingClusterFactory factory) : IClassF
         var json = await failed.Json();
         Assert.False(json.GetProperty("success").GetBoolean());
         Assert.Contains("temporarily unavailable", json.GetProperty("error").GetString());
+
+        using var scraper = factory.CreateClient();
+        await ClusterFixture.Eventually(async () => (await scraper.GetStringAsync("/metrics"))
+            .Contains("error_type=\"Presence.Storage.StorageUnavailableException\"", StringComparison.Ordinal),
+            "the request-duration metric names the failure");
     }
 
     [Fact]
