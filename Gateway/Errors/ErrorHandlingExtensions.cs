@@ -56,6 +56,10 @@ public static partial class ErrorHandlingExtensions
         {
             var response = context.Response;
             var status = response.StatusCode;
+            if (status >= 500)
+            {
+                TagErrorType(context, status);
+            }
             if (status < 400 || status >= 600 || response.HasStarted || response.ContentLength.HasValue || !string.IsNullOrEmpty(response.ContentType))
             {
                 return Task.CompletedTask;
@@ -83,7 +87,7 @@ public static partial class ErrorHandlingExtensions
                 return;
             }
             // As the framework's handler does: the request-duration metric names what failed.
-            context.Features.Get<IHttpMetricsTagsFeature>()?.Tags.Add(new("error.type", error.GetType().FullName));
+            context.Features.Get<IHttpMetricsTagsFeature>()?.Tags.Add(new(ErrorType, error.GetType().FullName));
             var (status, message) = Classify(error);
             if (status >= 500)
             {
@@ -106,6 +110,28 @@ public static partial class ErrorHandlingExtensions
                 throw;
             }
         }
+
+        /// <summary>
+        /// A 5xx answered without an exception is tagged with its status code, as the semantic conventions ask (and
+        /// OpenTelemetry's own middleware for it, removed in MetricsEndpoints, did).
+        /// </summary>
+        private static void TagErrorType(HttpContext context, int status)
+        {
+            if (context.Features.Get<IHttpMetricsTagsFeature>() is not { } metrics)
+            {
+                return;
+            }
+            foreach (var tag in metrics.Tags)
+            {
+                if (tag.Key == ErrorType)
+                {
+                    return;
+                }
+            }
+            metrics.Tags.Add(new(ErrorType, status.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        }
+
+        private const string ErrorType = "error.type";
 
         [LoggerMessage(Level = LogLevel.Error, Message = "{Method} {Path} failed with {Status}")]
         private static partial void LogRequestFailed(ILogger logger, string method, string path, int status, Exception? error);

@@ -62,8 +62,25 @@ public static class MetricsEndpoints
                 metrics.AddOtlpExporter();
             }
         });
+        RemoveErrorTypeLayer(builder.Services);
         return builder;
     }
+
+    /// <summary>
+    /// OpenTelemetry's ASP.NET Core instrumentation puts a middleware of its own around every request, only to tag a
+    /// 5xx response with <c>error.type</c> (ASP.NET Core 10 tags only exceptions). Every error response here is made
+    /// in DialectErrors, which tags them itself, so that layer (a state machine per request) is removed. It is found
+    /// by name, being internal: should it be renamed, it stays, and costs only what it cost before.
+    /// </summary>
+    internal static void RemoveErrorTypeLayer(IServiceCollection services)
+    {
+        foreach (var descriptor in services.Where(d => d.ServiceType == typeof(IStartupFilter) && d.ImplementationType?.FullName == ErrorTypeLayer).ToList())
+        {
+            services.Remove(descriptor);
+        }
+    }
+
+    internal const string ErrorTypeLayer = "OpenTelemetry.Instrumentation.AspNetCore.Implementation.HttpServerErrorTypeStartupFilter";
 
     public static WebApplication MapPresenceMetrics(this WebApplication app)
     {

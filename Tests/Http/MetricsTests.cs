@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.DependencyInjection;
 using Presence.Tests.Support;
 
 namespace Presence.Tests.Http;
@@ -6,6 +7,16 @@ namespace Presence.Tests.Http;
 [Collection(GatewayCollection.Name)]
 public sealed class MetricsTests(GatewayFactory factory)
 {
+    [Fact]
+    public void OpenTelemetrys_per_request_error_type_layer_is_removed_by_its_real_name()
+    {
+        // The name it is found by names a real type of the instrumentation package (else the removal does nothing)...
+        Assert.NotNull(typeof(OpenTelemetry.Instrumentation.AspNetCore.AspNetCoreTraceInstrumentationOptions).Assembly.GetType(Presence.Gateway.Hosting.MetricsEndpoints.ErrorTypeLayer));
+        // ...and no such startup filter is left to wrap the pipeline.
+        Assert.DoesNotContain(factory.Services.GetServices<Microsoft.AspNetCore.Hosting.IStartupFilter>(),
+            filter => filter.GetType().FullName == Presence.Gateway.Hosting.MetricsEndpoints.ErrorTypeLayer);
+    }
+
     [Fact]
     public async Task Prometheus_scrapes_the_services_own_meters_with_orleans_and_aspnetcore()
     {
