@@ -3,11 +3,17 @@ namespace Presence.Grains.Index;
 /// <summary>
 /// Index entries bucketed by the whole second of their next step (rounded up), so moving an entry is O(1) and
 /// a shard with a million refreshing users keeps one small bucket per second instead of a heap of stale timers.
+/// Emptied buckets are kept for the next seconds (a few, of bounded size): a bucket lives about as long as a TTL, so a
+/// new set (and its regrowth) every second was garbage promoted to the oldest generation before it died.
 /// </summary>
 internal sealed class ExpiryWheel
 {
+    private const int MaxSpares = 4;
+    private const int MaxSpareCapacity = 8192;
+
     private readonly Dictionary<long, HashSet<string>> _buckets = [];
     private readonly PriorityQueue<long, long> _seconds = new();
+    private readonly Stack<HashSet<string>> _spares = new();
 
     public DateTimeOffset EarliestDue
     {
@@ -39,7 +45,7 @@ internal sealed class ExpiryWheel
         }
         if (!_buckets.TryGetValue(second, out var bucket))
         {
-            _buckets[second] = bucket = new HashSet<string>(StringComparer.Ordinal);
+            _buckets[second] = bucket = _spares.TryPop(out var spare) ? spare : new HashSet<string>(StringComparer.Ordinal);
             _seconds.Enqueue(second, second);
         }
         bucket.Add(entry.UserId);
@@ -54,6 +60,7 @@ internal sealed class ExpiryWheel
             if (bucket.Count == 0)
             {
                 _buckets.Remove(entry.Bucket);
+                Spare(bucket);
             }
         }
         entry.Bucket = long.MaxValue;
@@ -73,12 +80,22 @@ internal sealed class ExpiryWheel
             if (_buckets.Remove(second, out var bucket))
             {
                 (due ??= []).AddRange(bucket);
+                Spare(bucket);
             }
         }
         return due ?? NoneDue;
     }
 
     private static readonly List<string> NoneDue = [];
+
+    private void Spare(HashSet<string> bucket)
+    {
+        if (_spares.Count < MaxSpares && bucket.EnsureCapacity(0) <= MaxSpareCapacity)
+        {
+            bucket.Clear();
+            _spares.Push(bucket);
+        }
+    }
 
     private static long CeilingSecond(DateTimeOffset at)
     {

@@ -229,7 +229,17 @@ public sealed partial class PresenceIndexGrain(
         entry.Profile = update.Profile;
         entry.LastSeenAt = update.LastSeenAt;
         entry.Status = status;
-        entry.Steps = update.Steps;
+        // A refresh brings a timeline as long as the one it replaces (a heartbeat: one step, to offline): copied into
+        // the entry's own array, the update's dies young instead of every entry's array being replaced (and, under
+        // load, promoted to the oldest generation before it died) on every heartbeat.
+        if (entry.Steps.Length == update.Steps.Length && entry.Steps.Length > 0)
+        {
+            update.Steps.CopyTo(entry.Steps, 0);
+        }
+        else
+        {
+            entry.Steps = update.Steps;
+        }
         entry.NextStep = next;
         _wheel.Schedule(entry);
     }

@@ -237,19 +237,23 @@ public sealed partial class UserPresenceGrain(
         else
         {
             var ttl = update.Ttl ?? expiry.Value.Default;
-            var next = new PresenceSource(update.Status, now, now + ttl);
+            var expiresAt = now + ttl;
             if (!current.Sources.TryGetValue(update.Source, out var previous) || previous.Status != update.Status)
             {
                 mustWrite = true;
+                current.Sources[update.Source] = new PresenceSource(update.Status, now, expiresAt);
             }
-            else if (!update.Renewal && (!_persistedExpiry.TryGetValue(update.Source, out var written)
-                || next.ExpiresAt - written >= CoalesceWindow(ttl)))
+            else
             {
-                // A held connection's lease renewal is never worth a write by itself: if it were lost, the gateway's
-                // next renewal (well within the lease) puts it back, and the index holds the timeline meanwhile.
-                mustWrite = true;
+                if (!update.Renewal && (!_persistedExpiry.TryGetValue(update.Source, out var written)
+                    || expiresAt - written >= CoalesceWindow(ttl)))
+                {
+                    // A held connection's lease renewal is never worth a write by itself: if it were lost, the gateway's
+                    // next renewal (well within the lease) puts it back, and the index holds the timeline meanwhile.
+                    mustWrite = true;
+                }
+                previous.Refresh(now, expiresAt);
             }
-            current.Sources[update.Source] = next;
         }
 
         if (update.Profile is { } profile && profile != current.Profile)

@@ -42,6 +42,19 @@ public sealed class UserPresenceState
     public const int MaxChannels = 256;
 }
 
-/// <summary>One live source of presence. It counts while ExpiresAt is in the future, whether or not a timer fired.</summary>
-[GenerateSerializer, Immutable, Alias("presence.PresenceSource")]
-public sealed record PresenceSource([property: Id(0)] string Status, [property: Id(1)] DateTimeOffset UpdatedAt, [property: Id(2)] DateTimeOffset ExpiresAt);
+/// <summary>
+/// One live source of presence. It counts while ExpiresAt is in the future, whether or not a timer fired. A refresh of
+/// the same status moves it along in place (<see cref="Refresh"/>): a source lives as long as its user, and one
+/// replaced on every heartbeat was, under load, garbage promoted to the oldest generation before it died.
+/// </summary>
+[GenerateSerializer, Alias("presence.PresenceSource")]
+public sealed record PresenceSource(string Status, DateTimeOffset UpdatedAt, DateTimeOffset ExpiresAt)
+{
+    [Id(0)] public string Status { get; private set; } = Status;
+
+    [Id(1)] public DateTimeOffset UpdatedAt { get; private set; } = UpdatedAt;
+
+    [Id(2)] public DateTimeOffset ExpiresAt { get; private set; } = ExpiresAt;
+
+    public void Refresh(DateTimeOffset updatedAt, DateTimeOffset expiresAt) => (UpdatedAt, ExpiresAt) = (updatedAt, expiresAt);
+}
