@@ -5,12 +5,13 @@ return args switch
 {
     ["serve-baseline", .. var rest] => BaselineServer.Run(rest),
     ["allocations", .. var rest] => await Allocations.Run(rest),
+    ["heap", .. var rest] => HeapCensus.Run(rest),
     [var scenario, ..] when Scenarios.All.ContainsKey(scenario) => await Scenarios.All[scenario](new BenchSettings(args[1..])),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine($"usage: dotnet run -c Release --project Bench -- <{string.Join("|", Scenarios.All.Keys)}> [--seconds N] [--rounds N] [--users N], or allocations <pid> [seconds]");
+    Console.Error.WriteLine($"usage: dotnet run -c Release --project Bench -- <{string.Join("|", Scenarios.All.Keys)}> [--seconds N] [--rounds N] [--users N], or allocations <pid> [seconds], or heap <pid> [top]");
     return 2;
 }
