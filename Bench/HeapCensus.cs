@@ -5,8 +5,9 @@ namespace Presence.Bench;
 
 /// <summary>
 /// heap &lt;pid&gt; [top]: a census of a running .NET process's heap (it is paused while read). Two tables by type:
-/// live objects (reachable from the roots), which is what memory per user or per stream is made of; and unreachable
-/// objects still in gen1 and gen2, which is garbage that was promoted before it died: what makes collections slow.
+/// live objects (reachable from the roots, the finalizer queue's included), which is what memory per user or per stream
+/// is made of; and unreachable objects still in gen1, gen2 or the large and pinned object heaps (collected with gen2),
+/// which is garbage that was promoted (or born old) before it died: what makes collections slow.
 /// Take it right after a few seconds of load. Diff two live censuses (before and after opening streams, say) for the
 /// cost of one more of something.
 /// </summary>
@@ -19,7 +20,12 @@ public static class HeapCensus
             Console.Error.WriteLine("usage: dotnet run -c Release --project Bench -- heap <pid> [top]");
             return 2;
         }
-        var top = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 30;
+        var top = 30;
+        if (args.Length > 1 && !int.TryParse(args[1], CultureInfo.InvariantCulture, out top))
+        {
+            Console.Error.WriteLine("usage: dotnet run -c Release --project Bench -- heap <pid> [top]");
+            return 2;
+        }
         using var target = DataTarget.AttachToProcess(pid, suspend: true);
         using var runtime = CreateRuntime(target.ClrVersions[0]);
         var heap = runtime.Heap;
@@ -39,14 +45,14 @@ public static class HeapCensus
                 {
                     Count(liveByType, obj);
                 }
-                else if (segment.GetGeneration(obj.Address) is Generation.Generation1 or Generation.Generation2)
+                else if (segment.GetGeneration(obj.Address) is Generation.Generation1 or Generation.Generation2 or Generation.Large or Generation.Pinned)
                 {
                     Count(promotedGarbage, obj);
                 }
             }
         }
         Print("live objects", liveByType, top);
-        Print("unreachable objects in gen1 and gen2 (promoted, then died)", promotedGarbage, top);
+        Print("unreachable objects in gen1, gen2, LOH and POH (promoted, then died)", promotedGarbage, top);
         return 0;
     }
 

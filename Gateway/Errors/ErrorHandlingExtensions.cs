@@ -19,7 +19,8 @@ public static partial class ErrorHandlingExtensions
     /// <summary>
     /// The work of the framework's exception handler and status-code pages in one middleware: one layer (and, for a
     /// request that completes asynchronously, one state machine) per request instead of two, and no per-request
-    /// feature object. The endpoint stays set while the error is written, so an endpoint's own dialect answers.
+    /// feature object. The endpoint stays set while the error is written, so an endpoint's own dialect answers
+    /// (the framework's handler cleared it, leaving only the path prefix to go by).
     /// </summary>
     private sealed partial class DialectErrors(RequestDelegate next, DialectRegistry dialects, ILogger<DialectErrors> logger)
     {
@@ -29,12 +30,16 @@ public static partial class ErrorHandlingExtensions
             try
             {
                 pending = next(context);
+                if (pending.IsCompletedSuccessfully && !NeedsStatusPage(context.Response))
+                {
+                    return Task.CompletedTask; // the common call: no state machine of its own
+                }
             }
             catch (Exception error)
             {
                 return HandleAsync(context, error);
             }
-            return pending.IsCompletedSuccessfully ? StatusPageAsync(context) : AwaitedAsync(context, pending);
+            return AwaitedAsync(context, pending);
         }
 
         private async Task AwaitedAsync(HttpContext context, Task pending)
@@ -42,25 +47,33 @@ public static partial class ErrorHandlingExtensions
             try
             {
                 await pending;
+                if (NeedsStatusPage(context.Response))
+                {
+                    await StatusPageAsync(context);
+                }
             }
             catch (Exception error)
             {
                 await HandleAsync(context, error);
-                return;
             }
-            await StatusPageAsync(context);
         }
 
-        /// <summary>A bodiless error status (set by routing, the framework or a handler) gets the dialect's body.</summary>
+        /// <summary>An error status no one wrote a body for (routing's 404 and 405, the framework's 413 or 415, a 5xx).</summary>
+        private static bool NeedsStatusPage(HttpResponse response)
+            => response.StatusCode >= 400 && response.StatusCode < 600
+                && (response.StatusCode >= 500 || (!response.HasStarted && !response.ContentLength.HasValue && string.IsNullOrEmpty(response.ContentType)));
+
         private Task StatusPageAsync(HttpContext context)
         {
             var response = context.Response;
             var status = response.StatusCode;
             if (status >= 500)
             {
-                TagErrorType(context, status);
+                // As the semantic conventions ask (and OpenTelemetry's own middleware for it, removed in
+                // MetricsEndpoints, did): a 5xx answered without an exception is tagged with its status code.
+                TagErrorType(context, status.ToString(System.Globalization.CultureInfo.InvariantCulture));
             }
-            if (status < 400 || status >= 600 || response.HasStarted || response.ContentLength.HasValue || !string.IsNullOrEmpty(response.ContentType))
+            if (response.HasStarted || response.ContentLength.HasValue || !string.IsNullOrEmpty(response.ContentType))
             {
                 return Task.CompletedTask;
             }
@@ -68,7 +81,7 @@ public static partial class ErrorHandlingExtensions
             {
                 StatusCodes.Status404NotFound => "not found",
                 StatusCodes.Status405MethodNotAllowed => $"method {context.Request.Method} is not allowed here",
-                StatusCodes.Status413PayloadTooLarge => "request body too large",
+                StatusCodes.Status413PayloadTooLarge => BodyTooLarge,
                 StatusCodes.Status415UnsupportedMediaType => "unsupported content type",
                 _ => "request failed",
             };
@@ -77,17 +90,17 @@ public static partial class ErrorHandlingExtensions
 
         private async Task HandleAsync(HttpContext context, Exception error)
         {
-            if (error is OperationCanceledException && context.RequestAborted.IsCancellationRequested)
+            if (error is OperationCanceledException or IOException && context.RequestAborted.IsCancellationRequested)
             {
-                // The client left: nobody reads an answer. 499 is what the framework's handler records for it.
+                // The client left (a cancelled read or write, or a reset connection): nobody reads an answer. 499 is
+                // what the framework's handler records for it.
                 if (!context.Response.HasStarted)
                 {
                     context.Response.StatusCode = StatusCodes.Status499ClientClosedRequest;
                 }
                 return;
             }
-            // As the framework's handler does: the request-duration metric names what failed.
-            context.Features.Get<IHttpMetricsTagsFeature>()?.Tags.Add(new(ErrorType, error.GetType().FullName));
+            TagErrorType(context, error.GetType().FullName);
             var (status, message) = Classify(error);
             if (status >= 500)
             {
@@ -99,23 +112,24 @@ public static partial class ErrorHandlingExtensions
                 ExceptionDispatchInfo.Throw(error);
             }
             context.Response.Clear();
+            // An error is about this moment: no cache, proxy or browser may keep it.
             context.Response.Headers.CacheControl = "no-cache,no-store";
+            context.Response.Headers.Pragma = "no-cache";
+            context.Response.Headers.Expires = "-1";
             try
             {
                 await dialects.For(context).WriteAsync(context, status, message);
             }
             catch (Exception writing) when (!context.RequestAborted.IsCancellationRequested)
             {
-                LogErrorResponseFailed(logger, context.Request.Method, context.Request.Path, writing.Message);
-                throw;
+                // The failure that mattered is the request's: log both, and let the server cut the connection over it.
+                LogErrorResponseFailed(logger, context.Request.Method, context.Request.Path, error.GetType().Name, writing);
+                ExceptionDispatchInfo.Throw(error);
             }
         }
 
-        /// <summary>
-        /// A 5xx answered without an exception is tagged with its status code, as the semantic conventions ask (and
-        /// OpenTelemetry's own middleware for it, removed in MetricsEndpoints, did).
-        /// </summary>
-        private static void TagErrorType(HttpContext context, int status)
+        /// <summary>The first <c>error.type</c> of a request wins: the exception's type over its status code.</summary>
+        private static void TagErrorType(HttpContext context, string? value)
         {
             if (context.Features.Get<IHttpMetricsTagsFeature>() is not { } metrics)
             {
@@ -128,7 +142,7 @@ public static partial class ErrorHandlingExtensions
                     return;
                 }
             }
-            metrics.Tags.Add(new(ErrorType, status.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            metrics.Tags.Add(new(ErrorType, value));
         }
 
         private const string ErrorType = "error.type";
@@ -136,13 +150,15 @@ public static partial class ErrorHandlingExtensions
         [LoggerMessage(Level = LogLevel.Error, Message = "{Method} {Path} failed with {Status}")]
         private static partial void LogRequestFailed(ILogger logger, string method, string path, int status, Exception? error);
 
-        [LoggerMessage(Level = LogLevel.Error, Message = "{Method} {Path}: writing the error response failed: {Reason}")]
-        private static partial void LogErrorResponseFailed(ILogger logger, string method, string path, string reason);
+        [LoggerMessage(Level = LogLevel.Error, Message = "{Method} {Path}: writing the error response for {Failure} failed")]
+        private static partial void LogErrorResponseFailed(ILogger logger, string method, string path, string failure, Exception writing);
     }
+
+    private const string BodyTooLarge = "request body too large";
 
     private static (int Status, string Message) Classify(Exception? error) => error switch
     {
-        BadHttpRequestException bad => (bad.StatusCode, bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? "request body too large" : "bad request"),
+        BadHttpRequestException bad => (bad.StatusCode, bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? BodyTooLarge : "bad request"),
         // The cluster or its database cannot answer right now: a retry later will do.
         OrleansException or TimeoutException or OperationCanceledException or Presence.Storage.StorageUnavailableException
             => (StatusCodes.Status503ServiceUnavailable, "presence service temporarily unavailable, retry shortly"),

@@ -238,7 +238,9 @@ public sealed partial class PresenceIndexGrain(
         }
         else
         {
-            entry.Steps = update.Steps;
+            // A copy, never the update's own array, since the next refresh writes into it: an [Immutable] update is
+            // passed by reference within a silo, and whoever else holds it must not see its timeline change.
+            entry.Steps = update.Steps.Length == 0 ? [] : [.. update.Steps];
         }
         entry.NextStep = next;
         _wheel.Schedule(entry);
