@@ -53,7 +53,8 @@ public sealed class FailingClusterFactory : GatewayFactory
         }
 
         private static Exception? Failure(string key)
-            => key.Contains("down-", StringComparison.Ordinal) ? new Presence.Storage.StorageUnavailableException("database down", new TimeoutException())
+            => key.Contains("reset-", StringComparison.Ordinal) ? new IOException("connection reset by peer")
+                : key.Contains("down-", StringComparison.Ordinal) ? new Presence.Storage.StorageUnavailableException("database down", new TimeoutException())
                 : key.Contains("broken-", StringComparison.Ordinal) ? new InvalidOperationException("secret internal detail")
                 : null;
     }
@@ -70,12 +71,21 @@ public sealed class FailingClusterFactory : GatewayFactory
             return proxy;
         }
 
+        /// <summary>Fails at once; an <see cref="IOException"/> only once the call is cancelled, as a client's reset surfaces.</summary>
         protected override object? Invoke(MethodInfo? method, object?[]? args)
         {
-            var result = method!.ReturnType.GetGenericArguments() is [var type]
-                ? typeof(Task).GetMethod(nameof(Task.FromException), 1, [typeof(Exception)])!.MakeGenericMethod(type).Invoke(null, [_failure])
-                : Task.FromException(_failure);
-            return result;
+            var type = method!.ReturnType.GetGenericArguments() is [var result] ? result : typeof(object);
+            var token = args?.OfType<CancellationToken>().FirstOrDefault() ?? default;
+            var name = _failure is IOException ? nameof(FailWhenCancelled) : nameof(Fail);
+            return typeof(FailingUser).GetMethod(name, BindingFlags.NonPublic | BindingFlags.Static)!.MakeGenericMethod(type).Invoke(null, [_failure, token]);
+        }
+
+        private static Task<T> Fail<T>(Exception failure, CancellationToken token) => Task.FromException<T>(failure);
+
+        private static async Task<T> FailWhenCancelled<T>(Exception failure, CancellationToken token)
+        {
+            await Task.Delay(Timeout.Infinite, token).ContinueWith(_ => { }, TaskScheduler.Default);
+            throw failure;
         }
     }
 }
@@ -104,6 +114,25 @@ public sealed class FailingClusterTests(FailingClusterFactory factory) : IClassF
         await ClusterFixture.Eventually(async () => (await scraper.GetStringAsync("/metrics"))
             .Contains("error_type=\"Presence.Storage.StorageUnavailableException\"", StringComparison.Ordinal),
             "the request-duration metric names the failure");
+    }
+
+    [Fact]
+    public async Task A_client_that_resets_mid_call_is_recorded_as_499_and_not_as_a_failure()
+    {
+        using var client = factory.ClientFor("ann", Keys.Tenant());
+        using var leaving = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.GetAsync("/v1/users/reset-1/presence", leaving.Token));
+
+        using var scraper = factory.CreateClient();
+        string line = "";
+        await ClusterFixture.Eventually(async () =>
+        {
+            line = (await scraper.GetStringAsync("/metrics")).Split('\n').FirstOrDefault(l =>
+                l.StartsWith("http_server_request_duration_seconds_count", StringComparison.Ordinal)
+                && l.Contains("http_response_status_code=\"499\"", StringComparison.Ordinal)) ?? "";
+            return line.Length > 0;
+        }, "the aborted request is counted with 499");
+        Assert.DoesNotContain("error_type", line);
     }
 
     [Fact]
