@@ -58,10 +58,15 @@ public static partial class ErrorHandlingExtensions
             }
         }
 
-        /// <summary>An error status no one wrote a body for (routing's 404 and 405, the framework's 413 or 415, a 5xx).</summary>
+        /// <summary>
+        /// An error status no one wrote a body for (routing's 404 and 405, the framework's 413 or 415), or any 5xx,
+        /// which is tagged on the request-duration metric even when it has a body.
+        /// </summary>
         private static bool NeedsStatusPage(HttpResponse response)
-            => response.StatusCode >= 400 && response.StatusCode < 600
-                && (response.StatusCode >= 500 || (!response.HasStarted && !response.ContentLength.HasValue && string.IsNullOrEmpty(response.ContentType)));
+            => response.StatusCode is >= 400 and < 600 && (response.StatusCode >= 500 || Bodiless(response));
+
+        private static bool Bodiless(HttpResponse response)
+            => !response.HasStarted && !response.ContentLength.HasValue && string.IsNullOrEmpty(response.ContentType);
 
         private Task StatusPageAsync(HttpContext context)
         {
@@ -73,7 +78,7 @@ public static partial class ErrorHandlingExtensions
                 // MetricsEndpoints, did): a 5xx answered without an exception is tagged with its status code.
                 TagErrorType(context, status.ToString(System.Globalization.CultureInfo.InvariantCulture));
             }
-            if (response.HasStarted || response.ContentLength.HasValue || !string.IsNullOrEmpty(response.ContentType))
+            if (!Bodiless(response))
             {
                 return Task.CompletedTask;
             }

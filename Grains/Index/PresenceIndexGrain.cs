@@ -229,18 +229,17 @@ public sealed partial class PresenceIndexGrain(
         entry.Profile = update.Profile;
         entry.LastSeenAt = update.LastSeenAt;
         entry.Status = status;
-        // A refresh brings a timeline as long as the one it replaces (a heartbeat: one step, to offline): copied into
-        // the entry's own array, the update's dies young instead of every entry's array being replaced (and, under
-        // load, promoted to the oldest generation before it died) on every heartbeat.
+        // The entry keeps an array of its own and a refresh (a heartbeat: one step, to offline, as long as the timeline
+        // it replaces) is copied into it: the update's array dies young, where replacing every entry's array on every
+        // heartbeat promoted each to the oldest generation before it died. Never the update's own array: an
+        // [Immutable] update is passed by reference within a silo, and whoever else holds it must not see it change.
         if (entry.Steps.Length == update.Steps.Length && entry.Steps.Length > 0)
         {
             update.Steps.CopyTo(entry.Steps, 0);
         }
         else
         {
-            // A copy, never the update's own array, since the next refresh writes into it: an [Immutable] update is
-            // passed by reference within a silo, and whoever else holds it must not see its timeline change.
-            entry.Steps = update.Steps.Length == 0 ? [] : [.. update.Steps];
+            entry.Steps = [.. update.Steps];
         }
         entry.NextStep = next;
         _wheel.Schedule(entry);
