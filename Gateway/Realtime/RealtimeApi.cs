@@ -44,6 +44,10 @@ public static class RealtimeApi
         builder.Services.AddSingleton<RealtimeMetrics>();
         builder.Services.AddSingleton<PresenceEventHub>();
         builder.Services.AddSingleton<HeldPresence>();
+        builder.Services.AddSingleton<StreamRunner>();
+        builder.Services.AddSingleton<Direct.DirectStreams>();
+        // After Kestrel's own transport: Kestrel tries the last registered first.
+        builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory, Direct.DirectStreamTransport>();
         builder.Services.AddHostedService<RealtimeService>();
         return builder;
     }
@@ -65,7 +69,7 @@ public static class RealtimeApi
 
     public static Results<EventStream, StreamError> Events(HttpContext http, ChannelTypes channelTypes, IOptions<RealtimeOptions> options)
     {
-        var (request, error) = StreamRequest.Read(http.Request, options.Value, channelTypes);
+        var (request, error) = StreamRequest.Read(http.Request.Query, options.Value, channelTypes);
         return error is not null ? error : new EventStream(request!, Transport.Sse);
     }
 
@@ -75,7 +79,7 @@ public static class RealtimeApi
         {
             return StreamError.BadRequest("this endpoint is a WebSocket: send an upgrade request (GET with Upgrade: websocket)");
         }
-        var (request, error) = StreamRequest.Read(http.Request, options.Value, channelTypes);
+        var (request, error) = StreamRequest.Read(http.Request.Query, options.Value, channelTypes);
         return error is not null ? error : new EventStream(request!, Transport.WebSocket);
     }
 
@@ -90,13 +94,14 @@ public static class RealtimeApi
 /// Runs one stream: headers (or the upgrade) at once, then the caller's watches and held presence, then a
 /// <c>health.check</c> event, then events until the client goes away.
 /// </summary>
-public sealed partial class EventStream(StreamRequest request, RealtimeApi.Transport transport) : IResult, IEndpointMetadataProvider
+public sealed class EventStream(StreamRequest request, RealtimeApi.Transport transport) : IResult, IEndpointMetadataProvider
 {
     public async Task ExecuteAsync(HttpContext http)
     {
         var services = http.RequestServices;
         var options = services.GetRequiredService<IOptions<RealtimeOptions>>().Value;
         var held = services.GetRequiredService<HeldPresence>();
+        var runner = services.GetRequiredService<StreamRunner>();
         var caller = Caller.Of(http);
         if (!held.TryReserve(caller))
         {
@@ -108,28 +113,28 @@ public sealed partial class EventStream(StreamRequest request, RealtimeApi.Trans
         // not a lease), and when its token expires (the client reconnects with a fresh one).
         using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(
             http.RequestAborted, services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping);
-        if (TokenExpiry(http) is { } expiresAt)
+        if (StreamRunner.TokenExpiry(http.User) is { } expiresAt)
         {
-            lifetime.CancelAfter(Clamp(expiresAt - DateTimeOffset.UtcNow));
+            lifetime.CancelAfter(StreamRunner.UntilExpiry(expiresAt));
         }
         try
         {
             if (transport == RealtimeApi.Transport.Sse)
             {
-                await RunSse(http, caller, options, lifetime.Token);
+                await RunSse(http, runner, caller, options, lifetime.Token);
             }
             else
             {
-                await RunWebSocket(http, caller, options, lifetime.Token);
+                await RunWebSocket(http, runner, caller, options, lifetime.Token);
             }
         }
         finally
         {
-            await CloseQuietly(held, caller);
+            await runner.ReleaseQuietly(caller);
         }
     }
 
-    private async Task RunSse(HttpContext http, Caller caller, RealtimeOptions options, CancellationToken lifetime)
+    private async Task RunSse(HttpContext http, StreamRunner runner, Caller caller, RealtimeOptions options, CancellationToken lifetime)
     {
         http.Response.ContentType = "text/event-stream";
         http.Response.Headers.CacheControl = "no-cache";
@@ -138,10 +143,10 @@ public sealed partial class EventStream(StreamRequest request, RealtimeApi.Trans
         await http.Response.Body.FlushAsync(lifetime);
         var connection = new SseConnection(http, caller, request.Users, request.Channels, options.SendBuffer);
         connection.Start(lifetime);
-        await Run(http, request, connection, "sse", connection.Ended, lifetime);
+        await runner.Run(request, connection, "sse", connection.Ended, lifetime);
     }
 
-    private async Task RunWebSocket(HttpContext http, Caller caller, RealtimeOptions options, CancellationToken lifetime)
+    private async Task RunWebSocket(HttpContext http, StreamRunner runner, Caller caller, RealtimeOptions options, CancellationToken lifetime)
     {
         using var socket = await http.WebSockets.AcceptWebSocketAsync();
         using var ended = CancellationTokenSource.CreateLinkedTokenSource(lifetime);
@@ -151,7 +156,7 @@ public sealed partial class EventStream(StreamRequest request, RealtimeApi.Trans
         var receiving = Receive(socket, ended);
         try
         {
-            await Run(http, request, connection, "websocket", Task.WhenAny(connection.Ended, receiving), ended.Token);
+            await runner.Run(request, connection, "websocket", Task.WhenAny(connection.Ended, receiving), ended.Token);
         }
         finally
         {
@@ -181,65 +186,6 @@ public sealed partial class EventStream(StreamRequest request, RealtimeApi.Trans
         }
     }
 
-    private static async Task Run(HttpContext http, StreamRequest request, StreamConnection connection, string transport, Task pumping, CancellationToken cancellationToken)
-    {
-        var services = http.RequestServices;
-        var hub = services.GetRequiredService<PresenceEventHub>();
-        var held = services.GetRequiredService<HeldPresence>();
-        var metrics = services.GetRequiredService<RealtimeMetrics>();
-        var time = services.GetRequiredService<TimeProvider>();
-        metrics.StreamOpened(transport);
-        try
-        {
-            connection.Users = await request.UsersWithSubscriptions(services.GetRequiredService<IGrainFactory>(), connection.Caller, cancellationToken);
-            await hub.AttachAsync(connection, cancellationToken);
-            var me = await held.OpenAsync(connection.Caller, cancellationToken);
-            connection.Open(RealtimeEvents.Connected(connection.Id, me, time.GetUtcNow()));
-            await pumping;
-        }
-        catch (Exception) when (cancellationToken.IsCancellationRequested || connection.DroppedBecause is not null)
-        {
-            // The client went away, or was dropped for falling behind.
-        }
-        catch (Exception error)
-        {
-            // The stream is open (its headers are sent): say why it ends, in the stream, and end it.
-            LogStreamFailed(services.GetRequiredService<ILoggerFactory>().CreateLogger<EventStream>(), connection.Id, error.Message);
-            connection.Fail(RealtimeEvents.Failed("presence service temporarily unavailable, reconnect shortly"));
-            await connection.DrainedAsync(TimeSpan.FromSeconds(5));
-        }
-        finally
-        {
-            hub.Detach(connection);
-            await connection.StopAsync();
-            metrics.StreamClosed(transport);
-        }
-    }
-
-    /// <summary>The token's exp, if it has one (validation requires it).</summary>
-    private static DateTimeOffset? TokenExpiry(HttpContext http)
-        => long.TryParse(http.User.FindFirst("exp")?.Value, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var exp)
-            ? DateTimeOffset.FromUnixTimeSeconds(exp)
-            : null;
-
-    private static TimeSpan Clamp(TimeSpan delay)
-        => delay < TimeSpan.Zero ? TimeSpan.Zero : delay > TimeSpan.FromDays(24) ? TimeSpan.FromDays(24) : delay;
-
-    private static async Task CloseQuietly(HeldPresence held, Caller caller)
-    {
-        try
-        {
-            await held.CloseAsync(caller);
-        }
-        catch (Exception)
-        {
-            // The hold's lease ends it anyway.
-        }
-    }
-
     public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder)
         => builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(string), ["text/event-stream"]));
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Realtime stream {ConnectionId} failed: {Reason}")]
-    private static partial void LogStreamFailed(ILogger logger, string connectionId, string reason);
 }

@@ -8,10 +8,10 @@ namespace Presence.Gateway.Realtime;
 public sealed record StreamRequest(string[] Users, string[] Channels)
 {
     /// <summary>Reads and checks the query against the connection limits; channels of disabled types are accepted and never produce events.</summary>
-    public static (StreamRequest? Request, StreamError? Error) Read(HttpRequest request, RealtimeOptions limits, ChannelTypes channelTypes)
+    public static (StreamRequest? Request, StreamError? Error) Read(IQueryCollection query, RealtimeOptions limits, ChannelTypes channelTypes)
     {
-        var users = List(request.Query["users"]);
-        var channels = List(request.Query["channels"]);
+        var users = List(query["users"]);
+        var channels = List(query["channels"]);
         if (users.FirstOrDefault(u => !PresenceKeys.IsValidId(u)) is { } badUser)
         {
             return (null, StreamError.BadRequest($"users: '{badUser}' is not a valid user id (1-{PresenceKeys.MaxIdLength} letters, digits, '_', '.', ':', '-', '@')"));

@@ -1,0 +1,164 @@
+using System.Buffers;
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
+using Presence.Gateway.Auth;
+
+namespace Presence.Gateway.Realtime.Direct;
+
+/// <summary>
+/// A stream on a socket of its own: the response head, then frames written straight to the socket (a send into the
+/// kernel's buffer almost always completes at once). While idle it holds no buffer: it waits for the client with a
+/// zero-byte receive, which is how it learns the client left.
+/// </summary>
+public abstract class DirectConnection(Socket socket, Caller caller, string[] users, string[] channels, int sendBuffer)
+    : StreamConnection(caller, users, channels, sendBuffer)
+{
+    protected Socket Socket => socket;
+
+    /// <summary>Answers the request: the stream's status line and headers.</summary>
+    public async Task AcceptAsync(StreamRequestHead head, CancellationToken cancellationToken)
+    {
+        var date = DateTimeOffset.UtcNow.ToString("r", CultureInfo.InvariantCulture);
+        await socket.SendAsync(Encoding.ASCII.GetBytes(ResponseHead(head) + "Date: " + date + "\r\n\r\n"), SocketFlags.None, cancellationToken);
+    }
+
+    /// <summary>Reads what the client sends until it goes away or the stream must end; never throws.</summary>
+    public async Task ReceiveAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                // Waits for data without a buffer: an idle stream holds none.
+                await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None);
+                var buffer = ArrayPool<byte>.Shared.Rent(1024);
+                try
+                {
+                    var read = await socket.ReceiveAsync(buffer, SocketFlags.None);
+                    if (read == 0 || !await Received(buffer.AsMemory(0, read)))
+                    {
+                        return;
+                    }
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+            }
+        }
+        catch (Exception error) when (error is SocketException or ObjectDisposedException)
+        {
+            // The connection is gone.
+        }
+    }
+
+    /// <summary>Says goodbye if the protocol has a way to, then closes the socket.</summary>
+    public async Task CloseAsync()
+    {
+        try
+        {
+            await GoodbyeAsync();
+            socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception error) when (error is SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            // Already gone.
+        }
+        finally
+        {
+            socket.Dispose();
+        }
+    }
+
+    /// <summary>The status line and headers, each line ending in CRLF, but for the Date and the empty line.</summary>
+    protected abstract string ResponseHead(StreamRequestHead head);
+
+    /// <summary>Handles bytes the client sent; false ends the stream.</summary>
+    protected abstract ValueTask<bool> Received(ReadOnlyMemory<byte> data);
+
+    protected virtual Task GoodbyeAsync() => Task.CompletedTask;
+
+    protected ValueTask Send(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+    {
+        var send = socket.SendAsync(bytes, SocketFlags.None, cancellationToken);
+        return send.IsCompletedSuccessfully ? ValueTask.CompletedTask : new ValueTask(send.AsTask());
+    }
+
+    protected override ValueTask FlushAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    /// <summary>A reset, not a close: what was queued for a consumer this far behind is not worth sending.</summary>
+    protected override void Abort() => socket.Close(0);
+}
+
+/// <summary>A Server-Sent Events stream on its own socket: <c>Connection: close</c>, so the body is the rest of the connection.</summary>
+public sealed class DirectSseConnection(Socket socket, Caller caller, string[] users, string[] channels, int sendBuffer)
+    : DirectConnection(socket, caller, users, channels, sendBuffer)
+{
+    public override bool NeedsKeepAlive => true;
+
+    protected override string ResponseHead(StreamRequestHead head)
+        => "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\nConnection: close\r\n";
+
+    // Anything sent after the request (a pipelined one) is never answered: the response ends with the connection.
+    protected override ValueTask<bool> Received(ReadOnlyMemory<byte> data) => ValueTask.FromResult(true);
+
+    protected override ValueTask WriteAsync(EventFrame frame, CancellationToken cancellationToken) => Send(frame.Sse, cancellationToken);
+}
+
+/// <summary>
+/// A WebSocket stream on its own socket: one text frame per event, a ping every keep-alive (from the hub's shared
+/// tick, not a timer per socket), pings answered, and a client that has not been heard from for two keep-alives cut.
+/// </summary>
+public sealed class DirectWebSocketConnection(Socket socket, Caller caller, string[] users, string[] channels, int sendBuffer, TimeSpan keepAlive)
+    : DirectConnection(socket, caller, users, channels, sendBuffer), IWebSocketReplies
+{
+    private static readonly byte[] GoingAway = WebSocketFrames.Close(WebSocketFrames.GoingAway);
+
+    private readonly long _silenceLimit = (long)(keepAlive * 2).TotalMilliseconds;
+    private long _lastHeard = Environment.TickCount64;
+    private WebSocketFrameReader? _reader;
+    private bool _closing;
+
+    public override bool NeedsKeepAlive => true;
+
+    protected override string ResponseHead(StreamRequestHead head)
+        => "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: "
+            + WebSocketFrames.AcceptKey(head.WebSocketKey!) + "\r\n";
+
+    protected override async ValueTask<bool> Received(ReadOnlyMemory<byte> data)
+    {
+        Volatile.Write(ref _lastHeard, Environment.TickCount64);
+        var signal = (_reader ??= new WebSocketFrameReader()).Read(data.Span, this);
+        if (signal == WebSocketSignal.None)
+        {
+            return true;
+        }
+        // The close handshake: answer (behind what is queued), then end.
+        _closing = true;
+        Post(EventFrame.WebSocketControl(WebSocketFrames.Close(signal == WebSocketSignal.Close ? WebSocketFrames.NormalClosure : WebSocketFrames.ProtocolError)));
+        await DrainedAsync(TimeSpan.FromSeconds(2));
+        return false;
+    }
+
+    public void Reply(EventFrame frame) => Post(frame);
+
+    protected override ValueTask WriteAsync(EventFrame frame, CancellationToken cancellationToken)
+    {
+        if (ReferenceEquals(frame, EventFrame.KeepAlive) && Environment.TickCount64 - Volatile.Read(ref _lastHeard) > _silenceLimit)
+        {
+            return ValueTask.FromException(new IOException("the client answered no ping for two keep-alive intervals"));
+        }
+        return Send(frame.WebSocket, cancellationToken);
+    }
+
+    /// <summary>When the stream ends on our side (shutdown, the token expired): a close frame, 1001 going away.</summary>
+    protected override async Task GoodbyeAsync()
+    {
+        if (!_closing)
+        {
+            using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            await Socket.SendAsync(GoingAway, SocketFlags.None, patience.Token);
+        }
+    }
+}

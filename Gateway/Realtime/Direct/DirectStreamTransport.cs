@@ -1,0 +1,152 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Reflection;
+using System.Threading.Channels;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.Options;
+
+namespace Presence.Gateway.Realtime.Direct;
+
+/// <summary>
+/// Kestrel's socket transport for TCP endpoints, with one step before Kestrel sees a connection: a connection whose
+/// first request opens a realtime stream is given to <see cref="DirectStreams"/> (see there why). Every other
+/// connection becomes Kestrel's as its own transport would make it (<see cref="SocketConnectionContextFactory"/>,
+/// with Kestrel's socket options). Off with <c>Presence:Realtime:DirectStreams=false</c>; other endpoint kinds
+/// (Unix sockets, inherited handles) always use Kestrel's transport.
+/// </summary>
+public sealed partial class DirectStreamTransport(
+    IOptions<SocketTransportOptions> socketOptions,
+    IOptions<RealtimeOptions> realtime,
+    IServiceProvider services,
+    ILoggerFactory loggers) : IConnectionListenerFactory, IConnectionListenerFactorySelector
+{
+    // Kestrel's transport builds its connection options from its own (with the memory pool Kestrel's HTTP layer
+    // expects, which the public constructor does not set) through an internal constructor. Should a framework
+    // update remove it, streams simply stay in Kestrel (the direct stream tests then fail, and say so).
+    private static readonly ConstructorInfo? ConnectionOptionsOfTransport = typeof(SocketConnectionFactoryOptions)
+        .GetConstructor(BindingFlags.Instance | BindingFlags.NonPublic, [typeof(SocketTransportOptions)]);
+
+    public bool CanBind(EndPoint endpoint) => realtime.Value.DirectStreams && endpoint is IPEndPoint && ConnectionOptionsOfTransport is not null;
+
+    public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
+    {
+        var options = socketOptions.Value;
+        Socket socket;
+        try
+        {
+            socket = options.CreateBoundListenSocket(endpoint);
+        }
+        catch (SocketException error) when (error.SocketErrorCode == SocketError.AddressAlreadyInUse)
+        {
+            throw new AddressInUseException(error.Message, error); // what Kestrel's transport throws, so its fallbacks apply
+        }
+        socket.Listen(options.Backlog);
+        var connectionOptions = (SocketConnectionFactoryOptions)ConnectionOptionsOfTransport!.Invoke([options]);
+        var kestrel = new SocketConnectionContextFactory(connectionOptions, loggers.CreateLogger("Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets"));
+        var listener = new Listener(socket, kestrel, options.NoDelay, services.GetRequiredService<DirectStreams>(), loggers.CreateLogger<DirectStreamTransport>());
+        return ValueTask.FromResult<IConnectionListener>(listener);
+    }
+
+    private sealed partial class Listener : IConnectionListener
+    {
+        private readonly Socket _socket;
+        private readonly SocketConnectionContextFactory _kestrel;
+        private readonly bool _noDelay;
+        private readonly DirectStreams _streams;
+        private readonly ILogger _logger;
+        // Connections for Kestrel, in the order they were found to be Kestrel's.
+        private readonly Channel<ConnectionContext> _forKestrel = Channel.CreateUnbounded<ConnectionContext>(new UnboundedChannelOptions { SingleReader = true });
+        private readonly Task _accepting;
+
+        public Listener(Socket socket, SocketConnectionContextFactory kestrel, bool noDelay, DirectStreams streams, ILogger logger)
+        {
+            _socket = socket;
+            _kestrel = kestrel;
+            _noDelay = noDelay;
+            _streams = streams;
+            _logger = logger;
+            EndPoint = socket.LocalEndPoint!;
+            _accepting = AcceptLoop();
+        }
+
+        public EndPoint EndPoint { get; }
+
+        public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
+        {
+            try
+            {
+                return await _forKestrel.Reader.ReadAsync(cancellationToken);
+            }
+            catch (ChannelClosedException)
+            {
+                return null; // unbound: Kestrel's accept loop ends
+            }
+        }
+
+        public async ValueTask UnbindAsync(CancellationToken cancellationToken = default)
+        {
+            _socket.Dispose();
+            await _accepting;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await UnbindAsync();
+            while (_forKestrel.Reader.TryRead(out var unclaimed))
+            {
+                await unclaimed.DisposeAsync();
+            }
+            _kestrel.Dispose();
+        }
+
+        private async Task AcceptLoop()
+        {
+            while (true)
+            {
+                Socket accepted;
+                try
+                {
+                    accepted = await _socket.AcceptAsync();
+                }
+                catch (Exception error) when (error is ObjectDisposedException || error is SocketException { SocketErrorCode: SocketError.OperationAborted })
+                {
+                    break; // unbound
+                }
+                catch (SocketException)
+                {
+                    continue; // reset while in the backlog
+                }
+                if (accepted.LocalEndPoint is IPEndPoint)
+                {
+                    accepted.NoDelay = _noDelay;
+                }
+                _ = Route(accepted);
+            }
+            _forKestrel.Writer.TryComplete();
+        }
+
+        private async Task Route(Socket socket)
+        {
+            try
+            {
+                if (await _streams.TryTakeAsync(socket))
+                {
+                    return;
+                }
+            }
+            catch (Exception error)
+            {
+                // Nothing was read from the socket: Kestrel can still serve it.
+                LogRoutingFailed(_logger, error.Message);
+            }
+            if (!_forKestrel.Writer.TryWrite(_kestrel.Create(socket)))
+            {
+                socket.Dispose(); // unbound meanwhile
+            }
+        }
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Could not tell whether a connection opens a stream ({Reason}); Kestrel serves it")]
+        private static partial void LogRoutingFailed(ILogger logger, string reason);
+    }
+}

@@ -1,0 +1,226 @@
+using System.Buffers;
+using System.Net.Sockets;
+using System.Security.Claims;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Presence.Gateway.Auth;
+
+namespace Presence.Gateway.Realtime.Direct;
+
+/// <summary>
+/// Streams served on their own sockets, beside Kestrel's HTTP. An open stream is idle nearly all its life, and in
+/// Kestrel each one keeps a whole request in flight: its connection, request and response state, pipes and
+/// middleware frames, about 11 KB. A connection whose first request opens a stream, with a valid token and query,
+/// is taken here instead: what stays per stream is the socket and the stream's own state.
+/// <para>
+/// Nothing is read from the socket until the request is known to be served here: its head is only peeked at. Every
+/// other connection (another route, a bad token or query, a limit reached, TLS, HTTP/2, a head that is odd in any
+/// way) goes to Kestrel untouched, which serves it, or refuses it in the realtime dialect's format.
+/// </para>
+/// </summary>
+public sealed partial class DirectStreams(
+    StreamRunner runner,
+    HeldPresence held,
+    ValidatedTokenCache tokens,
+    IOptionsMonitor<JwtBearerOptions> bearer,
+    ChannelTypes channelTypes,
+    IOptions<RealtimeOptions> options,
+    IHostApplicationLifetime lifetime,
+    ILogger<DirectStreams> logger)
+{
+    // A client sends its request at once; one that is silent this long is left to Kestrel's own timeouts.
+    private static readonly TimeSpan FirstBytes = TimeSpan.FromSeconds(5);
+    // A head split over several packets: how long to wait for the rest before leaving it to Kestrel.
+    private const int RestOfHeadMilliseconds = 2000;
+
+    private readonly JsonWebTokenHandler _tokens = new() { MapInboundClaims = false };
+    private long _served;
+
+    /// <summary>Streams served here since start.</summary>
+    public long Served => Interlocked.Read(ref _served);
+
+    /// <summary>
+    /// Serves the connection if its first request opens a stream that can be served here (then it owns the socket
+    /// and returns true at once); false leaves the connection, unread, to Kestrel.
+    /// </summary>
+    public async Task<bool> TryTakeAsync(Socket socket)
+    {
+        StreamRequestHead? head;
+        Caller caller;
+        DateTimeOffset? expires;
+        StreamRequest? request;
+        try
+        {
+            head = await PeekHead(socket);
+            if (head is null)
+            {
+                return false;
+            }
+            var query = new QueryCollection(QueryHelpers.ParseQuery(head.Query));
+            if (TokenOf(head, query) is not { } token || await Validate(token) is not { } validated)
+            {
+                return false;
+            }
+            (caller, expires) = validated;
+            StreamError? error;
+            (request, error) = StreamRequest.Read(query, options.Value, channelTypes);
+            if (error is not null || !held.TryReserve(caller))
+            {
+                return false;
+            }
+        }
+        catch (Exception error) when (error is SocketException or ObjectDisposedException)
+        {
+            return false;
+        }
+        try
+        {
+            await Consume(socket, head.Length);
+        }
+        catch (Exception error) when (error is SocketException or ObjectDisposedException)
+        {
+            socket.Dispose();
+            await runner.ReleaseQuietly(caller);
+            return true;
+        }
+        Interlocked.Increment(ref _served);
+        _ = Serve(socket, head, caller, expires, request!);
+        return true;
+    }
+
+    private async Task Serve(Socket socket, StreamRequestHead head, Caller caller, DateTimeOffset? expires, StreamRequest request)
+    {
+        var settings = options.Value;
+        DirectConnection connection = head.Transport == RealtimeApi.Transport.Sse
+            ? new DirectSseConnection(socket, caller, request.Users, request.Channels, settings.SendBuffer)
+            : new DirectWebSocketConnection(socket, caller, request.Users, request.Channels, settings.SendBuffer, settings.KeepAlive);
+        // As on Kestrel: the stream ends when the client leaves, at shutdown, and when its token expires.
+        using var ends = CancellationTokenSource.CreateLinkedTokenSource(lifetime.ApplicationStopping);
+        if (expires is { } at)
+        {
+            ends.CancelAfter(StreamRunner.UntilExpiry(at));
+        }
+        try
+        {
+            await connection.AcceptAsync(head, ends.Token);
+            connection.Start(ends.Token);
+            var receiving = connection.ReceiveAsync();
+            var transport = head.Transport == RealtimeApi.Transport.Sse ? "sse" : "websocket";
+            await runner.Run(request, connection, transport, Task.WhenAny(connection.Ended, receiving), ends.Token);
+        }
+        catch (Exception error)
+        {
+            // The client left before its stream opened.
+            LogNotOpened(connection.Id, error.Message);
+        }
+        finally
+        {
+            await connection.CloseAsync();
+            await runner.ReleaseQuietly(caller);
+        }
+    }
+
+    /// <summary>The request head, if the connection's first bytes are a stream request: peeked, not read.</summary>
+    private static async Task<StreamRequestHead?> PeekHead(Socket socket)
+    {
+        using (var patience = new CancellationTokenSource(FirstBytes))
+        {
+            try
+            {
+                await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, patience.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return null;
+            }
+        }
+        var buffer = ArrayPool<byte>.Shared.Rent(StreamRequestHead.MaxLength);
+        try
+        {
+            var deadline = Environment.TickCount64 + RestOfHeadMilliseconds;
+            while (true)
+            {
+                var peeked = await socket.ReceiveAsync(buffer.AsMemory(0, StreamRequestHead.MaxLength), SocketFlags.Peek);
+                if (peeked == 0)
+                {
+                    return null; // closed before saying anything
+                }
+                switch (StreamRequestHead.Read(buffer.AsSpan(0, peeked), out var head))
+                {
+                    case HeadVerdict.Stream:
+                        return head;
+                    case HeadVerdict.Incomplete when Environment.TickCount64 < deadline:
+                        // Peeking again at once would spin: what is there stays readable until read.
+                        await Task.Delay(10);
+                        continue;
+                    default:
+                        return null;
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Reads the head for real (it is already in the socket's buffer).</summary>
+    private static async Task Consume(Socket socket, int length)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            for (var read = 0; read < length;)
+            {
+                var received = await socket.ReceiveAsync(buffer.AsMemory(read, length - read), SocketFlags.None);
+                if (received == 0)
+                {
+                    throw new SocketException((int)SocketError.ConnectionReset);
+                }
+                read += received;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>The token as the gateway's authentication takes it: a bearer header, else X-Auth-Token, else access_token.</summary>
+    private static string? TokenOf(StreamRequestHead head, IQueryCollection query)
+    {
+        if (head.Authorization is { Length: > 0 } authorization)
+        {
+            return authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && authorization.AsSpan(7).Trim() is { Length: > 0 } bearerToken
+                ? bearerToken.ToString()
+                : null;
+        }
+        if (head.AuthToken is { Length: > 0 } authToken)
+        {
+            return authToken;
+        }
+        return query[RealtimeApi.TokenParameter] is [{ Length: > 0 } queryToken] ? queryToken : null;
+    }
+
+    /// <summary>The token's caller and expiry, as the JwtBearer handler would accept it (a cached validation first).</summary>
+    private async Task<(Caller Caller, DateTimeOffset? Expires)?> Validate(string token)
+    {
+        if (tokens.TryGet(token, out var entry))
+        {
+            return (entry.Caller, StreamRunner.TokenExpiry(entry.Principal));
+        }
+        var parameters = bearer.Get(JwtBearerDefaults.AuthenticationScheme).TokenValidationParameters;
+        var result = await _tokens.ValidateTokenAsync(token, parameters);
+        if (!result.IsValid || Caller.FromPrincipal(new ClaimsPrincipal(result.ClaimsIdentity)) is not { } caller)
+        {
+            return null;
+        }
+        var validTo = result.SecurityToken.ValidTo;
+        return (caller, validTo > DateTime.MinValue ? new DateTimeOffset(validTo, TimeSpan.Zero) : null);
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Direct stream {ConnectionId} did not open: {Reason}")]
+    private partial void LogNotOpened(string connectionId, string reason);
+}

@@ -1,0 +1,147 @@
+using System.Buffers;
+using System.Buffers.Binary;
+
+namespace Presence.Gateway.Realtime.Direct;
+
+/// <summary>Where a <see cref="WebSocketFrameReader"/> sends its answers (pongs): behind the stream's queued events.</summary>
+public interface IWebSocketReplies
+{
+    void Reply(EventFrame frame);
+}
+
+/// <summary>What a read told the stream.</summary>
+public enum WebSocketSignal
+{
+    /// <summary>Nothing that ends the stream (messages are ignored, pings answered).</summary>
+    None,
+
+    /// <summary>The client closes: answer with a close, then end.</summary>
+    Close,
+
+    /// <summary>The client broke the protocol: close with 1002 and end.</summary>
+    ProtocolError,
+}
+
+/// <summary>
+/// Reads what a client sends on a stream's WebSocket, as it arrives. A stream only sends, so messages are skipped
+/// without being kept; pings are answered; a close or a protocol error ends the stream. Between reads it keeps at
+/// most one unfinished frame head or control frame (139 bytes), and a count of message bytes still to skip.
+/// </summary>
+public sealed class WebSocketFrameReader
+{
+    // The longest unfinished piece carried over: a control frame (2-byte head, 4-byte mask, 125 bytes), or the
+    // longest frame head (2 + 8 + 4).
+    private const int MaxCarry = 2 + 4 + WebSocketFrames.MaxControlPayload;
+
+    private byte[]? _carry;
+    private int _carryLength;
+    private long _skip;
+
+    public WebSocketSignal Read(ReadOnlySpan<byte> received, IWebSocketReplies replies)
+    {
+        if (_skip > 0)
+        {
+            var skipped = (int)Math.Min(_skip, received.Length);
+            _skip -= skipped;
+            received = received[skipped..];
+        }
+        if (_carryLength == 0)
+        {
+            return Parse(received, replies);
+        }
+        var joined = ArrayPool<byte>.Shared.Rent(_carryLength + received.Length);
+        try
+        {
+            _carry.AsSpan(0, _carryLength).CopyTo(joined);
+            received.CopyTo(joined.AsSpan(_carryLength));
+            var length = _carryLength + received.Length;
+            _carryLength = 0;
+            return Parse(joined.AsSpan(0, length), replies);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(joined);
+        }
+    }
+
+    private WebSocketSignal Parse(ReadOnlySpan<byte> data, IWebSocketReplies replies)
+    {
+        while (data.Length > 0)
+        {
+            if (data.Length < 2)
+            {
+                return Carry(data);
+            }
+            var opcode = data[0] & 0x0F;
+            var fin = (data[0] & WebSocketFrames.Fin) != 0;
+            if ((data[0] & 0x70) != 0 || (data[1] & 0x80) == 0)
+            {
+                return WebSocketSignal.ProtocolError; // reserved bits without an extension, or an unmasked client frame
+            }
+            long length = data[1] & 0x7F;
+            var head = 2 + (length == 126 ? 2 : length == 127 ? 8 : 0) + 4;
+            if (data.Length < head)
+            {
+                return Carry(data);
+            }
+            if (length == 126)
+            {
+                length = BinaryPrimitives.ReadUInt16BigEndian(data[2..]);
+            }
+            else if (length == 127)
+            {
+                var longLength = BinaryPrimitives.ReadUInt64BigEndian(data[2..]);
+                if (longLength > long.MaxValue)
+                {
+                    return WebSocketSignal.ProtocolError;
+                }
+                length = (long)longLength;
+            }
+            if (opcode < WebSocketFrames.CloseOpcode)
+            {
+                if (opcode > WebSocketFrames.Binary)
+                {
+                    return WebSocketSignal.ProtocolError;
+                }
+                // A message (or a piece of one): skipped, here and in the reads to come.
+                data = data[head..];
+                var skipped = (int)Math.Min(length, data.Length);
+                _skip = length - skipped;
+                data = data[skipped..];
+                continue;
+            }
+            if (opcode > WebSocketFrames.PongOpcode || !fin || length > WebSocketFrames.MaxControlPayload)
+            {
+                return WebSocketSignal.ProtocolError;
+            }
+            if (data.Length < head + length)
+            {
+                return Carry(data);
+            }
+            if (opcode == WebSocketFrames.CloseOpcode)
+            {
+                return WebSocketSignal.Close;
+            }
+            if (opcode == WebSocketFrames.PingOpcode)
+            {
+                var mask = data.Slice(head - 4, 4);
+                var payload = data.Slice(head, (int)length).ToArray();
+                for (var i = 0; i < payload.Length; i++)
+                {
+                    payload[i] ^= mask[i % 4];
+                }
+                replies.Reply(EventFrame.WebSocketControl(WebSocketFrames.Pong(payload)));
+            }
+            data = data[(head + (int)length)..];
+        }
+        return WebSocketSignal.None;
+    }
+
+    private WebSocketSignal Carry(ReadOnlySpan<byte> unfinished)
+    {
+        _carry ??= new byte[MaxCarry];
+        unfinished.CopyTo(_carry);
+        _carryLength = unfinished.Length;
+        return WebSocketSignal.None;
+    }
+}
