@@ -1,0 +1,324 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Presence.Gateway.Realtime.Direct;
+using Presence.Tests.Support;
+
+namespace Presence.Tests.Realtime;
+
+/// <summary>The real gateway on Kestrel and real sockets: streams served on their own sockets (<see cref="DirectStreams"/>).</summary>
+public sealed class DirectStreamGatewayFactory : GatewayFactory
+{
+    public DirectStreamGatewayFactory()
+        : base(("Presence:Realtime:DisconnectGrace", "00:00:00"), ("Presence:Realtime:MaxConnectionsPerUser", "2"))
+        => UseKestrel(0);
+
+    public Uri Address
+    {
+        get
+        {
+            StartServer();
+            return new Uri(Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        }
+    }
+
+    public long Served => Services.GetRequiredService<DirectStreams>().Served;
+}
+
+[CollectionDefinition(Name)]
+public sealed class DirectStreamCollection : ICollectionFixture<DirectStreamGatewayFactory>
+{
+    public const string Name = "direct streams";
+}
+
+[Collection(DirectStreamCollection.Name)]
+public sealed class DirectStreamTests(DirectStreamGatewayFactory factory)
+{
+    private const string Key = "dGhlIHNhbXBsZSBub25jZQ==";
+
+    private async Task Put(string tenant, string user, string status)
+    {
+        using var client = factory.ClientFor(user, tenant);
+        await (await client.PutAsync("/v1/users/me/presence", Pnut.Form(("presence", status)))).AssertOk();
+    }
+
+    private async Task<bool> Online(string tenant, string user)
+    {
+        using var client = factory.ClientFor("reader", tenant);
+        return (await (await client.GetAsync($"/v1/users/{user}/presence")).AssertOk()).GetProperty("data").GetProperty("presence").GetString() != "offline";
+    }
+
+    [Fact]
+    public async Task An_sse_stream_opened_by_a_connections_first_request_is_served_on_its_own_socket_with_the_same_events()
+    {
+        var tenant = Keys.Tenant();
+        var served = factory.Served;
+        await using var raw = await RawConnection.Open(factory.Address,
+            $"GET /v1/events?users=ann HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer {GatewayFactory.Token("w", tenant)}\r\n\r\n");
+
+        var head = await raw.ReadHead();
+        Assert.StartsWith("HTTP/1.1 200 OK\r\n", head);
+        Assert.Contains("Content-Type: text/event-stream\r\n", head);
+        Assert.Contains("Cache-Control: no-cache\r\n", head);
+        Assert.Contains("Connection: close\r\n", head); // the body is the rest of the connection: no chunks
+        var hello = await raw.ReadSseEvent();
+        Assert.Equal("health.check", hello.GetProperty("type").GetString());
+        Assert.Equal(served + 1, factory.Served);
+        Assert.True(await Online(tenant, "w"));
+
+        await Put(tenant, "ann", "away");
+        var changed = await raw.ReadSseEvent();
+        Assert.Equal("user.presence.changed", changed.GetProperty("type").GetString());
+        Assert.Equal("away", changed.GetProperty("user").GetProperty("status").GetString());
+
+        // The client leaves: its hold ends (no grace period here).
+        raw.Close();
+        await Eventually(async () => !await Online(tenant, "w"));
+    }
+
+    [Fact]
+    public async Task A_websocket_client_gets_its_events_and_a_clean_close_handshake()
+    {
+        var tenant = Keys.Tenant();
+        var served = factory.Served;
+        using var socket = new ClientWebSocket();
+        var uri = new UriBuilder(factory.Address) { Scheme = "ws", Path = "/v1/stream", Query = "users=ann&access_token=" + GatewayFactory.Token("w", tenant) }.Uri;
+        await socket.ConnectAsync(uri, CancellationToken.None);
+        Assert.Equal("health.check", (await Receive(socket)).GetProperty("type").GetString());
+        Assert.Equal(served + 1, factory.Served);
+
+        await Put(tenant, "ann", "busy");
+        Assert.Equal("busy", (await Receive(socket)).GetProperty("user").GetProperty("status").GetString());
+
+        using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", patience.Token); // returns once the server answered
+        Assert.Equal(WebSocketCloseStatus.NormalClosure, socket.CloseStatus);
+        await Eventually(async () => !await Online(tenant, "w"));
+    }
+
+    [Fact]
+    public async Task A_websocket_ping_is_answered_and_a_client_breaking_the_protocol_is_closed_with_1002()
+    {
+        var tenant = Keys.Tenant();
+        await using var raw = await RawConnection.Open(factory.Address,
+            $"GET /v1/stream?access_token={GatewayFactory.Token("w", tenant)} HTTP/1.1\r\nHost: gw\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {Key}\r\n\r\n");
+        var head = await raw.ReadHead();
+        Assert.StartsWith("HTTP/1.1 101 Switching Protocols\r\n", head);
+        Assert.Contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n", head);
+        var (opcode, hello) = await raw.ReadFrame();
+        Assert.Equal(WebSocketFrames.TextOpcode, opcode);
+        Assert.Contains("health.check", Encoding.UTF8.GetString(hello));
+
+        var ping = WebSocketFrameReaderTests.ClientFrame(WebSocketFrames.PingOpcode, "are you there"u8.ToArray());
+        await raw.Send(ping[..4]);
+        await raw.Send(ping[4..]);
+        var (pongCode, pong) = await raw.ReadFrame();
+        Assert.Equal(WebSocketFrames.PongOpcode, pongCode);
+        Assert.Equal("are you there", Encoding.UTF8.GetString(pong));
+
+        await raw.Send(WebSocketFrameReaderTests.ClientFrame(WebSocketFrames.TextOpcode, [1], masked: false));
+        var (closeCode, close) = await raw.ReadFrame();
+        Assert.Equal(WebSocketFrames.CloseOpcode, closeCode);
+        Assert.Equal([0x03, 0xEA], close); // 1002
+        Assert.True(await raw.Ended());
+    }
+
+    [Fact]
+    public async Task What_cannot_be_served_on_its_own_socket_is_answered_by_kestrel_in_the_stream_dialect()
+    {
+        var tenant = Keys.Tenant();
+        var token = GatewayFactory.Token("crowd", tenant);
+        var served = factory.Served;
+
+        await using var badToken = await RawConnection.Open(factory.Address, "GET /v1/events HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer nonsense\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 401 ", await badToken.ReadHead());
+        Assert.Equal("invalid token", (await badToken.ReadBody()).GetProperty("message").GetString());
+
+        await using var badQuery = await RawConnection.Open(factory.Address, $"GET /v1/events?users=%25%25 HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer {token}\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 400 ", await badQuery.ReadHead());
+        Assert.Contains("not a valid user id", (await badQuery.ReadBody()).GetProperty("message").GetString());
+
+        // Two streams of one user are allowed here; the third is refused.
+        await using var first = await RawConnection.Open(factory.Address, $"GET /v1/events HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer {token}\r\n\r\n");
+        await using var second = await RawConnection.Open(factory.Address, $"GET /v1/events HTTP/1.1\r\nHost: gw\r\nX-Auth-Token: {token}\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 200 ", await first.ReadHead());
+        Assert.StartsWith("HTTP/1.1 200 ", await second.ReadHead());
+        await using var third = await RawConnection.Open(factory.Address, $"GET /v1/events HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer {token}\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 400 ", await third.ReadHead());
+        Assert.Contains("at most 2 open streams", (await third.ReadBody()).GetProperty("message").GetString());
+
+        Assert.Equal(served + 2, factory.Served);
+    }
+
+    [Fact]
+    public async Task A_stream_asked_for_after_other_requests_on_a_keep_alive_connection_is_served_by_kestrel()
+    {
+        var tenant = Keys.Tenant();
+        var token = GatewayFactory.Token("later", tenant);
+        var served = factory.Served;
+        await using var raw = await RawConnection.Open(factory.Address, $"GET /v1/users/me/presence HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer {token}\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 200 ", await raw.ReadHead());
+        await raw.ReadBody();
+
+        await raw.Send(Encoding.ASCII.GetBytes($"GET /v1/events HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer {token}\r\n\r\n"));
+        var head = await raw.ReadHead();
+        Assert.StartsWith("HTTP/1.1 200 ", head);
+        Assert.Contains("Transfer-Encoding: chunked", head);
+        Assert.Equal(served, factory.Served);
+    }
+
+    private static async Task<JsonElement> Receive(ClientWebSocket socket)
+    {
+        var buffer = new byte[16 * 1024];
+        using var patience = new CancellationTokenSource(EventClient.Patience);
+        var received = await socket.ReceiveAsync(buffer, patience.Token);
+        Assert.True(received.EndOfMessage);
+        return JsonDocument.Parse(buffer.AsMemory(0, received.Count)).RootElement.Clone();
+    }
+
+    /// <summary>Waits for something that happens when the server notices a closed socket.</summary>
+    private static async Task Eventually(Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow + EventClient.Patience;
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the condition never came true");
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>A client on a bare socket, to see the bytes the server sends.</summary>
+    private sealed class RawConnection : IAsyncDisposable
+    {
+        private readonly Socket _socket;
+        private readonly List<byte> _buffered = [];
+
+        private RawConnection(Socket socket) => _socket = socket;
+
+        public static async Task<RawConnection> Open(Uri address, string request)
+        {
+            var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+            await socket.ConnectAsync(address.Host, address.Port);
+            var connection = new RawConnection(socket);
+            await connection.Send(Encoding.ASCII.GetBytes(request));
+            return connection;
+        }
+
+        public async Task Send(byte[] bytes)
+        {
+            await _socket.SendAsync(bytes, SocketFlags.None);
+            await Task.Delay(20); // apart, so pieces arrive in reads of their own
+        }
+
+        private int _contentLength;
+
+        public async Task<string> ReadHead()
+        {
+            var end = await Until("\r\n\r\n"u8.ToArray());
+            var head = Encoding.ASCII.GetString(Take(end + 4));
+            var length = head.Split("\r\n").FirstOrDefault(l => l.StartsWith("Content-Length: ", StringComparison.OrdinalIgnoreCase));
+            _contentLength = length is null ? 0 : int.Parse(length["Content-Length: ".Length..], System.Globalization.CultureInfo.InvariantCulture);
+            return head;
+        }
+
+        /// <summary>The JSON body of the response whose head was read last (Kestrel's answers carry a Content-Length).</summary>
+        public async Task<JsonElement> ReadBody()
+        {
+            await Fill(_contentLength);
+            return JsonDocument.Parse(Take(_contentLength)).RootElement.Clone();
+        }
+
+        public async Task<JsonElement> ReadSseEvent()
+        {
+            var end = await Until("\n\n"u8.ToArray());
+            var text = Encoding.UTF8.GetString(Take(end + 2)).Trim();
+            Assert.StartsWith("data: ", text);
+            return JsonDocument.Parse(text["data: ".Length..]).RootElement.Clone();
+        }
+
+        /// <summary>A server frame (unmasked, short or 16-bit length).</summary>
+        public async Task<(byte Opcode, byte[] Payload)> ReadFrame()
+        {
+            await Fill(2);
+            var length = _buffered[1] & 0x7F;
+            var head = 2;
+            if (length == 126)
+            {
+                await Fill(4);
+                length = (_buffered[2] << 8) | _buffered[3];
+                head = 4;
+            }
+            await Fill(head + length);
+            var frame = Take(head + length);
+            return ((byte)(frame[0] & 0x0F), frame[head..]);
+        }
+
+        /// <summary>Whether the server closed the connection (reads until it does, or times out).</summary>
+        public async Task<bool> Ended()
+        {
+            using var patience = new CancellationTokenSource(EventClient.Patience);
+            var buffer = new byte[1024];
+            try
+            {
+                while (await _socket.ReceiveAsync(buffer, SocketFlags.None, patience.Token) > 0)
+                {
+                }
+                return true;
+            }
+            catch (SocketException)
+            {
+                return true;
+            }
+        }
+
+        public void Close() => _socket.Close();
+
+        public ValueTask DisposeAsync()
+        {
+            _socket.Dispose();
+            return ValueTask.CompletedTask;
+        }
+
+        private async Task<int> Until(byte[] marker)
+        {
+            while (true)
+            {
+                var at = _buffered.ToArray().AsSpan().IndexOf(marker);
+                if (at >= 0)
+                {
+                    return at;
+                }
+                await Receive();
+            }
+        }
+
+        private async Task Fill(int count)
+        {
+            while (_buffered.Count < count)
+            {
+                await Receive();
+            }
+        }
+
+        private async Task Receive()
+        {
+            using var patience = new CancellationTokenSource(EventClient.Patience);
+            var buffer = new byte[4096];
+            var read = await _socket.ReceiveAsync(buffer, SocketFlags.None, patience.Token);
+            Assert.True(read > 0, "the server closed the connection");
+            _buffered.AddRange(buffer.AsSpan(0, read));
+        }
+
+        private byte[] Take(int count)
+        {
+            var taken = _buffered.GetRange(0, count).ToArray();
+            _buffered.RemoveRange(0, count);
+            return taken;
+        }
+    }
+}

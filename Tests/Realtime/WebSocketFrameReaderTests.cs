@@ -1,0 +1,92 @@
+using Presence.Gateway.Realtime;
+using Presence.Gateway.Realtime.Direct;
+
+namespace Presence.Tests.Realtime;
+
+public sealed class WebSocketFrameReaderTests
+{
+    private sealed class Replies : IWebSocketReplies
+    {
+        public List<byte[]> Sent { get; } = [];
+
+        public void Reply(EventFrame frame) => Sent.Add(frame.WebSocket.ToArray());
+    }
+
+    private static readonly byte[] Mask = [0x11, 0x22, 0x33, 0x44];
+
+    /// <summary>A client frame: masked, as clients must send them.</summary>
+    public static byte[] ClientFrame(byte opcode, byte[] payload, bool fin = true, bool masked = true)
+    {
+        var head = new List<byte> { (byte)((fin ? 0x80 : 0) | opcode) };
+        var maskBit = masked ? 0x80 : 0;
+        if (payload.Length < 126)
+        {
+            head.Add((byte)(maskBit | payload.Length));
+        }
+        else
+        {
+            head.Add((byte)(maskBit | 126));
+            head.Add((byte)(payload.Length >> 8));
+            head.Add((byte)payload.Length);
+        }
+        if (masked)
+        {
+            head.AddRange(Mask);
+        }
+        return [.. head, .. payload.Select((b, i) => masked ? (byte)(b ^ Mask[i % 4]) : b)];
+    }
+
+    [Fact]
+    public void A_ping_is_answered_with_a_pong_of_the_same_payload_even_when_it_arrives_in_pieces()
+    {
+        var reader = new WebSocketFrameReader();
+        var replies = new Replies();
+        var ping = ClientFrame(WebSocketFrames.PingOpcode, "hello"u8.ToArray());
+        foreach (var piece in ping.Chunk(3))
+        {
+            Assert.Equal(WebSocketSignal.None, reader.Read(piece, replies));
+        }
+        var pong = Assert.Single(replies.Sent);
+        Assert.Equal([0x8A, 5, .. "hello"u8.ToArray()], pong);
+    }
+
+    [Fact]
+    public void Messages_are_skipped_however_long_and_however_cut_and_what_follows_is_still_read()
+    {
+        var reader = new WebSocketFrameReader();
+        var replies = new Replies();
+        var message = ClientFrame(WebSocketFrames.TextOpcode, new byte[5000]);
+        var bytes = message.Concat(ClientFrame(WebSocketFrames.PingOpcode, [7])).Concat(ClientFrame(WebSocketFrames.PongOpcode, [])).ToArray();
+        foreach (var piece in bytes.Chunk(1000))
+        {
+            Assert.Equal(WebSocketSignal.None, reader.Read(piece, replies));
+        }
+        Assert.Equal([0x8A, 1, 7], Assert.Single(replies.Sent));
+    }
+
+    [Fact]
+    public void A_close_ends_the_stream()
+    {
+        var close = ClientFrame(WebSocketFrames.CloseOpcode, [0x03, 0xE8]);
+        Assert.Equal(WebSocketSignal.Close, new WebSocketFrameReader().Read(close, new Replies()));
+    }
+
+    public static TheoryData<byte[]> Violations() => new()
+    {
+        ClientFrame(WebSocketFrames.TextOpcode, [1, 2], masked: false),
+        ClientFrame(WebSocketFrames.PingOpcode, new byte[126]),
+        ClientFrame(WebSocketFrames.PingOpcode, [1], fin: false),
+        ClientFrame(0x3, [1]),
+        ClientFrame(0xB, [1]),
+        new byte[] { 0xC1, 0x80, 1, 2, 3, 4 }, // a reserved bit (compression was never agreed)
+    };
+
+    [Theory]
+    [MemberData(nameof(Violations))]
+    public void A_protocol_violation_ends_the_stream(byte[] frame)
+        => Assert.Equal(WebSocketSignal.ProtocolError, new WebSocketFrameReader().Read(frame, new Replies()));
+
+    [Fact]
+    public void The_handshake_accepts_a_key_as_the_rfc_example_does()
+        => Assert.Equal("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", WebSocketFrames.AcceptKey("dGhlIHNhbXBsZSBub25jZQ=="));
+}
