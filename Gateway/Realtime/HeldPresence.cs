@@ -1,22 +1,49 @@
 using Microsoft.Extensions.Options;
 using Presence.Gateway.Auth;
+using Presence.Grains.Hosting;
+using Presence.Index;
 using Presence.Users;
 
 namespace Presence.Gateway.Realtime;
 
 /// <summary>
 /// Open streams as a presence source. The user is online while any stream of theirs is open on any gateway: each
-/// gateway holds one source per user ("stream:{gateway}"), set with a lease on the first stream, renewed every
-/// third of the lease while one is open, and set to end after the disconnect grace when the last one closes; a
-/// reconnect within the grace simply renews it. If the gateway dies, the lease ends the hold: never a ghost online.
+/// gateway holds one source per user ("stream:{gateway}"), set on the first stream and set to end after the
+/// disconnect grace when the last one closes; a reconnect within the grace simply renews it.
+/// <para>
+/// Never a ghost online, without a call per user while streams stay open: the gateway renews its hold with each
+/// index shard its users live in, one call per shard every third of <see cref="RealtimeOptions.Lease"/>. If the
+/// gateway dies, each shard releases its users when the lease ends. A user's own source carries a much longer
+/// backstop (<see cref="BackstopLeases"/> leases), renewed per user only every <see cref="BackstopRenewalRounds"/>
+/// rounds: it ends a hold no shard could release (a shard and the gateway lost together). So between those calls
+/// the user's grain is not activated at all.
+/// </para>
 /// Calls for one user leave in order (a close never overtakes the open after it).
 /// </summary>
-public sealed class HeldPresence(Hosting.UserGrains users, IOptions<RealtimeOptions> options)
+public sealed class HeldPresence(
+    Hosting.UserGrains users,
+    IGrainFactory grains,
+    IOptions<RealtimeOptions> options,
+    IOptions<PresenceIndexOptions> index,
+    TimeProvider time)
 {
+    /// <summary>A user's own hold lasts this many leases (15 minutes by default).</summary>
+    public const int BackstopLeases = 15;
+
+    /// <summary>Renewal rounds (each a third of a lease) between renewals of each user's own hold.</summary>
+    public const int BackstopRenewalRounds = 15;
+
     private readonly Lock _lock = new();
     private readonly Dictionary<(string Tenant, string UserId), Hold> _holds = [];
+    private readonly Dictionary<string, ShardHold> _shards = new(StringComparer.Ordinal);
+    private long _round;
+
     /// <summary>This gateway's source name, one per process lifetime.</summary>
     public string Source { get; } = PresenceSources.StreamPrefix + Guid.NewGuid().ToString("N");
+
+    private TimeSpan Lease => options.Value.Lease;
+
+    private TimeSpan Backstop => Lease * BackstopLeases;
 
     /// <summary>Whether this gateway holds the user's presence (a stream is open, or its close is still being recorded).</summary>
     public bool Holds(string tenant, string userId)
@@ -49,9 +76,11 @@ public sealed class HeldPresence(Hosting.UserGrains users, IOptions<RealtimeOpti
     /// <summary>A stream opened (its slot reserved): the user is online, last active now. Returns the user's own view.</summary>
     public Task<UserPresence> OpenAsync(Caller caller, CancellationToken cancellationToken)
     {
-        var update = new PresenceUpdate(Source, PresenceStatus.Online, options.Value.Lease, caller.Profile);
+        var update = new PresenceUpdate(Source, PresenceStatus.Online, Backstop, caller.Profile);
         return Enqueue(HoldOf(caller), async hold =>
         {
+            // The shard knows this gateway's hold before the user does: a gateway dying right after is released too.
+            await ShardKnows(caller.Tenant, ShardOf(caller), cancellationToken);
             var presence = await User(caller).Update(update, cancellationToken);
             hold.Live = true;
             return presence;
@@ -103,15 +132,44 @@ public sealed class HeldPresence(Hosting.UserGrains users, IOptions<RealtimeOpti
         });
     }
 
-    /// <summary>Renews the lease of every user with an open stream here.</summary>
+    /// <summary>
+    /// One round (every third of a lease): renews the hold with every shard that has users held here, sets the holds
+    /// again of a shard that had let go of them, and every <see cref="BackstopRenewalRounds"/> rounds renews each
+    /// user's own hold.
+    /// </summary>
     public async Task RenewAsync(CancellationToken cancellationToken)
     {
+        var round = Interlocked.Increment(ref _round);
         List<Hold> held;
         lock (_lock)
         {
             held = [.. _holds.Values.Where(h => h.Connections > 0)];
         }
-        var update = new PresenceUpdate(Source, PresenceStatus.Online, options.Value.Lease, null, Renewal: true);
+        var shards = held.GroupBy(h => (h.Caller.Tenant, Shard: ShardOf(h.Caller)));
+        var again = new List<Hold>();
+        await Parallel.ForEachAsync(shards, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken }, async (shard, ct) =>
+        {
+            try
+            {
+                if (!await RenewShard(shard.Key.Tenant, shard.Key.Shard))
+                {
+                    lock (again)
+                    {
+                        again.AddRange(shard);
+                    }
+                }
+            }
+            catch (Exception) when (!ct.IsCancellationRequested)
+            {
+                // The next round tries again, well within the lease.
+            }
+        });
+        await RenewUsers(round % BackstopRenewalRounds == 0 ? held : again, cancellationToken);
+    }
+
+    private async Task RenewUsers(List<Hold> held, CancellationToken cancellationToken)
+    {
+        var update = new PresenceUpdate(Source, PresenceStatus.Online, Backstop, null, Renewal: true);
         await Parallel.ForEachAsync(held, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = cancellationToken }, async (hold, ct) =>
         {
             try
@@ -121,10 +179,68 @@ public sealed class HeldPresence(Hosting.UserGrains users, IOptions<RealtimeOpti
             }
             catch (Exception) when (!ct.IsCancellationRequested)
             {
-                // The next renewal tries again, well within the lease.
+                // The next round tries again, well within the backstop.
             }
         });
     }
+
+    /// <summary>Renews the hold with a shard unless this was done within the last third of a lease (or is under way).</summary>
+    private async Task ShardKnows(string tenant, int shard, CancellationToken cancellationToken)
+    {
+        Task<bool> renewing;
+        lock (_lock)
+        {
+            var key = PresenceKeys.ShardKey(tenant, shard);
+            if (!_shards.TryGetValue(key, out var known))
+            {
+                _shards.Add(key, known = new ShardHold());
+            }
+            if (known.Renewing is { } pending)
+            {
+                renewing = pending;
+            }
+            else if (time.GetUtcNow() - known.RenewedAt < Lease / 3)
+            {
+                return;
+            }
+            else
+            {
+                // Started off the lock: its own bookkeeping takes the lock, after this assignment.
+                renewing = known.Renewing = Task.Run(() => RenewShard(tenant, shard));
+            }
+        }
+        await renewing.WaitAsync(cancellationToken);
+    }
+
+    private async Task<bool> RenewShard(string tenant, int shard)
+    {
+        var key = PresenceKeys.ShardKey(tenant, shard);
+        var at = time.GetUtcNow();
+        try
+        {
+            var alive = await grains.GetGrain<IPresenceIndexGrain>(key).RenewHold(Source, Lease);
+            lock (_lock)
+            {
+                if (_shards.TryGetValue(key, out var known))
+                {
+                    known.RenewedAt = at;
+                }
+            }
+            return alive;
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                if (_shards.TryGetValue(key, out var known))
+                {
+                    known.Renewing = null;
+                }
+            }
+        }
+    }
+
+    private int ShardOf(Caller caller) => PresenceKeys.ShardOf(caller.UserId, index.Value.Shards);
 
     private Hold HoldOf(Caller caller)
     {
@@ -143,13 +259,14 @@ public sealed class HeldPresence(Hosting.UserGrains users, IOptions<RealtimeOpti
     {
         lock (_lock)
         {
+            hold.Pending++;
             var next = Chain(hold.Tail, hold, call);
             hold.Tail = next;
             return next;
         }
     }
 
-    private static async Task<T> Chain<T>(Task previous, Hold hold, Func<Hold, Task<T>> call)
+    private async Task<T> Chain<T>(Task previous, Hold hold, Func<Hold, Task<T>> call)
     {
         try
         {
@@ -159,7 +276,21 @@ public sealed class HeldPresence(Hosting.UserGrains users, IOptions<RealtimeOpti
         {
             // The earlier call's caller saw its failure; this one goes ahead regardless.
         }
-        return await call(hold);
+        try
+        {
+            return await call(hold);
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                // The last call queued is done: the hold lets go of it (and of its result), as it may stay for hours.
+                if (--hold.Pending == 0)
+                {
+                    hold.Tail = Task.CompletedTask;
+                }
+            }
+        }
     }
 
     private IUserPresenceGrain User(Caller caller) => users.For(caller.Tenant, caller.UserId);
@@ -172,6 +303,17 @@ public sealed class HeldPresence(Hosting.UserGrains users, IOptions<RealtimeOpti
         /// <summary>Whether a stream's open reached the user grain (so the last close must start the grace period).</summary>
         public bool Live { get; set; }
 
+        /// <summary>The last call queued for the user, or a completed task once every call is done.</summary>
         public Task Tail { get; set; } = Task.CompletedTask;
+
+        public int Pending { get; set; }
+    }
+
+    /// <summary>When this gateway last renewed its hold with one index shard (presence clock), and a renewal under way.</summary>
+    private sealed class ShardHold
+    {
+        public DateTimeOffset RenewedAt { get; set; } = DateTimeOffset.MinValue;
+
+        public Task<bool>? Renewing { get; set; }
     }
 }

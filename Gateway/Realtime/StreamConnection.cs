@@ -24,16 +24,18 @@ public abstract class StreamConnection
     private CancellationTokenSource? _stop;
     private CancellationToken _lifetime;
 
+    private readonly long _number = Interlocked.Increment(ref s_nextId);
+
     protected StreamConnection(Caller caller, string[] users, string[] channels, int sendBuffer)
     {
         Caller = caller;
         Users = users;
         Channels = channels;
-        Id = caller.UserId + "--" + Interlocked.Increment(ref s_nextId).ToString(System.Globalization.CultureInfo.InvariantCulture);
         _capacity = sendBuffer;
     }
 
-    public string Id { get; }
+    /// <summary>The connection's id in events and logs (built when asked: an open stream does not keep the string).</summary>
+    public string Id => Caller.UserId + "--" + _number.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     public Caller Caller { get; }
 
@@ -53,10 +55,13 @@ public abstract class StreamConnection
     public Task Ended => _ended.Task;
 
     /// <summary>Starts writing: until <paramref name="lifetime"/> ends (the client left, shutdown, token expiry) or <see cref="StopAsync"/>.</summary>
-    public void Start(CancellationToken lifetime)
+    public void Start(CancellationToken lifetime) => Start(CancellationTokenSource.CreateLinkedTokenSource(lifetime));
+
+    /// <summary>Starts writing until <paramref name="lifetime"/> is cancelled, which the connection now owns (and disposes).</summary>
+    public void Start(CancellationTokenSource lifetime)
     {
-        _stop = CancellationTokenSource.CreateLinkedTokenSource(lifetime);
-        _lifetime = _stop.Token;
+        _stop = lifetime;
+        _lifetime = lifetime.Token;
         _lifetime.Register(static state => ((StreamConnection)state!).End(), this);
     }
 
@@ -252,7 +257,8 @@ public abstract class StreamConnection
         return false;
     }
 
-    private void End() => _ended.TrySetResult();
+    /// <summary>Ends the stream (once the client left, for instance).</summary>
+    protected void End() => _ended.TrySetResult();
 
     protected abstract ValueTask WriteAsync(EventFrame frame, CancellationToken cancellationToken);
 

@@ -24,6 +24,17 @@ public interface IPresenceIndexGrain : IGrainWithStringKey
     [Alias("Watch")]
     Task Watch(Events.GatewayWatch gateway, string[] add, string[] remove, bool replace);
 
+    /// <summary>
+    /// A gateway that holds users of this shard online through open streams (their source
+    /// <paramref name="source"/>, see <see cref="Users.PresenceSources.StreamPrefix"/>) is alive for
+    /// <paramref name="lease"/> more. A hold whose gateway stops renewing it (the gateway died) is released from every
+    /// user of this shard it holds, at once when the lease ends: the users it held go offline without a call per
+    /// user while the gateway lives. False when the shard did not know the hold as alive (it restarted, or the hold
+    /// had lapsed): the gateway then sets its users' holds again.
+    /// </summary>
+    [Alias("RenewHold")]
+    Task<bool> RenewHold(string source, TimeSpan lease);
+
     /// <summary>Changes of effective status at or after <paramref name="since"/> (kept for <see cref="PresenceChange.Window"/>).</summary>
     [Alias("ChangesSince")]
     Task<PresenceChange[]> ChangesSince(DateTimeOffset since, CancellationToken cancellationToken = default);
@@ -32,10 +43,11 @@ public interface IPresenceIndexGrain : IGrainWithStringKey
 /// <summary>
 /// What a user grain tells its shard: the effective status now and the steps it will take as sources expire
 /// (ordered by time; the last step is offline, Status null). Status null now means the user is offline.
-/// Version orders updates of one user that may arrive out of order.
+/// Version orders updates of one user that may arrive out of order. Holds: the stream holds (sources of gateways,
+/// see <see cref="IPresenceIndexGrain.RenewHold"/>) among what keeps the user online, if any.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("presence.IndexUpdate")]
-public sealed record IndexUpdate(string UserId, long Version, UserProfile Profile, DateTimeOffset? LastSeenAt, string? Status, StatusStep[] Steps, string? StatusText = null);
+public sealed record IndexUpdate(string UserId, long Version, UserProfile Profile, DateTimeOffset? LastSeenAt, string? Status, StatusStep[] Steps, string? StatusText = null, string[]? Holds = null);
 
 /// <summary>At <see cref="At"/> the effective status becomes <see cref="Status"/> (null = offline).</summary>
 [GenerateSerializer, Immutable, Alias("presence.StatusStep")]

@@ -39,6 +39,13 @@ public interface IUserPresenceGrain : IGrainWithStringKey
     [Alias("SetDevice")]
     Task<UserPresence> SetDevice(DeviceUpdate update, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The gateway of a stream hold stopped renewing it (the user's index shard saw its lease end at
+    /// <paramref name="lapsedAt"/>): the hold ends, unless it was set again since.
+    /// </summary>
+    [Alias("ReleaseHold"), OneWay]
+    Task ReleaseHold(string source, DateTimeOffset lapsedAt);
+
     /// <summary>The presence with every source: live ones with their status, known devices that are offline with none.</summary>
     [Alias("GetDetailView"), ReadOnly]
     Task<PresenceDetail> GetDetail(bool own = false, CancellationToken cancellationToken = default);
@@ -94,4 +101,6 @@ public static class PresenceSources
 
     /// <summary>Prefix of the source a gateway holds for a user's open streams: "stream:{gateway id}".</summary>
     public const string StreamPrefix = "stream:";
+
+    public static bool IsStreamHold(string source) => source.StartsWith(StreamPrefix, StringComparison.Ordinal);
 }

@@ -33,6 +33,8 @@ public sealed partial class PresenceIndexGrain(
     // Gateways watching users of this shard, and for each watched user the gateways that watch it.
     private readonly Dictionary<Guid, ShardWatch> _watches = [];
     private readonly Dictionary<string, List<ShardWatch>> _watchersOf = new(StringComparer.Ordinal);
+    // Stream holds of gateways on this shard's users (by source), each known alive until its lease ends.
+    private readonly Dictionary<string, HoldLease> _holds = new(StringComparer.Ordinal);
     private OneShotTimer? _timer;
     private string? _shardKey;
     private string? _tenant;
@@ -72,7 +74,7 @@ public sealed partial class PresenceIndexGrain(
         }
         snapshot.State = new IndexShardSnapshot
         {
-            Entries = [.. _entries.Values.Select(e => new IndexUpdate(e.UserId, e.Version, e.Profile, e.LastSeenAt, e.Status, e.Steps[e.NextStep..], e.StatusText))],
+            Entries = [.. _entries.Values.Select(e => new IndexUpdate(e.UserId, e.Version, e.Profile, e.LastSeenAt, e.Status, e.Steps[e.NextStep..], e.StatusText, e.Holds))],
             Log = [.. _log],
         };
         try
@@ -97,6 +99,21 @@ public sealed partial class PresenceIndexGrain(
         Rearm();
         SendEvents();
         return Task.CompletedTask;
+    }
+
+    public Task<bool> RenewHold(string source, TimeSpan lease)
+    {
+        var now = time.GetUtcNow();
+        ApplyDue(now); // releases what lapsed first: a gateway back after its lease must learn it
+        var alive = _holds.TryGetValue(source, out var hold);
+        if (hold is null)
+        {
+            _holds.Add(source, hold = new HoldLease(source));
+        }
+        hold.Until = now + lease;
+        Rearm();
+        SendEvents();
+        return Task.FromResult(alive);
     }
 
     public Task Watch(GatewayWatch gateway, string[] add, string[] remove, bool replace)
@@ -242,7 +259,56 @@ public sealed partial class PresenceIndexGrain(
             entry.Steps = [.. update.Steps];
         }
         entry.NextStep = next;
+        entry.Holds = Known(update.Holds, now);
         _wheel.Schedule(entry);
+    }
+
+    /// <summary>
+    /// The holds of an entry, each with a lease here: one no gateway has renewed here yet (this shard restarted, or
+    /// the hold reached it before its gateway's renewal) gets <see cref="GatewayWatch.Lifetime"/> to be renewed. A
+    /// single hold (the usual case) is kept as its lease's own array, not one per user.
+    /// </summary>
+    private string[]? Known(string[]? holds, DateTimeOffset now)
+    {
+        if (holds is null)
+        {
+            return null;
+        }
+        foreach (var source in holds)
+        {
+            if (!_holds.ContainsKey(source))
+            {
+                _holds.Add(source, new HoldLease(source) { Until = now + GatewayWatch.Lifetime });
+            }
+        }
+        return holds is [var only] ? _holds[only].Alone : holds;
+    }
+
+    /// <summary>
+    /// Releases every hold whose lease ended (its gateway stopped renewing: it died) from the users it holds here, one
+    /// one-way call each: they go offline as the gateway's lease said, not at the end of their own longer one.
+    /// </summary>
+    private void ReleaseLapsedHolds(DateTimeOffset now)
+    {
+        if (_holds.Count == 0)
+        {
+            return;
+        }
+        foreach (var hold in _holds.Values.Where(h => h.Until <= now).ToList())
+        {
+            _holds.Remove(hold.Source);
+            _tenant ??= PresenceKeys.Split(this.GetPrimaryKeyString()).Tenant;
+            var released = 0;
+            foreach (var entry in _entries.Values)
+            {
+                if (entry.Holds is { } holds && Array.IndexOf(holds, hold.Source) >= 0)
+                {
+                    _ = GrainFactory.GetGrain<Presence.Users.IUserPresenceGrain>(PresenceKeys.Of(_tenant, entry.UserId)).ReleaseHold(hold.Source, hold.Until);
+                    released++;
+                }
+            }
+            LogHoldLapsed(this.GetPrimaryKeyString(), hold.Source, released);
+        }
     }
 
     /// <summary>Moves every entry whose next step is due at <paramref name="now"/> along its timeline.</summary>
@@ -276,6 +342,7 @@ public sealed partial class PresenceIndexGrain(
             }
         }
         PruneLog(now);
+        ReleaseLapsedHolds(now);
     }
 
     private void Remove(Entry entry, DateTimeOffset at, DateTimeOffset? lastSeenAt, long version)
@@ -371,6 +438,13 @@ public sealed partial class PresenceIndexGrain(
         {
             due = oldest.At + PresenceChange.Window;
         }
+        foreach (var hold in _holds.Values)
+        {
+            if (hold.Until < due)
+            {
+                due = hold.Until;
+            }
+        }
         _timer ??= new OneShotTimer(this, OnTimer, time, keepAlive: true);
         _timer.Set(due);
     }
@@ -402,6 +476,19 @@ public sealed partial class PresenceIndexGrain(
     [LoggerMessage(Level = LogLevel.Debug, Message = "Index shard {Shard}: {Count} users expired")]
     private partial void LogExpired(string shard, int count);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Index shard {Shard}: stream hold {Source} was not renewed in time (its gateway died?); released it from {Count} users")]
+    private partial void LogHoldLapsed(string shard, string source, int count);
+
+    private sealed class HoldLease(string source)
+    {
+        public string Source { get; } = source;
+
+        /// <summary>The hold as an entry's only one: shared by every user it holds here.</summary>
+        public string[] Alone { get; } = [source];
+
+        public DateTimeOffset Until { get; set; }
+    }
+
     private sealed class ShardWatch(Guid gateway)
     {
         public Guid Gateway { get; } = gateway;
@@ -421,6 +508,9 @@ public sealed partial class PresenceIndexGrain(
         public string? StatusText { get; set; }
         public StatusStep[] Steps { get; set; } = [];
         public int NextStep { get; set; }
+
+        /// <summary>Stream holds among what keeps the user online (see <see cref="RenewHold"/>).</summary>
+        public string[]? Holds { get; set; }
         // Second of the wheel bucket this entry sits in, or long.MaxValue.
         public long Bucket { get; set; } = long.MaxValue;
 

@@ -77,8 +77,35 @@ public sealed partial class UserPresenceGrain(
 
     public Task<UserPresence> Get(bool own, CancellationToken cancellationToken) => Task.FromResult(View(time.GetUtcNow(), own));
 
-    public Task<UserPresence> Update(PresenceUpdate update, CancellationToken cancellationToken)
-        => Change(update, extraChange: null, cancellationToken);
+    public async Task<UserPresence> Update(PresenceUpdate update, CancellationToken cancellationToken)
+    {
+        var presence = await Change(update, extraChange: null, cancellationToken);
+        LetGoAfterHold(update.Source);
+        return presence;
+    }
+
+    public async Task ReleaseHold(string source, DateTimeOffset lapsedAt)
+    {
+        // Set (or renewed) again after the shard gave it up: the gateway is back, and its hold stands.
+        if (state.State.Sources.TryGetValue(source, out var held) && held.UpdatedAt < lapsedAt)
+        {
+            await Change(new PresenceUpdate(source, null, null, null), extraChange: null, CancellationToken.None, activity: false);
+        }
+        LetGoAfterHold(source);
+    }
+
+    /// <summary>
+    /// An open stream's user needs no activation between its gateway's calls: the index shard holds its timeline and
+    /// watches the gateway's liveness (see <see cref="IPresenceIndexGrain.RenewHold"/>). Without this, every user
+    /// with a stream open would keep an activation (about 3 KB) for as long as the stream lasts.
+    /// </summary>
+    private void LetGoAfterHold(string source)
+    {
+        if (PresenceSources.IsStreamHold(source))
+        {
+            this.DeactivateOnIdle();
+        }
+    }
 
     public Task<UserPresence> SetDevice(DeviceUpdate update, CancellationToken cancellationToken)
     {
@@ -214,7 +241,7 @@ public sealed partial class UserPresenceGrain(
     /// whether that needs a write), persists it unless it is only a refresh within the coalescing window, and tells
     /// the user's index shard.
     /// </summary>
-    private async Task<UserPresence> Change(PresenceUpdate update, Func<UserPresenceState, bool>? extraChange, CancellationToken cancellationToken)
+    private async Task<UserPresence> Change(PresenceUpdate update, Func<UserPresenceState, bool>? extraChange, CancellationToken cancellationToken, bool activity = true)
     {
         var now = time.GetUtcNow();
         var current = state.State;
@@ -265,8 +292,9 @@ public sealed partial class UserPresenceGrain(
         {
             mustWrite |= extraChange(current);
         }
-        // A renewal is not activity: last_seen_at moves only as often as Stream refreshes last_active.
-        if (!update.Renewal || current.LastSeenAt is not { } seen || now - seen >= PresenceUpdate.LastActiveRefresh)
+        // A renewal is not activity: last_seen_at moves only as often as Stream refreshes last_active. A hold released
+        // because its gateway died is none at all.
+        if (activity && (!update.Renewal || current.LastSeenAt is not { } seen || now - seen >= PresenceUpdate.LastActiveRefresh))
         {
             current.LastSeenAt = now;
         }
@@ -317,8 +345,22 @@ public sealed partial class UserPresenceGrain(
         var profile = current.Invisible ? current.HiddenProfile ?? current.Profile : current.Profile;
         var statusText = current.Invisible ? null : current.StatusText;
         _publishPending = true;
-        await index.Publish(Tenant, new IndexUpdate(UserId, current.Version, profile, lastSeenAt, PublicStatus(now), steps, statusText));
+        await index.Publish(Tenant, new IndexUpdate(UserId, current.Version, profile, lastSeenAt, PublicStatus(now), steps, statusText, Holds(now)));
         _publishPending = false;
+    }
+
+    /// <summary>The live stream holds among the user's sources, for the shard to release should their gateway die.</summary>
+    private string[]? Holds(DateTimeOffset now)
+    {
+        List<string>? holds = null;
+        foreach (var (name, source) in state.State.Sources)
+        {
+            if (PresenceSources.IsStreamHold(name) && source.ExpiresAt > now)
+            {
+                (holds ??= []).Add(name);
+            }
+        }
+        return holds is null ? null : [.. holds];
     }
 
     private void ToggleInvisible(bool invisible)

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
+using Orleans.Runtime;
 using Presence.Gateway.Realtime;
 using Presence.Tests.Support;
 
@@ -160,6 +161,21 @@ public sealed class RealtimeEventTests(RealtimeGatewayFactory factory)
         var offline = (await watcher.NextUserChange("cat")).GetProperty("user");
         Assert.False(offline.GetProperty("online").GetBoolean());
         Assert.Equal("offline", (await Read(tenant, "w", "cat")).GetProperty("presence").GetString());
+    }
+
+    [Fact]
+    public async Task An_open_stream_keeps_no_grain_activation_of_its_user_and_the_user_stays_online()
+    {
+        // An idle stream costs its gateway's memory only: the index shard holds its user's timeline and watches the
+        // gateway's lease, so the user grain is let go once the hold is set.
+        var tenant = Keys.Tenant();
+        await using var stream = await SseClient.Open(factory, GatewayFactory.Token("idle", tenant));
+        var user = GrainId.Create("presence-user", PresenceKeys.Of(tenant, "idle"));
+        var management = factory.Services.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0);
+        await WaitUntil(async () => !(await management.GetActiveGrains(GrainType.Create("presence-user"))).Contains(user));
+        var directory = factory.Services.GetRequiredService<IGrainFactory>().GetGrain<Presence.Index.IPresenceDirectoryGrain>(tenant);
+        Assert.Contains((await directory.ListOnline(null, 100)).Users, u => u.UserId == "idle");
+        Assert.Equal("online", (await Read(tenant, "w", "idle")).GetProperty("presence").GetString());
     }
 
     [Fact]

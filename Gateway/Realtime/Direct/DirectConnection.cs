@@ -16,14 +16,18 @@ public abstract class DirectConnection(Socket socket, Caller caller, string[] us
 {
     protected Socket Socket => socket;
 
-    /// <summary>Answers the request: the stream's status line and headers.</summary>
-    public async Task AcceptAsync(StreamRequestHead head, CancellationToken cancellationToken)
+    /// <summary>The answer to the request: the stream's status line and headers.</summary>
+    public byte[] Response(StreamRequestHead head)
+        => Encoding.ASCII.GetBytes(ResponseHead(head) + "Date: " + DateTimeOffset.UtcNow.ToString("r", CultureInfo.InvariantCulture) + "\r\n\r\n");
+
+    /// <summary>Sends the response head. From here on the socket is non-blocking for sends too (see <see cref="Send"/>).</summary>
+    public ValueTask AcceptAsync(byte[] response, CancellationToken cancellationToken)
     {
-        var date = DateTimeOffset.UtcNow.ToString("r", CultureInfo.InvariantCulture);
-        await socket.SendAsync(Encoding.ASCII.GetBytes(ResponseHead(head) + "Date: " + date + "\r\n\r\n"), SocketFlags.None, cancellationToken);
+        socket.Blocking = false;
+        return Send(response, cancellationToken);
     }
 
-    /// <summary>Reads what the client sends until it goes away or the stream must end; never throws.</summary>
+    /// <summary>Reads what the client sends until it goes away or the stream must end, then ends the stream; never throws.</summary>
     public async Task ReceiveAsync()
     {
         try
@@ -50,6 +54,10 @@ public abstract class DirectConnection(Socket socket, Caller caller, string[] us
         catch (Exception error) when (error is SocketException or ObjectDisposedException)
         {
             // The connection is gone.
+        }
+        finally
+        {
+            End();
         }
     }
 
@@ -79,10 +87,24 @@ public abstract class DirectConnection(Socket socket, Caller caller, string[] us
 
     protected virtual Task GoodbyeAsync() => Task.CompletedTask;
 
+    /// <summary>
+    /// Sends at once into the kernel's buffer when it has room (nearly always): a non-blocking send costs the socket
+    /// no asynchronous operation object, which it would otherwise keep for its whole life. Only what does not fit
+    /// waits, asynchronously.
+    /// </summary>
     protected ValueTask Send(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
     {
-        var send = socket.SendAsync(bytes, SocketFlags.None, cancellationToken);
-        return send.IsCompletedSuccessfully ? ValueTask.CompletedTask : new ValueTask(send.AsTask());
+        var sent = socket.Send(bytes.Span, SocketFlags.None, out var error);
+        if (error == SocketError.Success && sent == bytes.Length)
+        {
+            return ValueTask.CompletedTask;
+        }
+        if (error is not (SocketError.Success or SocketError.WouldBlock))
+        {
+            return ValueTask.FromException(new SocketException((int)error));
+        }
+        var rest = socket.SendAsync(bytes[sent..], SocketFlags.None, cancellationToken);
+        return rest.IsCompletedSuccessfully ? ValueTask.CompletedTask : new ValueTask(rest.AsTask());
     }
 
     protected override ValueTask FlushAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
@@ -158,7 +180,7 @@ public sealed class DirectWebSocketConnection(Socket socket, Caller caller, stri
         if (!_closing)
         {
             using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-            await Socket.SendAsync(GoingAway, SocketFlags.None, patience.Token);
+            await Send(GoingAway, patience.Token);
         }
     }
 }

@@ -86,39 +86,42 @@ public sealed partial class DirectStreams(
             return true;
         }
         Interlocked.Increment(ref _served);
-        _ = Serve(socket, head, caller, expires, request!);
+        var settings = options.Value;
+        var (connection, transport) = head.Transport == RealtimeApi.Transport.Sse
+            ? ((DirectConnection)new DirectSseConnection(socket, caller, request!.Users, request.Channels, settings.SendBuffer), "sse")
+            : (new DirectWebSocketConnection(socket, caller, request!.Users, request.Channels, settings.SendBuffer, settings.KeepAlive), "websocket");
+        // The head is not kept: an open stream holds no request strings (its token among them).
+        _ = Serve(connection, connection.Response(head), transport, expires, request);
         return true;
     }
 
-    private async Task Serve(Socket socket, StreamRequestHead head, Caller caller, DateTimeOffset? expires, StreamRequest request)
+    private async Task Serve(DirectConnection connection, byte[] response, string transport, DateTimeOffset? expires, StreamRequest request)
     {
-        var settings = options.Value;
-        DirectConnection connection = head.Transport == RealtimeApi.Transport.Sse
-            ? new DirectSseConnection(socket, caller, request.Users, request.Channels, settings.SendBuffer)
-            : new DirectWebSocketConnection(socket, caller, request.Users, request.Channels, settings.SendBuffer, settings.KeepAlive);
-        // As on Kestrel: the stream ends when the client leaves, at shutdown, and when its token expires.
-        using var ends = CancellationTokenSource.CreateLinkedTokenSource(lifetime.ApplicationStopping);
+        // As on Kestrel: the stream ends when the client leaves, at shutdown, and when its token expires. The
+        // connection owns this once started.
+        var ends = CancellationTokenSource.CreateLinkedTokenSource(lifetime.ApplicationStopping);
         if (expires is { } at)
         {
             ends.CancelAfter(StreamRunner.UntilExpiry(at));
         }
         try
         {
-            await connection.AcceptAsync(head, ends.Token);
-            connection.Start(ends.Token);
-            var receiving = connection.ReceiveAsync();
-            var transport = head.Transport == RealtimeApi.Transport.Sse ? "sse" : "websocket";
-            await runner.Run(request, connection, transport, Task.WhenAny(connection.Ended, receiving), ends.Token);
+            await connection.AcceptAsync(response, ends.Token);
+            response = [];
+            connection.Start(ends);
+            _ = connection.ReceiveAsync(); // ends the stream when the client leaves
+            await runner.Run(request, connection, transport, connection.Ended, ends.Token);
         }
         catch (Exception error)
         {
             // The client left before its stream opened.
+            ends.Dispose();
             LogNotOpened(connection.Id, error.Message);
         }
         finally
         {
             await connection.CloseAsync();
-            await runner.ReleaseQuietly(caller);
+            await runner.ReleaseQuietly(connection.Caller);
         }
     }
 
