@@ -21,7 +21,6 @@ namespace Presence.Gateway.Realtime;
 /// Calls for one user leave in order (a close never overtakes the open after it).
 /// </summary>
 public sealed class HeldPresence(
-    Hosting.UserGrains users,
     IGrainFactory grains,
     IOptions<RealtimeOptions> options,
     IOptions<PresenceIndexOptions> index,
@@ -293,7 +292,9 @@ public sealed class HeldPresence(
         }
     }
 
-    private IUserPresenceGrain User(Caller caller) => users.For(caller.Tenant, caller.UserId);
+    // Not the gateway's shared cache of references (UserGrains): a held user is called once a backstop period, and
+    // its cached reference would stay in memory for nothing meanwhile.
+    private IUserPresenceGrain User(Caller caller) => grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(caller.Tenant, caller.UserId));
 
     private sealed class Hold(Caller caller)
     {

@@ -119,6 +119,15 @@ public sealed partial class PresenceEventHub(
         }
     }
 
+    /// <summary>Ends every stream (at shutdown): each closes as if its client had left.</summary>
+    public void EndAll()
+    {
+        foreach (var connection in Snapshot())
+        {
+            connection.Shutdown();
+        }
+    }
+
     /// <summary>SSE keep-alives: one frame, shared, queued to every SSE connection.</summary>
     public void SendKeepAlives()
     {

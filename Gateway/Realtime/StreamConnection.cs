@@ -260,6 +260,9 @@ public abstract class StreamConnection
     /// <summary>Ends the stream (once the client left, for instance).</summary>
     protected void End() => _ended.TrySetResult();
 
+    /// <summary>Ends the stream because the gateway shuts down.</summary>
+    public void Shutdown() => End();
+
     protected abstract ValueTask WriteAsync(EventFrame frame, CancellationToken cancellationToken);
 
     protected abstract ValueTask FlushAsync(CancellationToken cancellationToken);

@@ -17,6 +17,25 @@ public sealed partial class StreamRunner(
     /// <summary>Runs the stream until <paramref name="pumping"/> completes (the client left, or the stream ended on our side).</summary>
     public async Task Run(StreamRequest request, StreamConnection connection, string transport, Task pumping, CancellationToken cancellationToken)
     {
+        try
+        {
+            if (await OpenAsync(request, connection, transport, cancellationToken))
+            {
+                await pumping;
+            }
+        }
+        finally
+        {
+            await CloseAsync(connection, transport);
+        }
+    }
+
+    /// <summary>
+    /// Opens the stream: its watches, its user held online, its first event. False when it ended before it opened:
+    /// the client went away, or it failed (then its last event says why). Either way <see cref="CloseAsync"/> follows.
+    /// </summary>
+    public async Task<bool> OpenAsync(StreamRequest request, StreamConnection connection, string transport, CancellationToken cancellationToken)
+    {
         metrics.StreamOpened(transport);
         try
         {
@@ -24,11 +43,12 @@ public sealed partial class StreamRunner(
             await hub.AttachAsync(connection, cancellationToken);
             var me = await held.OpenAsync(connection.Caller, cancellationToken);
             connection.Open(RealtimeEvents.Connected(connection.Id, me, time.GetUtcNow()));
-            await pumping;
+            return true;
         }
         catch (Exception) when (cancellationToken.IsCancellationRequested || connection.DroppedBecause is not null)
         {
             // The client went away, or was dropped for falling behind.
+            return false;
         }
         catch (Exception error)
         {
@@ -36,13 +56,16 @@ public sealed partial class StreamRunner(
             LogStreamFailed(connection.Id, error.Message);
             connection.Fail(RealtimeEvents.Failed("presence service temporarily unavailable, reconnect shortly"));
             await connection.DrainedAsync(TimeSpan.FromSeconds(5));
+            return false;
         }
-        finally
-        {
-            hub.Detach(connection);
-            await connection.StopAsync();
-            metrics.StreamClosed(transport);
-        }
+    }
+
+    /// <summary>The stream is over: its watches go, and nothing more is written to it.</summary>
+    public async Task CloseAsync(StreamConnection connection, string transport)
+    {
+        hub.Detach(connection);
+        await connection.StopAsync();
+        metrics.StreamClosed(transport);
     }
 
     /// <summary>Gives back the stream's connection slot; the last one of its user starts the grace period.</summary>

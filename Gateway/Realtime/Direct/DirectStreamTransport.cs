@@ -102,20 +102,31 @@ public sealed partial class DirectStreamTransport(
 
         private async Task AcceptLoop()
         {
+            var backoff = TimeSpan.Zero;
             while (true)
             {
                 Socket accepted;
                 try
                 {
                     accepted = await _socket.AcceptAsync();
+                    backoff = TimeSpan.Zero;
                 }
                 catch (Exception error) when (error is ObjectDisposedException || error is SocketException { SocketErrorCode: SocketError.OperationAborted })
                 {
                     break; // unbound
                 }
-                catch (SocketException)
+                catch (SocketException error) when (error.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted)
                 {
                     continue; // reset while in the backlog
+                }
+                catch (SocketException error)
+                {
+                    // Out of file descriptors or memory: retrying at once would spin on the same error. Connections
+                    // wait in the backlog meanwhile, and are accepted again as soon as some close.
+                    backoff = backoff == TimeSpan.Zero ? TimeSpan.FromMilliseconds(10) : TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.TicksPerSecond));
+                    LogAcceptFailed(_logger, error.SocketErrorCode, backoff.TotalMilliseconds);
+                    await Task.Delay(backoff);
+                    continue;
                 }
                 if (accepted.LocalEndPoint is IPEndPoint)
                 {
@@ -145,6 +156,9 @@ public sealed partial class DirectStreamTransport(
                 socket.Dispose(); // unbound meanwhile
             }
         }
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Could not accept a connection ({Error}); trying again in {DelayMs} ms")]
+        private static partial void LogAcceptFailed(ILogger logger, SocketError error, double delayMs);
 
         [LoggerMessage(Level = LogLevel.Warning, Message = "Could not tell whether a connection opens a stream ({Reason}); Kestrel serves it")]
         private static partial void LogRoutingFailed(ILogger logger, string reason);

@@ -27,9 +27,13 @@ public sealed partial class DirectStreams(
     IOptionsMonitor<JwtBearerOptions> bearer,
     ChannelTypes channelTypes,
     IOptions<RealtimeOptions> options,
+    PresenceEventHub hub,
     IHostApplicationLifetime lifetime,
     ILogger<DirectStreams> logger)
 {
+    // No stream links its own end to shutdown (a registration each): the hub ends them all at once.
+    private readonly CancellationTokenRegistration _shutdown = lifetime.ApplicationStopping.Register(static hub => ((PresenceEventHub)hub!).EndAll(), hub);
+
     // A client sends its request at once; one that is silent this long is left to Kestrel's own timeouts.
     private static readonly TimeSpan FirstBytes = TimeSpan.FromSeconds(5);
     // A head split over several packets: how long to wait for the rest before leaving it to Kestrel.
@@ -97,9 +101,9 @@ public sealed partial class DirectStreams(
 
     private async Task Serve(DirectConnection connection, byte[] response, string transport, DateTimeOffset? expires, StreamRequest request)
     {
-        // As on Kestrel: the stream ends when the client leaves, at shutdown, and when its token expires. The
-        // connection owns this once started.
-        var ends = CancellationTokenSource.CreateLinkedTokenSource(lifetime.ApplicationStopping);
+        // The stream ends when the client leaves, when its token expires, and at shutdown (the hub ends every
+        // stream then). The connection owns this once started.
+        var ends = new CancellationTokenSource();
         if (expires is { } at)
         {
             ends.CancelAfter(StreamRunner.UntilExpiry(at));
@@ -107,22 +111,40 @@ public sealed partial class DirectStreams(
         try
         {
             await connection.AcceptAsync(response, ends.Token);
-            response = [];
-            connection.Start(ends);
-            _ = connection.ReceiveAsync(); // ends the stream when the client leaves
-            await runner.Run(request, connection, transport, connection.Ended, ends.Token);
         }
         catch (Exception error)
         {
             // The client left before its stream opened.
             ends.Dispose();
             LogNotOpened(connection.Id, error.Message);
+            await Finish(connection, transport, started: false);
+            return;
         }
-        finally
+        connection.Start(ends);
+        _ = connection.ReceiveAsync(); // ends the stream when the client leaves
+        if (!await runner.OpenAsync(request, connection, transport, ends.Token))
         {
-            await connection.CloseAsync();
-            await runner.ReleaseQuietly(connection.Caller);
+            await Finish(connection, transport, started: true);
+            return;
         }
+        // From here the stream lives on its own: no method waits for its end (each would keep its frame for the
+        // stream's whole life); a continuation closes it.
+        _ = connection.Ended.ContinueWith(
+            static (_, state) => ((DirectStreams Streams, DirectConnection Connection, string Transport))state! is var (streams, ended, name)
+                ? streams.Finish(ended, name, started: true)
+                : Task.CompletedTask,
+            (this, connection, transport), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+    }
+
+    /// <summary>Closes a stream; <paramref name="started"/>: whether the runner saw it (then the runner closes it too).</summary>
+    private async Task Finish(DirectConnection connection, string transport, bool started)
+    {
+        if (started)
+        {
+            await runner.CloseAsync(connection, transport);
+        }
+        await connection.CloseAsync();
+        await runner.ReleaseQuietly(connection.Caller);
     }
 
     /// <summary>The request head, if the connection's first bytes are a stream request: peeked, not read.</summary>
