@@ -46,6 +46,7 @@ public static class RealtimeApi
         builder.Services.AddSingleton<HeldPresence>();
         builder.Services.AddSingleton<StreamRunner>();
         builder.Services.AddSingleton<Direct.DirectStreams>();
+        builder.Services.AddSingleton<Direct.IdleSockets>();
         // After Kestrel's own transport: Kestrel tries the last registered first.
         builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory, Direct.DirectStreamTransport>();
         builder.Services.AddHostedService<RealtimeService>();

@@ -8,62 +8,75 @@ namespace Presence.Gateway.Realtime.Direct;
 
 /// <summary>
 /// A stream on a socket of its own: the response head, then frames written straight to the socket (a send into the
-/// kernel's buffer almost always completes at once). While idle it holds no buffer: it waits for the client with a
-/// zero-byte receive, which is how it learns the client left.
+/// kernel's buffer almost always completes at once). While idle it holds no buffer and no pending operation: it waits
+/// for the client in <see cref="IdleSockets"/>, which is also how it learns the client left.
 /// </summary>
-public abstract class DirectConnection(Socket socket, Caller caller, string[] users, string[] channels, int sendBuffer)
-    : StreamConnection(caller, users, channels, sendBuffer)
+public abstract class DirectConnection(Socket socket, IdleSockets idle, Caller caller, string[] users, string[] channels, int sendBuffer)
+    : StreamConnection(caller, users, channels, sendBuffer), IReadableSocket
 {
+    private long _waiting;
+
     protected Socket Socket => socket;
 
     /// <summary>The answer to the request: the stream's status line and headers.</summary>
     public byte[] Response(StreamRequestHead head)
         => Encoding.ASCII.GetBytes(ResponseHead(head) + "Date: " + DateTimeOffset.UtcNow.ToString("r", CultureInfo.InvariantCulture) + "\r\n\r\n");
 
-    /// <summary>Sends the response head. From here on the socket is non-blocking for sends too (see <see cref="Send"/>).</summary>
-    public ValueTask AcceptAsync(byte[] response, CancellationToken cancellationToken)
+    /// <summary>Sends the response head (the socket is non-blocking: see <see cref="Send"/>).</summary>
+    public ValueTask AcceptAsync(byte[] response, CancellationToken cancellationToken) => Send(response, cancellationToken);
+
+    /// <summary>From now on, what the client sends is read as it comes, and the stream ends when the client leaves.</summary>
+    public void StartReceiving()
     {
-        socket.Blocking = false;
-        return Send(response, cancellationToken);
+        try
+        {
+            _waiting = idle.Watch(socket, this);
+        }
+        catch (Exception error) when (error is SocketException or ObjectDisposedException)
+        {
+            End();
+        }
     }
 
-    /// <summary>Reads what the client sends until it goes away or the stream must end, then ends the stream; never throws.</summary>
-    public async Task ReceiveAsync()
+    /// <summary>The socket is readable: reads what is there without blocking, then waits again (or the stream ends).</summary>
+    void IThreadPoolWorkItem.Execute()
     {
+        var buffer = ArrayPool<byte>.Shared.Rent(1024);
         try
         {
             while (true)
             {
-                // Waits for data without a buffer: an idle stream holds none.
-                await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None);
-                var buffer = ArrayPool<byte>.Shared.Rent(1024);
-                try
+                var read = socket.Receive(buffer, SocketFlags.None, out var error);
+                if (error == SocketError.WouldBlock)
                 {
-                    var read = await socket.ReceiveAsync(buffer, SocketFlags.None);
-                    if (read == 0 || !await Received(buffer.AsMemory(0, read)))
-                    {
-                        return;
-                    }
+                    idle.Rearm(socket, _waiting);
+                    return;
                 }
-                finally
+                if (error != SocketError.Success || read == 0)
                 {
-                    ArrayPool<byte>.Shared.Return(buffer);
+                    End(); // the client left
+                    return;
+                }
+                if (!Received(buffer.AsSpan(0, read)))
+                {
+                    return;
                 }
             }
         }
         catch (Exception error) when (error is SocketException or ObjectDisposedException)
         {
-            // The connection is gone.
+            End(); // closed meanwhile
         }
         finally
         {
-            End();
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
     /// <summary>Says goodbye if the protocol has a way to, then closes the socket.</summary>
     public async Task CloseAsync()
     {
+        idle.Forget(socket, _waiting);
         try
         {
             await GoodbyeAsync();
@@ -82,8 +95,8 @@ public abstract class DirectConnection(Socket socket, Caller caller, string[] us
     /// <summary>The status line and headers, each line ending in CRLF, but for the Date and the empty line.</summary>
     protected abstract string ResponseHead(StreamRequestHead head);
 
-    /// <summary>Handles bytes the client sent; false ends the stream.</summary>
-    protected abstract ValueTask<bool> Received(ReadOnlyMemory<byte> data);
+    /// <summary>Handles bytes the client sent; false when the stream ends (the handler ends it, once it has answered).</summary>
+    protected abstract bool Received(ReadOnlySpan<byte> data);
 
     protected virtual Task GoodbyeAsync() => Task.CompletedTask;
 
@@ -114,8 +127,8 @@ public abstract class DirectConnection(Socket socket, Caller caller, string[] us
 }
 
 /// <summary>A Server-Sent Events stream on its own socket: <c>Connection: close</c>, so the body is the rest of the connection.</summary>
-public sealed class DirectSseConnection(Socket socket, Caller caller, string[] users, string[] channels, int sendBuffer)
-    : DirectConnection(socket, caller, users, channels, sendBuffer)
+public sealed class DirectSseConnection(Socket socket, IdleSockets idle, Caller caller, string[] users, string[] channels, int sendBuffer)
+    : DirectConnection(socket, idle, caller, users, channels, sendBuffer)
 {
     public override bool NeedsKeepAlive => true;
 
@@ -123,7 +136,7 @@ public sealed class DirectSseConnection(Socket socket, Caller caller, string[] u
         => "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\nConnection: close\r\n";
 
     // Anything sent after the request (a pipelined one) is never answered: the response ends with the connection.
-    protected override ValueTask<bool> Received(ReadOnlyMemory<byte> data) => ValueTask.FromResult(true);
+    protected override bool Received(ReadOnlySpan<byte> data) => true;
 
     protected override ValueTask WriteAsync(EventFrame frame, CancellationToken cancellationToken) => Send(frame.Sse, cancellationToken);
 }
@@ -132,8 +145,8 @@ public sealed class DirectSseConnection(Socket socket, Caller caller, string[] u
 /// A WebSocket stream on its own socket: one text frame per event, a ping every keep-alive (from the hub's shared
 /// tick, not a timer per socket), pings answered, and a client that has not been heard from for two keep-alives cut.
 /// </summary>
-public sealed class DirectWebSocketConnection(Socket socket, Caller caller, string[] users, string[] channels, int sendBuffer, TimeSpan keepAlive)
-    : DirectConnection(socket, caller, users, channels, sendBuffer), IWebSocketReplies
+public sealed class DirectWebSocketConnection(Socket socket, IdleSockets idle, Caller caller, string[] users, string[] channels, int sendBuffer, TimeSpan keepAlive)
+    : DirectConnection(socket, idle, caller, users, channels, sendBuffer), IWebSocketReplies
 {
     private static readonly byte[] GoingAway = WebSocketFrames.Close(WebSocketFrames.GoingAway);
 
@@ -148,10 +161,10 @@ public sealed class DirectWebSocketConnection(Socket socket, Caller caller, stri
         => "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: "
             + WebSocketFrames.AcceptKey(head.WebSocketKey!) + "\r\n";
 
-    protected override async ValueTask<bool> Received(ReadOnlyMemory<byte> data)
+    protected override bool Received(ReadOnlySpan<byte> data)
     {
         Volatile.Write(ref _lastHeard, Environment.TickCount64);
-        var signal = (_reader ??= new WebSocketFrameReader()).Read(data.Span, this);
+        var signal = (_reader ??= new WebSocketFrameReader()).Read(data, this);
         if (signal == WebSocketSignal.None)
         {
             return true;
@@ -159,8 +172,14 @@ public sealed class DirectWebSocketConnection(Socket socket, Caller caller, stri
         // The close handshake: answer (behind what is queued), then end.
         _closing = true;
         Post(EventFrame.WebSocketControl(WebSocketFrames.Close(signal == WebSocketSignal.Close ? WebSocketFrames.NormalClosure : WebSocketFrames.ProtocolError)));
-        await DrainedAsync(TimeSpan.FromSeconds(2));
+        _ = EndOnceSent();
         return false;
+    }
+
+    private async Task EndOnceSent()
+    {
+        await DrainedAsync(TimeSpan.FromSeconds(2));
+        End();
     }
 
     public void Reply(EventFrame frame) => Post(frame);

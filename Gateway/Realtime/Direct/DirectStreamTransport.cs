@@ -27,7 +27,8 @@ public sealed partial class DirectStreamTransport(
     private static readonly ConstructorInfo? ConnectionOptionsOfTransport = typeof(SocketConnectionFactoryOptions)
         .GetConstructor(BindingFlags.Instance | BindingFlags.NonPublic, [typeof(SocketTransportOptions)]);
 
-    public bool CanBind(EndPoint endpoint) => realtime.Value.DirectStreams && endpoint is IPEndPoint && ConnectionOptionsOfTransport is not null;
+    public bool CanBind(EndPoint endpoint)
+        => realtime.Value.DirectStreams && endpoint is IPEndPoint && ConnectionOptionsOfTransport is not null && IdleSockets.IsSupported;
 
     public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
     {

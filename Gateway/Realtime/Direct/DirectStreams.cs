@@ -28,6 +28,7 @@ public sealed partial class DirectStreams(
     ChannelTypes channelTypes,
     IOptions<RealtimeOptions> options,
     PresenceEventHub hub,
+    IdleSockets idle,
     IHostApplicationLifetime lifetime,
     ILogger<DirectStreams> logger)
 {
@@ -35,7 +36,7 @@ public sealed partial class DirectStreams(
     private readonly CancellationTokenRegistration _shutdown = lifetime.ApplicationStopping.Register(static hub => ((PresenceEventHub)hub!).EndAll(), hub);
 
     // A client sends its request at once; one that is silent this long is left to Kestrel's own timeouts.
-    private static readonly TimeSpan FirstBytes = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan FirstBytesPatience = TimeSpan.FromSeconds(5);
     // A head split over several packets: how long to wait for the rest before leaving it to Kestrel.
     private const int RestOfHeadMilliseconds = 2000;
 
@@ -57,33 +58,30 @@ public sealed partial class DirectStreams(
         StreamRequest? request;
         try
         {
+            socket.Blocking = false; // every read and write here must return at once
             head = await PeekHead(socket);
             if (head is null)
             {
-                return false;
+                return Decline(socket);
             }
             var query = new QueryCollection(QueryHelpers.ParseQuery(head.Query));
             if (TokenOf(head, query) is not { } token || await Validate(token) is not { } validated)
             {
-                return false;
+                return Decline(socket);
             }
             (caller, expires) = validated;
             StreamError? error;
             (request, error) = StreamRequest.Read(query, options.Value, channelTypes);
             if (error is not null || !held.TryReserve(caller))
             {
-                return false;
+                return Decline(socket);
             }
         }
         catch (Exception error) when (error is SocketException or ObjectDisposedException)
         {
-            return false;
+            return Decline(socket);
         }
-        try
-        {
-            await Consume(socket, head.Length);
-        }
-        catch (Exception error) when (error is SocketException or ObjectDisposedException)
+        if (!Consume(socket, head.Length))
         {
             socket.Dispose();
             await runner.ReleaseQuietly(caller);
@@ -92,8 +90,8 @@ public sealed partial class DirectStreams(
         Interlocked.Increment(ref _served);
         var settings = options.Value;
         var (connection, transport) = head.Transport == RealtimeApi.Transport.Sse
-            ? ((DirectConnection)new DirectSseConnection(socket, caller, request!.Users, request.Channels, settings.SendBuffer), "sse")
-            : (new DirectWebSocketConnection(socket, caller, request!.Users, request.Channels, settings.SendBuffer, settings.KeepAlive), "websocket");
+            ? ((DirectConnection)new DirectSseConnection(socket, idle, caller, request!.Users, request.Channels, settings.SendBuffer), "sse")
+            : (new DirectWebSocketConnection(socket, idle, caller, request!.Users, request.Channels, settings.SendBuffer, settings.KeepAlive), "websocket");
         // The head is not kept: an open stream holds no request strings (its token among them).
         _ = Serve(connection, connection.Response(head), transport, expires, request);
         return true;
@@ -121,7 +119,7 @@ public sealed partial class DirectStreams(
             return;
         }
         connection.Start(ends);
-        _ = connection.ReceiveAsync(); // ends the stream when the client leaves
+        connection.StartReceiving(); // ends the stream when the client leaves
         if (!await runner.OpenAsync(request, connection, transport, ends.Token))
         {
             await Finish(connection, transport, started: true);
@@ -147,19 +145,36 @@ public sealed partial class DirectStreams(
         await runner.ReleaseQuietly(connection.Caller);
     }
 
-    /// <summary>The request head, if the connection's first bytes are a stream request: peeked, not read.</summary>
-    private static async Task<StreamRequestHead?> PeekHead(Socket socket)
+    /// <summary>Leaves the connection to Kestrel, as it was.</summary>
+    private static bool Decline(Socket socket)
     {
-        using (var patience = new CancellationTokenSource(FirstBytes))
+        try
         {
-            try
-            {
-                await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, patience.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                return null;
-            }
+            socket.Blocking = true;
+        }
+        catch (Exception error) when (error is SocketException or ObjectDisposedException)
+        {
+            // Gone already: Kestrel finds out by itself.
+        }
+        return false;
+    }
+
+    /// <summary>The request head, if the connection's first bytes are a stream request: peeked, not read.</summary>
+    private async Task<StreamRequestHead?> PeekHead(Socket socket)
+    {
+        var first = new FirstBytes();
+        var waiting = idle.Watch(socket, first);
+        try
+        {
+            await first.Arrived.Task.WaitAsync(FirstBytesPatience);
+        }
+        catch (TimeoutException)
+        {
+            return null;
+        }
+        finally
+        {
+            idle.Forget(socket, waiting);
         }
         var buffer = ArrayPool<byte>.Shared.Rent(StreamRequestHead.MaxLength);
         try
@@ -167,17 +182,17 @@ public sealed partial class DirectStreams(
             var deadline = Environment.TickCount64 + RestOfHeadMilliseconds;
             while (true)
             {
-                var peeked = await socket.ReceiveAsync(buffer.AsMemory(0, StreamRequestHead.MaxLength), SocketFlags.Peek);
-                if (peeked == 0)
+                var peeked = socket.Receive(buffer.AsSpan(0, StreamRequestHead.MaxLength), SocketFlags.Peek, out var error);
+                if (error is not (SocketError.Success or SocketError.WouldBlock) || (error == SocketError.Success && peeked == 0))
                 {
-                    return null; // closed before saying anything
+                    return null; // closed before saying anything: Kestrel sees that too
                 }
-                switch (StreamRequestHead.Read(buffer.AsSpan(0, peeked), out var head))
+                switch (StreamRequestHead.Read(buffer.AsSpan(0, Math.Max(peeked, 0)), out var head))
                 {
                     case HeadVerdict.Stream:
                         return head;
                     case HeadVerdict.Incomplete when Environment.TickCount64 < deadline:
-                        // Peeking again at once would spin: what is there stays readable until read.
+                        // Waiting for readability again would fire at once: what is there stays readable until read.
                         await Task.Delay(10);
                         continue;
                     default:
@@ -191,26 +206,39 @@ public sealed partial class DirectStreams(
         }
     }
 
-    /// <summary>Reads the head for real (it is already in the socket's buffer).</summary>
-    private static async Task Consume(Socket socket, int length)
+    /// <summary>Reads the head for real (it is already in the socket's buffer); false if the connection broke meanwhile.</summary>
+    private static bool Consume(Socket socket, int length)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(length);
         try
         {
             for (var read = 0; read < length;)
             {
-                var received = await socket.ReceiveAsync(buffer.AsMemory(read, length - read), SocketFlags.None);
-                if (received == 0)
+                var received = socket.Receive(buffer.AsSpan(read, length - read), SocketFlags.None, out var error);
+                if (error != SocketError.Success || received == 0)
                 {
-                    throw new SocketException((int)SocketError.ConnectionReset);
+                    return false;
                 }
                 read += received;
             }
+            return true;
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>A connection's first bytes arriving.</summary>
+    private sealed class FirstBytes : IReadableSocket
+    {
+        public TaskCompletionSource Arrived { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Execute() => Arrived.TrySetResult();
     }
 
     /// <summary>The token as the gateway's authentication takes it: a bearer header, else X-Auth-Token, else access_token.</summary>
