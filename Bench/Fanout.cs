@@ -23,7 +23,7 @@ public static class Fanout
         await Scenarios.BuildServers();
         var table = new Table(
             $"fanout: {settings.Watchers:N0} watchers of one channel on one gateway, {settings.Changes} changes of one member (target p99 < 150 ms, < 4 KB per idle stream)",
-            ["transport", "streams", "p50 ms", "p99 ms", "max ms", "missed", "RSS KiB/stream", "heap KiB/stream", "RSS MiB", "grain calls/change"]);
+            ["transport", "streams", "p50 ms", "p99 ms", "max ms", "missed", "RSS KiB/stream", "heap KiB/stream", "marginal RSS KiB/stream", "marginal heap KiB/stream", "RSS MiB", "grain calls/change"]);
         foreach (var transport in new[] { "sse", "websocket" })
         {
             using var gateway = await Scenarios.StartGateway(new Dictionary<string, string>
@@ -55,28 +55,9 @@ public static class Fanout
         var changes = settings.Changes;
         var arrivals = Enumerable.Range(0, changes).Select(_ => new long[settings.Watchers]).ToArray();
         var starts = new long[changes];
-        var watchers = new List<Watcher>(settings.Watchers);
         Console.Error.WriteLine($"{transport}: opening {settings.Watchers:N0} streams...");
         var opening = Stopwatch.StartNew();
-        using var gate = new SemaphoreSlim(100);
-        var opened = Enumerable.Range(0, settings.Watchers).Select(async w =>
-        {
-            await gate.WaitAsync();
-            try
-            {
-                var watcher = new Watcher(w, arrivals);
-                await watcher.Open(http, gateway.Url, transport, LoadScripts.Token($"w{w}"));
-                lock (watchers)
-                {
-                    watchers.Add(watcher);
-                }
-            }
-            finally
-            {
-                gate.Release();
-            }
-        });
-        await Task.WhenAll(opened);
+        var watchers = await OpenWatchers(http, gateway.Url, transport, 0, settings.Watchers, arrivals);
         Console.Error.WriteLine($"{transport}: {watchers.Count:N0} streams open in {opening.Elapsed.TotalSeconds:F1} s");
         await Task.Delay(5000);
         var idleAfter = await MemoryScenario.Collect(http, LoadScripts.Token("bench-app", admin: true));
@@ -95,6 +76,15 @@ public static class Fanout
         }
         var notifications = await Metric(http, "presence_gateway_notifications_total") - notificationsBefore;
 
+        // Memory at the margin: half as many streams again, opened on a gateway that already holds the first ones and
+        // so has paid its one-time costs (code compiled and tiered up, the GC's heaps grown), compared after a full GC.
+        var marginBefore = await MemoryScenario.Collect(http, LoadScripts.Token("bench-app", admin: true));
+        var extra = settings.Watchers / 2;
+        Console.Error.WriteLine($"{transport}: opening {extra:N0} more streams for the marginal memory...");
+        var more = await OpenWatchers(http, gateway.Url, transport, settings.Watchers, extra, [new long[extra]]);
+        await Task.Delay(5000);
+        var marginAfter = await MemoryScenario.Collect(http, LoadScripts.Token("bench-app", admin: true));
+
         var latencies = new List<double>(changes * settings.Watchers);
         var missed = 0;
         for (var c = 0; c < changes; c++)
@@ -111,7 +101,7 @@ public static class Fanout
                 }
             }
         }
-        foreach (var watcher in watchers)
+        foreach (var watcher in watchers.Concat(more))
         {
             watcher.Dispose();
         }
@@ -124,8 +114,35 @@ public static class Fanout
             missed,
             (idleAfter.ResidentBytes - idleBefore.ResidentBytes) / 1024.0 / Math.Max(1, watchers.Count),
             (idleAfter.ManagedHeapBytes - idleBefore.ManagedHeapBytes) / 1024.0 / Math.Max(1, watchers.Count),
+            (marginAfter.ResidentBytes - marginBefore.ResidentBytes) / 1024.0 / Math.Max(1, more.Count),
+            (marginAfter.ManagedHeapBytes - marginBefore.ManagedHeapBytes) / 1024.0 / Math.Max(1, more.Count),
             idleAfter.ResidentBytes / 1048576.0,
             notifications / changes);
+    }
+
+    /// <summary>Opens <paramref name="count"/> streams of users w{first}..., 100 at a time; each stamps its arrivals at its index in <paramref name="arrivals"/>.</summary>
+    private static async Task<List<Watcher>> OpenWatchers(HttpClient http, Uri url, string transport, int first, int count, long[][] arrivals)
+    {
+        var watchers = new List<Watcher>(count);
+        using var gate = new SemaphoreSlim(100);
+        await Task.WhenAll(Enumerable.Range(0, count).Select(async w =>
+        {
+            await gate.WaitAsync();
+            try
+            {
+                var watcher = new Watcher(w, arrivals);
+                await watcher.Open(http, url, transport, LoadScripts.Token($"w{first + w}"));
+                lock (watchers)
+                {
+                    watchers.Add(watcher);
+                }
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }));
+        return watchers;
     }
 
     private static async Task Send(HttpClient http, HttpMethod method, string path, string token, string? form)
@@ -267,7 +284,8 @@ public static class Fanout
         }
     }
 
-    private sealed record FanoutResult(int Streams, double P50Ms, double P99Ms, double MaxMs, int Missed, double KiBPerStream, double HeapKiBPerStream, double ResidentMiB, double CallsPerChange);
+    private sealed record FanoutResult(int Streams, double P50Ms, double P99Ms, double MaxMs, int Missed, double KiBPerStream, double HeapKiBPerStream,
+        double MarginalKiBPerStream, double MarginalHeapKiBPerStream, double ResidentMiB, double CallsPerChange);
 
     private static void Add(Table table, string transport, FanoutResult r) => table.AddRow(
         transport,
@@ -278,6 +296,8 @@ public static class Fanout
         r.Missed.ToString(CultureInfo.InvariantCulture),
         r.KiBPerStream.ToString("F2", CultureInfo.InvariantCulture),
         r.HeapKiBPerStream.ToString("F2", CultureInfo.InvariantCulture),
+        r.MarginalKiBPerStream.ToString("F2", CultureInfo.InvariantCulture),
+        r.MarginalHeapKiBPerStream.ToString("F2", CultureInfo.InvariantCulture),
         r.ResidentMiB.ToString("F0", CultureInfo.InvariantCulture),
         r.CallsPerChange.ToString("F2", CultureInfo.InvariantCulture));
 }

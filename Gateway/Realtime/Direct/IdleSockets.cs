@@ -86,12 +86,29 @@ public sealed partial class IdleSockets : IDisposable
         }
     }
 
+    /// <summary>
+    /// Changes the socket's registration. The handle is held open meanwhile: a socket closed just before would
+    /// otherwise name a descriptor number that another, new socket may already have.
+    /// </summary>
     private int Control(int operation, Socket socket, long token)
     {
         Span<byte> change = stackalloc byte[16];
         BinaryPrimitives.WriteUInt32LittleEndian(change, Readable);
         BinaryPrimitives.WriteInt64LittleEndian(change[DataOffset..], token);
-        return EpollCtl(_epoll, operation, (int)socket.Handle, change);
+        var handle = socket.SafeHandle;
+        var held = false;
+        try
+        {
+            handle.DangerousAddRef(ref held); // throws ObjectDisposedException once closed
+            return EpollCtl(_epoll, operation, (int)handle.DangerousGetHandle(), change);
+        }
+        finally
+        {
+            if (held)
+            {
+                handle.DangerousRelease();
+            }
+        }
     }
 
     private void Start()
