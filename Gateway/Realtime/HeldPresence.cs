@@ -133,8 +133,9 @@ public sealed class HeldPresence(
 
     /// <summary>
     /// One round (every third of a lease): renews the hold with every shard that has users held here, sets the holds
-    /// again of a shard that had let go of them, and every <see cref="BackstopRenewalRounds"/> rounds renews each
-    /// user's own hold.
+    /// again of a shard that had let go of them (it lost them in a crash, or they lapsed while this gateway was cut
+    /// off), and renews the own hold of a fifteenth of the users (each user every <see cref="BackstopRenewalRounds"/>
+    /// rounds: spread, so no round carries them all).
     /// </summary>
     public async Task RenewAsync(CancellationToken cancellationToken)
     {
@@ -144,7 +145,15 @@ public sealed class HeldPresence(
         {
             held = [.. _holds.Values.Where(h => h.Connections > 0)];
         }
-        var shards = held.GroupBy(h => (h.Caller.Tenant, Shard: ShardOf(h.Caller)));
+        var shards = held.GroupBy(h => (h.Caller.Tenant, Shard: ShardOf(h.Caller))).ToList();
+        lock (_lock)
+        {
+            var current = shards.Select(s => PresenceKeys.ShardKey(s.Key.Tenant, s.Key.Shard)).ToHashSet(StringComparer.Ordinal);
+            foreach (var gone in _shards.Keys.Where(k => !current.Contains(k)).ToList())
+            {
+                _shards.Remove(gone);
+            }
+        }
         var again = new List<Hold>();
         await Parallel.ForEachAsync(shards, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken }, async (shard, ct) =>
         {
@@ -163,7 +172,9 @@ public sealed class HeldPresence(
                 // The next round tries again, well within the lease.
             }
         });
-        await RenewUsers(round % BackstopRenewalRounds == 0 ? held : again, cancellationToken);
+        var slice = round % BackstopRenewalRounds;
+        var backstop = held.Where(h => (uint)h.Caller.UserId.GetHashCode() % BackstopRenewalRounds == slice);
+        await RenewUsers([.. again.Union(backstop)], cancellationToken);
     }
 
     private async Task RenewUsers(List<Hold> held, CancellationToken cancellationToken)
@@ -205,10 +216,30 @@ public sealed class HeldPresence(
             else
             {
                 // Started off the lock: its own bookkeeping takes the lock, after this assignment.
-                renewing = known.Renewing = Task.Run(() => RenewShard(tenant, shard));
+                renewing = known.Renewing = Task.Run(async () =>
+                {
+                    var alive = await RenewShard(tenant, shard);
+                    if (!alive)
+                    {
+                        // Not awaited: the users to set again may include the one whose open is waiting for this.
+                        _ = SetAgain(tenant, shard);
+                    }
+                    return alive;
+                });
             }
         }
         await renewing.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Sets the holds again of every user held here in a shard that had let go of them.</summary>
+    private Task SetAgain(string tenant, int shard)
+    {
+        List<Hold> held;
+        lock (_lock)
+        {
+            held = [.. _holds.Values.Where(h => h.Connections > 0 && h.Caller.Tenant == tenant && ShardOf(h.Caller) == shard)];
+        }
+        return RenewUsers(held, CancellationToken.None);
     }
 
     private async Task<bool> RenewShard(string tenant, int shard)

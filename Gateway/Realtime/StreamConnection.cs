@@ -97,7 +97,7 @@ public abstract class StreamConnection
         _stop?.Dispose();
     }
 
-    /// <summary>The stream's last event (it fails): queued even before the stream opened, then nothing more is accepted.</summary>
+    /// <summary>The stream's last frame (it fails, or closes): queued even before the stream opened, then nothing more is accepted.</summary>
     public void Fail(EventFrame last)
     {
         lock (_lock)

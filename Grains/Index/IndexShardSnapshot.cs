@@ -10,4 +10,7 @@ public sealed class IndexShardSnapshot
     [Id(0)] public IndexUpdate[] Entries { get; set; } = [];
 
     [Id(1)] public PresenceChange[] Log { get; set; } = [];
+
+    /// <summary>Stream holds of gateways (their sources) and when each lease ends.</summary>
+    [Id(2)] public Dictionary<string, DateTimeOffset> Holds { get; set; } = [];
 }

@@ -45,11 +45,15 @@ public sealed partial class PresenceIndexGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         var saved = snapshot.State;
-        if (saved.Entries.Length == 0 && saved.Log.Length == 0)
+        if (saved.Entries.Length == 0 && saved.Log.Length == 0 && saved.Holds.Count == 0)
         {
             return;
         }
         var now = time.GetUtcNow();
+        foreach (var (source, until) in saved.Holds)
+        {
+            _holds[source] = new HoldLease(source) { Until = until };
+        }
         foreach (var change in saved.Log)
         {
             _log.Enqueue(change);
@@ -68,12 +72,13 @@ public sealed partial class PresenceIndexGrain(
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         metrics.ShardOnline(this.GetPrimaryKeyString(), "", 0);
-        if ((_entries.Count == 0 && _log.Count == 0) || !options.Value.SnapshotOnDeactivation)
+        if ((_entries.Count == 0 && _log.Count == 0 && _holds.Count == 0) || !options.Value.SnapshotOnDeactivation)
         {
             return;
         }
         snapshot.State = new IndexShardSnapshot
         {
+            Holds = _holds.Values.ToDictionary(h => h.Source, h => h.Until, StringComparer.Ordinal),
             Entries = [.. _entries.Values.Select(e => new IndexUpdate(e.UserId, e.Version, e.Profile, e.LastSeenAt, e.Status, e.Steps[e.NextStep..], e.StatusText, e.Holds))],
             Log = [.. _log],
         };
@@ -259,30 +264,17 @@ public sealed partial class PresenceIndexGrain(
             entry.Steps = [.. update.Steps];
         }
         entry.NextStep = next;
-        entry.Holds = Known(update.Holds, now);
+        entry.Holds = Known(update.Holds);
         _wheel.Schedule(entry);
     }
 
     /// <summary>
-    /// The holds of an entry, each with a lease here: one no gateway has renewed here yet (this shard restarted, or
-    /// the hold reached it before its gateway's renewal) gets <see cref="GatewayWatch.Lifetime"/> to be renewed. A
-    /// single hold (the usual case) is kept as its lease's own array, not one per user.
+    /// The holds of an entry. Only a gateway's own renewals make a lease here: a hold this shard has no lease for
+    /// (the shard lost it in a crash, or the gateway predates holds by shard) is ended by the user's own backstop. A
+    /// single hold with a lease (the usual case) is kept as the lease's own array, not one per user.
     /// </summary>
-    private string[]? Known(string[]? holds, DateTimeOffset now)
-    {
-        if (holds is null)
-        {
-            return null;
-        }
-        foreach (var source in holds)
-        {
-            if (!_holds.ContainsKey(source))
-            {
-                _holds.Add(source, new HoldLease(source) { Until = now + GatewayWatch.Lifetime });
-            }
-        }
-        return holds is [var only] ? _holds[only].Alone : holds;
-    }
+    private string[]? Known(string[]? holds)
+        => holds is [var only] && _holds.TryGetValue(only, out var lease) ? lease.Alone : holds;
 
     /// <summary>
     /// Releases every hold whose lease ended (its gateway stopped renewing: it died) from the users it holds here, one

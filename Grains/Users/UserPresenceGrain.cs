@@ -87,7 +87,7 @@ public sealed partial class UserPresenceGrain(
     public async Task ReleaseHold(string source, DateTimeOffset lapsedAt)
     {
         // Set (or renewed) again after the shard gave it up: the gateway is back, and its hold stands.
-        if (state.State.Sources.TryGetValue(source, out var held) && held.UpdatedAt < lapsedAt)
+        if (state.State.Sources.TryGetValue(source, out var held) && held.UpdatedAt <= lapsedAt)
         {
             await Change(new PresenceUpdate(source, null, null, null), extraChange: null, CancellationToken.None, activity: false);
         }
@@ -275,8 +275,8 @@ public sealed partial class UserPresenceGrain(
                 if (!update.Renewal && (!_persistedExpiry.TryGetValue(update.Source, out var written)
                     || expiresAt - written >= CoalesceWindow(ttl)))
                 {
-                    // A held connection's lease renewal is never worth a write by itself: if it were lost, the gateway's
-                    // next renewal (well within the lease) puts it back, and the index holds the timeline meanwhile.
+                    // A held connection's renewal is never worth a write by itself: the grain lets go of its activation
+                    // right after one (LetGoAfterHold), and the deactivation writes it then.
                     mustWrite = true;
                 }
                 previous.Refresh(now, expiresAt);

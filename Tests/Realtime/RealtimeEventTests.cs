@@ -179,6 +179,23 @@ public sealed class RealtimeEventTests(RealtimeGatewayFactory factory)
     }
 
     [Fact]
+    public async Task A_gateway_whose_hold_a_shard_let_go_of_sets_its_users_holds_again_at_its_next_renewal()
+    {
+        // As after a shard lost its holds in a crash, or a gateway cut off for longer than its lease.
+        var tenant = Keys.Tenant();
+        await using var stream = await SseClient.Open(factory, GatewayFactory.Token("phoenix", tenant));
+        var grains = factory.Services.GetRequiredService<IGrainFactory>();
+        var shards = factory.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Presence.Grains.Hosting.PresenceIndexOptions>>().Value.Shards;
+        var shard = grains.GetGrain<Presence.Index.IPresenceIndexGrain>(PresenceKeys.ShardKey(tenant, PresenceKeys.ShardOf("phoenix", shards)));
+        Assert.True(await shard.RenewHold(Held.Source, TimeSpan.Zero)); // the lease ends now
+        factory.Time.Advance(TimeSpan.FromMilliseconds(1)); // the shard's timer: it releases the hold
+
+        await WaitUntil(async () => (await Read(tenant, "w", "phoenix")).GetProperty("presence").GetString() == "offline");
+        factory.Time.Advance(TimeSpan.FromSeconds(20)); // the gateway's next round: the shard says it let go
+        await WaitUntil(async () => (await Read(tenant, "w", "phoenix")).GetProperty("presence").GetString() == "online");
+    }
+
+    [Fact]
     public async Task A_reconnect_within_the_grace_period_does_not_flap()
     {
         var tenant = Keys.Tenant();

@@ -79,7 +79,43 @@ public sealed class WebSocketFrameReaderTests
         ClientFrame(0x3, [1]),
         ClientFrame(0xB, [1]),
         new byte[] { 0xC1, 0x80, 1, 2, 3, 4 }, // a reserved bit (compression was never agreed)
+        new byte[] { 0x89, 0xFE, 0, 5, 1, 2, 3, 4, 1, 2, 3, 4, 5 }, // a control frame's length in the 16-bit form
+        ClientFrame(WebSocketFrames.Continuation, [1]), // continues nothing
+        ClientFrame(WebSocketFrames.TextOpcode, [1], fin: false).Concat(ClientFrame(WebSocketFrames.TextOpcode, [2])).ToArray(), // a message inside a message
+        ClientFrame(WebSocketFrames.CloseOpcode, [3]), // a close body of one byte
+        new byte[] { 0x81, 0xFE, 0, 5, 1, 2, 3, 4, 1, 2, 3, 4, 5 }, // a short length in the 16-bit form
     };
+
+    [Fact]
+    public void A_control_frame_with_a_long_length_form_cut_anywhere_is_a_protocol_error_never_an_exception()
+    {
+        // A ping declaring 125 bytes in the 64-bit form, then 124 of them: once threw from the carry-over buffer.
+        byte[] frame = [0x89, 0xFF, 0, 0, 0, 0, 0, 0, 0, 125, .. Mask, .. new byte[124]];
+        for (var cut = 1; cut < frame.Length; cut++)
+        {
+            var reader = new WebSocketFrameReader();
+            var first = reader.Read(frame.AsSpan(0, cut), new Replies());
+            var signal = first == WebSocketSignal.None ? reader.Read(frame.AsSpan(cut), new Replies()) : first;
+            Assert.Equal(WebSocketSignal.ProtocolError, signal);
+        }
+    }
+
+    [Fact]
+    public void A_message_in_pieces_is_skipped_and_a_ping_between_its_pieces_answered()
+    {
+        var reader = new WebSocketFrameReader();
+        var replies = new Replies();
+        byte[] bytes =
+        [
+            .. ClientFrame(WebSocketFrames.TextOpcode, [1, 2], fin: false),
+            .. ClientFrame(WebSocketFrames.PingOpcode, [9]),
+            .. ClientFrame(WebSocketFrames.Continuation, [3], fin: false),
+            .. ClientFrame(WebSocketFrames.Continuation, [4]),
+            .. ClientFrame(WebSocketFrames.Binary, [5]),
+        ];
+        Assert.Equal(WebSocketSignal.None, reader.Read(bytes, replies));
+        Assert.Equal([0x8A, 1, 9], Assert.Single(replies.Sent));
+    }
 
     [Theory]
     [MemberData(nameof(Violations))]

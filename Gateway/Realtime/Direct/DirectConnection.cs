@@ -30,7 +30,9 @@ public abstract class DirectConnection(Socket socket, IdleSockets idle, Caller c
     {
         try
         {
-            _waiting = idle.Watch(socket, this);
+            // The token first: the socket may be readable, and this run, before Watch returns.
+            _waiting = idle.NewToken();
+            idle.Watch(socket, _waiting, this);
         }
         catch (Exception error) when (error is SocketException or ObjectDisposedException)
         {
@@ -44,8 +46,14 @@ public abstract class DirectConnection(Socket socket, IdleSockets idle, Caller c
         var buffer = ArrayPool<byte>.Shared.Rent(1024);
         try
         {
-            while (true)
+            // A bounded share of the thread per turn: a client that sends without pause waits for its next one.
+            for (var reads = 0; ; reads++)
             {
+                if (reads == 16)
+                {
+                    idle.Rearm(socket, _waiting);
+                    return;
+                }
                 var read = socket.Receive(buffer, SocketFlags.None, out var error);
                 if (error == SocketError.WouldBlock)
                 {
@@ -63,9 +71,11 @@ public abstract class DirectConnection(Socket socket, IdleSockets idle, Caller c
                 }
             }
         }
-        catch (Exception error) when (error is SocketException or ObjectDisposedException)
+        catch (Exception)
         {
-            End(); // closed meanwhile
+            // Closed meanwhile, or anything else: the stream ends, the process does not (an exception escaping a
+            // thread-pool work item would end it).
+            End();
         }
         finally
         {
@@ -169,9 +179,9 @@ public sealed class DirectWebSocketConnection(Socket socket, IdleSockets idle, C
         {
             return true;
         }
-        // The close handshake: answer (behind what is queued), then end.
+        // The close handshake: answer (behind what is queued; nothing is sent after it), then end.
         _closing = true;
-        Post(EventFrame.WebSocketControl(WebSocketFrames.Close(signal == WebSocketSignal.Close ? WebSocketFrames.NormalClosure : WebSocketFrames.ProtocolError)));
+        Fail(EventFrame.WebSocketControl(WebSocketFrames.Close(signal == WebSocketSignal.Close ? WebSocketFrames.NormalClosure : WebSocketFrames.ProtocolError)));
         _ = EndOnceSent();
         return false;
     }

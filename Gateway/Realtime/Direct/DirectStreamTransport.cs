@@ -18,9 +18,14 @@ namespace Presence.Gateway.Realtime.Direct;
 public sealed partial class DirectStreamTransport(
     IOptions<SocketTransportOptions> socketOptions,
     IOptions<RealtimeOptions> realtime,
+    IConfiguration configuration,
     IServiceProvider services,
     ILoggerFactory loggers) : IConnectionListenerFactory, IConnectionListenerFactorySelector
 {
+    // Off as soon as any endpoint is HTTPS, or speaks no HTTP/1.1: the transport only sees addresses, and a stream
+    // served here would skip the TLS (or the protocol choice) configured for it. TLS in front, in a proxy, keeps it on.
+    private readonly bool _plainHttp1 = IsPlainHttp1(configuration);
+
     // Kestrel's transport builds its connection options from its own (with the memory pool Kestrel's HTTP layer
     // expects, which the public constructor does not set) through an internal constructor. Should a framework
     // update remove it, streams simply stay in Kestrel (the direct stream tests then fail, and say so).
@@ -28,7 +33,21 @@ public sealed partial class DirectStreamTransport(
         .GetConstructor(BindingFlags.Instance | BindingFlags.NonPublic, [typeof(SocketTransportOptions)]);
 
     public bool CanBind(EndPoint endpoint)
-        => realtime.Value.DirectStreams && endpoint is IPEndPoint && ConnectionOptionsOfTransport is not null && IdleSockets.IsSupported;
+        => realtime.Value.DirectStreams && _plainHttp1 && endpoint is IPEndPoint && ConnectionOptionsOfTransport is not null && IdleSockets.IsSupported;
+
+    /// <summary>Whether every endpoint configured (URLs, HTTPS ports, Kestrel's endpoints and defaults) is plain HTTP/1.x.</summary>
+    public static bool IsPlainHttp1(IConfiguration configuration)
+    {
+        var kestrel = configuration.GetSection("Kestrel");
+        var urls = (configuration["urls"] ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Concat(kestrel.GetSection("Endpoints").GetChildren().Select(e => e["Url"] ?? ""));
+        var protocols = kestrel.GetSection("Endpoints").GetChildren().Select(e => e["Protocols"])
+            .Append(kestrel["EndpointDefaults:Protocols"])
+            .Where(p => !string.IsNullOrEmpty(p));
+        return string.IsNullOrEmpty(configuration["https_ports"])
+            && !urls.Any(u => u.StartsWith("https:", StringComparison.OrdinalIgnoreCase))
+            && protocols.All(p => p!.Contains("Http1", StringComparison.OrdinalIgnoreCase));
+    }
 
     public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
     {
@@ -129,9 +148,14 @@ public sealed partial class DirectStreamTransport(
                     await Task.Delay(backoff);
                     continue;
                 }
-                if (accepted.LocalEndPoint is IPEndPoint)
+                try
                 {
                     accepted.NoDelay = _noDelay;
+                }
+                catch (Exception error) when (error is SocketException or ObjectDisposedException)
+                {
+                    accepted.Dispose(); // reset already
+                    continue;
                 }
                 _ = Route(accepted);
             }
@@ -152,10 +176,18 @@ public sealed partial class DirectStreamTransport(
                 // Nothing was read from the socket: Kestrel can still serve it.
                 LogRoutingFailed(_logger, error.Message);
             }
-            if (!_forKestrel.Writer.TryWrite(_kestrel.Create(socket)))
+            try
             {
-                socket.Dispose(); // unbound meanwhile
+                if (_forKestrel.Writer.TryWrite(_kestrel.Create(socket)))
+                {
+                    return;
+                }
             }
+            catch (ObjectDisposedException)
+            {
+                // Disposed meanwhile (shutting down).
+            }
+            socket.Dispose(); // unbound meanwhile
         }
 
         [LoggerMessage(Level = LogLevel.Warning, Message = "Could not accept a connection ({Error}); trying again in {DelayMs} ms")]

@@ -163,7 +163,8 @@ public sealed partial class DirectStreams(
     private async Task<StreamRequestHead?> PeekHead(Socket socket)
     {
         var first = new FirstBytes();
-        var waiting = idle.Watch(socket, first);
+        var waiting = idle.NewToken();
+        idle.Watch(socket, waiting, first);
         try
         {
             await first.Arrived.Task.WaitAsync(FirstBytesPatience);

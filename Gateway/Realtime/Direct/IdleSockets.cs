@@ -33,7 +33,7 @@ public sealed partial class IdleSockets : IDisposable
     private readonly Dictionary<long, IReadableSocket> _waiting = [];
     private readonly ILogger<IdleSockets> _logger;
     private int _epoll = -1;
-    private Thread? _thread;
+    private volatile Thread? _thread;
     private long _nextToken;
     private volatile bool _disposed;
 
@@ -42,22 +42,23 @@ public sealed partial class IdleSockets : IDisposable
     public static bool IsSupported { get; } = OperatingSystem.IsLinux()
         && RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.Arm64;
 
-    /// <summary>Registers <paramref name="socket"/>: <paramref name="target"/> runs once it is readable. Returns the registration's token.</summary>
-    public long Watch(Socket socket, IReadableSocket target)
+    /// <summary>A token for <see cref="Watch"/>, known to its target before any event can name it.</summary>
+    public long NewToken() => Interlocked.Increment(ref _nextToken);
+
+    /// <summary>Registers <paramref name="socket"/> under <paramref name="token"/>: <paramref name="target"/> runs once it is readable.</summary>
+    public void Watch(Socket socket, long token, IReadableSocket target)
     {
         Start();
-        long token;
         lock (_lock)
         {
-            token = ++_nextToken;
             _waiting.Add(token, target);
         }
         if (Control(EpollCtlAdd, socket, token) != 0)
         {
+            var error = Marshal.GetLastPInvokeError();
             Forget(socket, token);
-            throw new SocketException(Marshal.GetLastPInvokeError());
+            throw new SocketException(error);
         }
-        return token;
     }
 
     /// <summary>Waits again, after the target ran (each wait is one-shot).</summary>

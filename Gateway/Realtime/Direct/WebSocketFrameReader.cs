@@ -24,18 +24,20 @@ public enum WebSocketSignal
 
 /// <summary>
 /// Reads what a client sends on a stream's WebSocket, as it arrives. A stream only sends, so messages are skipped
-/// without being kept; pings are answered; a close or a protocol error ends the stream. Between reads it keeps at
-/// most one unfinished frame head or control frame (139 bytes), and a count of message bytes still to skip.
+/// without being kept (their text is not checked to be UTF-8); pings are answered; a close or a protocol error ends
+/// the stream. Between reads it keeps at most one unfinished frame head or control frame (131 bytes), and a count of
+/// message bytes still to skip.
 /// </summary>
 public sealed class WebSocketFrameReader
 {
-    // The longest unfinished piece carried over: a control frame (2-byte head, 4-byte mask, 125 bytes), or the
-    // longest frame head (2 + 8 + 4).
+    // The longest unfinished piece carried over: a control frame (2-byte head, 4-byte mask, 125 bytes; its length is
+    // never in the longer forms), or the longest frame head (2 + 8 + 4).
     private const int MaxCarry = 2 + 4 + WebSocketFrames.MaxControlPayload;
 
     private byte[]? _carry;
     private int _carryLength;
     private long _skip;
+    private bool _inMessage;
 
     public WebSocketSignal Read(ReadOnlySpan<byte> received, IWebSocketReplies replies)
     {
@@ -79,6 +81,10 @@ public sealed class WebSocketFrameReader
                 return WebSocketSignal.ProtocolError; // reserved bits without an extension, or an unmasked client frame
             }
             long length = data[1] & 0x7F;
+            if (opcode >= WebSocketFrames.CloseOpcode && length > WebSocketFrames.MaxControlPayload)
+            {
+                return WebSocketSignal.ProtocolError; // a control frame's length always fits the first byte
+            }
             var head = 2 + (length == 126 ? 2 : length == 127 ? 8 : 0) + 4;
             if (data.Length < head)
             {
@@ -87,11 +93,15 @@ public sealed class WebSocketFrameReader
             if (length == 126)
             {
                 length = BinaryPrimitives.ReadUInt16BigEndian(data[2..]);
+                if (length < 126)
+                {
+                    return WebSocketSignal.ProtocolError; // the shortest form is required
+                }
             }
             else if (length == 127)
             {
                 var longLength = BinaryPrimitives.ReadUInt64BigEndian(data[2..]);
-                if (longLength > long.MaxValue)
+                if (longLength > long.MaxValue || longLength <= ushort.MaxValue)
                 {
                     return WebSocketSignal.ProtocolError;
                 }
@@ -99,10 +109,12 @@ public sealed class WebSocketFrameReader
             }
             if (opcode < WebSocketFrames.CloseOpcode)
             {
-                if (opcode > WebSocketFrames.Binary)
+                // A continuation continues a message; a new message never starts inside one.
+                if (opcode > WebSocketFrames.Binary || (opcode == WebSocketFrames.Continuation) != _inMessage)
                 {
                     return WebSocketSignal.ProtocolError;
                 }
+                _inMessage = !fin;
                 // A message (or a piece of one): skipped, here and in the reads to come.
                 data = data[head..];
                 var skipped = (int)Math.Min(length, data.Length);
@@ -110,7 +122,7 @@ public sealed class WebSocketFrameReader
                 data = data[skipped..];
                 continue;
             }
-            if (opcode > WebSocketFrames.PongOpcode || !fin || length > WebSocketFrames.MaxControlPayload)
+            if (opcode > WebSocketFrames.PongOpcode || !fin)
             {
                 return WebSocketSignal.ProtocolError;
             }
@@ -120,7 +132,8 @@ public sealed class WebSocketFrameReader
             }
             if (opcode == WebSocketFrames.CloseOpcode)
             {
-                return WebSocketSignal.Close;
+                // A close body, if any, starts with a two-byte status code.
+                return length == 1 ? WebSocketSignal.ProtocolError : WebSocketSignal.Close;
             }
             if (opcode == WebSocketFrames.PingOpcode)
             {
