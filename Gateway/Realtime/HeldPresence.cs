@@ -184,8 +184,10 @@ public sealed class HeldPresence(
         {
             try
             {
-                // Only while still open when its turn comes: a renewal after the last close would undo the grace.
-                await Enqueue(hold, async h => h.Connections > 0 ? await User(h.Caller).Update(update, ct) : null);
+                // Only while open and held when its turn comes: a renewal after the last close would undo the grace,
+                // and one before the open reached the user (or of a stream that never opened) would set a hold no
+                // close ends.
+                await Enqueue(hold, async h => h.Live && h.Connections > 0 ? await User(h.Caller).Update(update, ct) : null);
             }
             catch (Exception) when (!ct.IsCancellationRequested)
             {
@@ -215,11 +217,13 @@ public sealed class HeldPresence(
             }
             else
             {
+                // A shard this gateway never renewed before does not know it: only one it did can have let go.
+                var renewedBefore = known.RenewedAt != DateTimeOffset.MinValue;
                 // Started off the lock: its own bookkeeping takes the lock, after this assignment.
                 renewing = known.Renewing = Task.Run(async () =>
                 {
                     var alive = await RenewShard(tenant, shard);
-                    if (!alive)
+                    if (!alive && renewedBefore)
                     {
                         // Not awaited: the users to set again may include the one whose open is waiting for this.
                         _ = SetAgain(tenant, shard);
@@ -237,7 +241,7 @@ public sealed class HeldPresence(
         List<Hold> held;
         lock (_lock)
         {
-            held = [.. _holds.Values.Where(h => h.Connections > 0 && h.Caller.Tenant == tenant && ShardOf(h.Caller) == shard)];
+            held = [.. _holds.Values.Where(h => h.Live && h.Connections > 0 && h.Caller.Tenant == tenant && ShardOf(h.Caller) == shard)];
         }
         return RenewUsers(held, CancellationToken.None);
     }

@@ -40,11 +40,13 @@ public interface IUserPresenceGrain : IGrainWithStringKey
     Task<UserPresence> SetDevice(DeviceUpdate update, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// The gateway of a stream hold stopped renewing it (the user's index shard saw its lease end at
-    /// <paramref name="lapsedAt"/>): the hold ends, unless it was set again since.
+    /// The gateway of a stream hold stopped renewing it (the user's index shard saw its lease end): the hold ends,
+    /// unless it was set at or after <paramref name="setBefore"/>, the middle of the hold's last lease. A gateway
+    /// touches its users' holds only within a third of a lease after renewing it with their shard, and sets them again
+    /// only after a lease ended: half a lease apart, room for the clocks of two silos to differ.
     /// </summary>
     [Alias("ReleaseHold"), OneWay]
-    Task ReleaseHold(string source, DateTimeOffset lapsedAt);
+    Task ReleaseHold(string source, DateTimeOffset setBefore);
 
     /// <summary>The presence with every source: live ones with their status, known devices that are offline with none.</summary>
     [Alias("GetDetailView"), ReadOnly]

@@ -11,6 +11,14 @@ public sealed class IndexShardSnapshot
 
     [Id(1)] public PresenceChange[] Log { get; set; } = [];
 
-    /// <summary>Stream holds of gateways (their sources) and when each lease ends.</summary>
-    [Id(2)] public Dictionary<string, DateTimeOffset> Holds { get; set; } = [];
+    /// <summary>Stream holds of gateways (by source): when each was last renewed, and when its lease ends.</summary>
+    [Id(2)] public Dictionary<string, HoldLeaseSnapshot> Holds { get; set; } = [];
+}
+
+[GenerateSerializer, Alias("presence.HoldLeaseSnapshot")]
+public sealed class HoldLeaseSnapshot
+{
+    [Id(0)] public DateTimeOffset RenewedAt { get; set; }
+
+    [Id(1)] public DateTimeOffset Until { get; set; }
 }

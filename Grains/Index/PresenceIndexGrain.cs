@@ -50,9 +50,9 @@ public sealed partial class PresenceIndexGrain(
             return;
         }
         var now = time.GetUtcNow();
-        foreach (var (source, until) in saved.Holds)
+        foreach (var (source, lease) in saved.Holds)
         {
-            _holds[source] = new HoldLease(source) { Until = until };
+            _holds[source] = new HoldLease(source) { RenewedAt = lease.RenewedAt, Until = lease.Until };
         }
         foreach (var change in saved.Log)
         {
@@ -78,7 +78,7 @@ public sealed partial class PresenceIndexGrain(
         }
         snapshot.State = new IndexShardSnapshot
         {
-            Holds = _holds.Values.ToDictionary(h => h.Source, h => h.Until, StringComparer.Ordinal),
+            Holds = _holds.Values.ToDictionary(h => h.Source, h => new HoldLeaseSnapshot { RenewedAt = h.RenewedAt, Until = h.Until }, StringComparer.Ordinal),
             Entries = [.. _entries.Values.Select(e => new IndexUpdate(e.UserId, e.Version, e.Profile, e.LastSeenAt, e.Status, e.Steps[e.NextStep..], e.StatusText, e.Holds))],
             Log = [.. _log],
         };
@@ -115,6 +115,7 @@ public sealed partial class PresenceIndexGrain(
         {
             _holds.Add(source, hold = new HoldLease(source));
         }
+        hold.RenewedAt = now;
         hold.Until = now + lease;
         Rearm();
         SendEvents();
@@ -290,12 +291,13 @@ public sealed partial class PresenceIndexGrain(
         {
             _holds.Remove(hold.Source);
             _tenant ??= PresenceKeys.Split(this.GetPrimaryKeyString()).Tenant;
+            var setBefore = hold.RenewedAt + (hold.Until - hold.RenewedAt) / 2;
             var released = 0;
             foreach (var entry in _entries.Values)
             {
                 if (entry.Holds is { } holds && Array.IndexOf(holds, hold.Source) >= 0)
                 {
-                    _ = GrainFactory.GetGrain<Presence.Users.IUserPresenceGrain>(PresenceKeys.Of(_tenant, entry.UserId)).ReleaseHold(hold.Source, hold.Until);
+                    _ = GrainFactory.GetGrain<Presence.Users.IUserPresenceGrain>(PresenceKeys.Of(_tenant, entry.UserId)).ReleaseHold(hold.Source, setBefore);
                     released++;
                 }
             }
@@ -477,6 +479,8 @@ public sealed partial class PresenceIndexGrain(
 
         /// <summary>The hold as an entry's only one: shared by every user it holds here.</summary>
         public string[] Alone { get; } = [source];
+
+        public DateTimeOffset RenewedAt { get; set; }
 
         public DateTimeOffset Until { get; set; }
     }

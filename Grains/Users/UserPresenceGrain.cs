@@ -84,10 +84,10 @@ public sealed partial class UserPresenceGrain(
         return presence;
     }
 
-    public async Task ReleaseHold(string source, DateTimeOffset lapsedAt)
+    public async Task ReleaseHold(string source, DateTimeOffset setBefore)
     {
-        // Set (or renewed) again after the shard gave it up: the gateway is back, and its hold stands.
-        if (state.State.Sources.TryGetValue(source, out var held) && held.UpdatedAt <= lapsedAt)
+        // Set (or renewed) again since: the gateway is back, and its hold stands.
+        if (state.State.Sources.TryGetValue(source, out var held) && held.UpdatedAt < setBefore)
         {
             await Change(new PresenceUpdate(source, null, null, null), extraChange: null, CancellationToken.None, activity: false);
         }

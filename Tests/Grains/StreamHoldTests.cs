@@ -61,11 +61,11 @@ public sealed class StreamHoldTests(ClusterFixture fixture)
         var user = User(tenant, "back");
         await ShardOf(tenant, "back").RenewHold(gateway, Lease);
         await user.Update(new PresenceUpdate(gateway, PresenceStatus.Online, Backstop, null));
-        var lapsedAt = fixture.Time.GetUtcNow() + TimeSpan.FromSeconds(1);
+        var setBefore = fixture.Time.GetUtcNow() + TimeSpan.FromSeconds(1);
 
         await fixture.Advance(TimeSpan.FromSeconds(2));
         await user.Update(new PresenceUpdate(gateway, PresenceStatus.Online, Backstop, null, Renewal: true));
-        await user.ReleaseHold(gateway, lapsedAt); // late: the gateway set its hold again since
+        await user.ReleaseHold(gateway, setBefore); // late: the gateway set its hold again since
         // One-way: give it time to be handled (a release that went through shows within a few milliseconds).
         await Task.Delay(300);
         Assert.Equal(PresenceStatus.Online, (await user.Get()).Status);
@@ -73,6 +73,24 @@ public sealed class StreamHoldTests(ClusterFixture fixture)
 
         await user.ReleaseHold(gateway, fixture.Time.GetUtcNow() + TimeSpan.FromSeconds(1));
         await ClusterFixture.Eventually(async () => (await user.Get()).Status == PresenceStatus.Offline, "the hold was released");
+    }
+
+    [Fact]
+    public async Task A_shard_moved_gracefully_keeps_its_gateways_holds_and_still_releases_them_on_time()
+    {
+        var tenant = Keys.Tenant();
+        var gateway = NewGateway();
+        var shard = ShardOf(tenant, "moved");
+        await shard.RenewHold(gateway, Lease);
+        await User(tenant, "moved").Update(new PresenceUpdate(gateway, PresenceStatus.Online, Backstop, null));
+
+        await fixture.Grains.GetGrain<Orleans.Runtime.IManagementGrain>(0).DeactivateGrain(shard.GetGrainId());
+        await fixture.Advance(Lease / 3);
+        Assert.True(await shard.RenewHold(gateway, Lease)); // restored from the snapshot: still known
+        Assert.True(await Listed(tenant, "moved"));
+
+        await fixture.Advance(Lease + TimeSpan.FromSeconds(1));
+        await ClusterFixture.Eventually(async () => !await Listed(tenant, "moved"), "the restored hold was released when its lease ended");
     }
 
     [Fact]

@@ -53,7 +53,17 @@ public sealed partial class IdleSockets : IDisposable
         {
             _waiting.Add(token, target);
         }
-        if (Control(EpollCtlAdd, socket, token) != 0)
+        int result;
+        try
+        {
+            result = Control(EpollCtlAdd, socket, token);
+        }
+        catch (ObjectDisposedException)
+        {
+            Forget(socket, token); // closed meanwhile: the entry must not keep its target alive
+            throw;
+        }
+        if (result != 0)
         {
             var error = Marshal.GetLastPInvokeError();
             Forget(socket, token);
