@@ -128,14 +128,25 @@ public sealed partial class PresenceEventHub(
         }
     }
 
-    /// <summary>SSE keep-alives: one frame, shared, queued to every SSE connection.</summary>
-    public void SendKeepAlives()
+    /// <summary>
+    /// Keep-alives, one shared frame: an SSE comment, or a WebSocket ping, for every stream that needs one. Spread over
+    /// <paramref name="spread"/> in slices: ten thousand pings at once come back as ten thousand pongs at once, a burst
+    /// of reads that delays whatever change is being delivered meanwhile.
+    /// </summary>
+    public async Task SendKeepAlivesAsync(TimeSpan spread, CancellationToken cancellationToken)
     {
-        foreach (var connection in Snapshot())
+        const int slice = 500;
+        var targets = Snapshot().Where(c => c.NeedsKeepAlive).ToList();
+        var slices = (targets.Count + slice - 1) / slice;
+        for (var i = 0; i < slices; i++)
         {
-            if (connection.NeedsKeepAlive)
+            if (i > 0)
             {
-                connection.Post(EventFrame.KeepAlive);
+                await Task.Delay(spread / slices, cancellationToken);
+            }
+            for (var c = i * slice; c < Math.Min(targets.Count, (i + 1) * slice); c++)
+            {
+                targets[c].Post(EventFrame.KeepAlive);
             }
         }
     }

@@ -4,9 +4,9 @@ using Presence.Events;
 namespace Presence.Gateway.Realtime;
 
 /// <summary>
-/// The gateway's realtime clocks: keep-alives for SSE streams and lease renewals of held presence (both on the
-/// presence clock), and renewal of the hub's registrations with grains (on the machine's clock, as the grains
-/// judge a gateway's liveness).
+/// The gateway's realtime clocks: keep-alives (SSE comments, pings of direct WebSockets) and lease renewals of held
+/// presence (both on the presence clock), and renewal of the hub's registrations with grains (on the machine's clock,
+/// as the grains judge a gateway's liveness).
 /// </summary>
 public sealed partial class RealtimeService(
     PresenceEventHub hub,
@@ -16,11 +16,7 @@ public sealed partial class RealtimeService(
     ILogger<RealtimeService> logger) : BackgroundService
 {
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.WhenAll(
-        Every(options.Value.KeepAlive, time, _ =>
-        {
-            hub.SendKeepAlives();
-            return Task.CompletedTask;
-        }, stoppingToken),
+        Every(options.Value.KeepAlive, time, ct => hub.SendKeepAlivesAsync(options.Value.KeepAlive / 2, ct), stoppingToken),
         Every(options.Value.Lease / 3, time, held.RenewAsync, stoppingToken),
         Every(GatewayWatch.Renewal, TimeProvider.System, hub.RenewAsync, stoppingToken));
 
