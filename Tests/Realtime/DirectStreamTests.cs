@@ -53,7 +53,7 @@ public sealed class DirectStreamTests(DirectStreamGatewayFactory factory)
         return (await (await client.GetAsync($"/v1/users/{user}/presence")).AssertOk()).GetProperty("data").GetProperty("presence").GetString() != "offline";
     }
 
-    [Fact]
+    [DirectStreamFact]
     public async Task An_sse_stream_opened_by_a_connections_first_request_is_served_on_its_own_socket_with_the_same_events()
     {
         var tenant = Keys.Tenant();
@@ -81,7 +81,7 @@ public sealed class DirectStreamTests(DirectStreamGatewayFactory factory)
         await Eventually(async () => !await Online(tenant, "w"));
     }
 
-    [Fact]
+    [DirectStreamFact]
     public async Task A_websocket_client_gets_its_events_and_a_clean_close_handshake()
     {
         var tenant = Keys.Tenant();
@@ -101,7 +101,7 @@ public sealed class DirectStreamTests(DirectStreamGatewayFactory factory)
         await Eventually(async () => !await Online(tenant, "w"));
     }
 
-    [Fact]
+    [DirectStreamFact]
     public async Task A_websocket_ping_is_answered_and_a_client_breaking_the_protocol_is_closed_with_1002()
     {
         var tenant = Keys.Tenant();
@@ -128,7 +128,7 @@ public sealed class DirectStreamTests(DirectStreamGatewayFactory factory)
         Assert.True(await raw.Ended());
     }
 
-    [Fact]
+    [DirectStreamFact]
     public async Task What_cannot_be_served_on_its_own_socket_is_answered_by_kestrel_in_the_stream_dialect()
     {
         var tenant = Keys.Tenant();
@@ -155,7 +155,7 @@ public sealed class DirectStreamTests(DirectStreamGatewayFactory factory)
         Assert.Equal(served + 2, factory.Served);
     }
 
-    [Fact]
+    [DirectStreamFact]
     public async Task A_stream_asked_for_after_other_requests_on_a_keep_alive_connection_is_served_by_kestrel()
     {
         var tenant = Keys.Tenant();
