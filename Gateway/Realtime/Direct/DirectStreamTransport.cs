@@ -12,8 +12,9 @@ namespace Presence.Gateway.Realtime.Direct;
 /// Kestrel's socket transport for TCP endpoints, with one step before Kestrel sees a connection: a connection whose
 /// first request opens a realtime stream is given to <see cref="DirectStreams"/> (see there why). Every other
 /// connection becomes Kestrel's as its own transport would make it (<see cref="SocketConnectionContextFactory"/>,
-/// with Kestrel's socket options). Off with <c>Presence:Realtime:DirectStreams=false</c>; other endpoint kinds
-/// (Unix sockets, inherited handles) always use Kestrel's transport.
+/// with Kestrel's socket options). Only on Linux, and while every configured endpoint is plain HTTP/1.1; off with
+/// <c>Presence:Realtime:DirectStreams=false</c>. Other endpoint kinds (Unix sockets, inherited handles) always use
+/// Kestrel's transport.
 /// </summary>
 public sealed partial class DirectStreamTransport(
     IOptions<SocketTransportOptions> socketOptions,
