@@ -119,8 +119,12 @@ public static class PresenceAuthExtensions
         {
             return AlternativeToken(request);
         }
-        return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && header.Length > 7 ? header.AsSpan(7).Trim() : default;
+        return Bearer(header);
     }
+
+    /// <summary>The token of an Authorization header's value: a bearer token, trimmed; empty for any other scheme.</summary>
+    internal static ReadOnlySpan<char> Bearer(string authorization)
+        => authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && authorization.Length > 7 ? authorization.AsSpan(7).Trim() : default;
 
     private static string? AlternativeToken(HttpRequest request)
     {
@@ -128,9 +132,7 @@ public static class PresenceAuthExtensions
         {
             return headerToken;
         }
-        return Realtime.RealtimeApi.IsStreamPath(request.Path) && request.Query[Realtime.RealtimeApi.TokenParameter] is [{ Length: > 0 } queryToken]
-            ? queryToken
-            : null;
+        return Realtime.RealtimeApi.IsStreamPath(request.Path) ? Realtime.RealtimeApi.QueryToken(request.Query) : null;
     }
 
     private static string ChallengeMessage(JwtBearerChallengeContext context) => context.AuthenticateFailure switch

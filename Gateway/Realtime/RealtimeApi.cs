@@ -22,6 +22,9 @@ public static class RealtimeApi
     /// <summary>Browsers cannot set headers on EventSource or WebSocket: streams also take the token as <c>?access_token=</c>.</summary>
     public const string TokenParameter = "access_token";
 
+    /// <summary>The token of a stream's query (<see cref="TokenParameter"/>, given once), if any.</summary>
+    public static string? QueryToken(IQueryCollection query) => query[TokenParameter] is [{ Length: > 0 } token] ? token : null;
+
     public static bool IsStreamPath(PathString path) => Routes(path, EventsPath) || Routes(path, StreamPath);
 
     /// <summary>Whether routing sends <paramref name="path"/> to <paramref name="route"/>: any case, a trailing slash allowed.</summary>

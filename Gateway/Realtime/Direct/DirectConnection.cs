@@ -16,8 +16,6 @@ public abstract class DirectConnection(Socket socket, IdleSockets idle, Caller c
 {
     private long _waiting;
 
-    protected Socket Socket => socket;
-
     /// <summary>The answer to the request: the stream's status line and headers.</summary>
     public byte[] Response(StreamRequestHead head)
         => Encoding.ASCII.GetBytes(ResponseHead(head) + "Date: " + DateTimeOffset.UtcNow.ToString("r", CultureInfo.InvariantCulture) + "\r\n\r\n");

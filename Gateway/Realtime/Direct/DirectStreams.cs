@@ -247,15 +247,9 @@ public sealed partial class DirectStreams(
     {
         if (head.Authorization is { Length: > 0 } authorization)
         {
-            return authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && authorization.AsSpan(7).Trim() is { Length: > 0 } bearerToken
-                ? bearerToken.ToString()
-                : null;
+            return PresenceAuthExtensions.Bearer(authorization) is { IsEmpty: false } bearer ? bearer.ToString() : null;
         }
-        if (head.AuthToken is { Length: > 0 } authToken)
-        {
-            return authToken;
-        }
-        return query[RealtimeApi.TokenParameter] is [{ Length: > 0 } queryToken] ? queryToken : null;
+        return head.AuthToken is { Length: > 0 } authToken ? authToken : RealtimeApi.QueryToken(query);
     }
 
     /// <summary>The token's caller and expiry, as the JwtBearer handler would accept it (a cached validation first).</summary>

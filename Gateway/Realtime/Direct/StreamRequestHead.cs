@@ -107,14 +107,14 @@ public sealed class StreamRequestHead
                 return null;
             }
             var name = line[..colon];
-            var value = Encoding.ASCII.GetString(line[(colon + 1)..].Trim(" \t"u8));
+            var value = line[(colon + 1)..].Trim(" \t"u8);
             if (Ascii.EqualsIgnoreCase(name, "host"u8))
             {
                 hosts++;
             }
             else if (Ascii.EqualsIgnoreCase(name, "content-length"u8))
             {
-                if (value != "0")
+                if (!value.SequenceEqual("0"u8))
                 {
                     return null; // a GET with a body: Kestrel decides what that means
                 }
@@ -133,7 +133,7 @@ public sealed class StreamRequestHead
             }
             else if (Ascii.EqualsIgnoreCase(name, "connection"u8))
             {
-                connection = connection is null ? value : connection + "," + value;
+                connection = connection is null ? Encoding.ASCII.GetString(value) : connection + "," + Encoding.ASCII.GetString(value);
             }
         }
         if (hosts != 1)
@@ -185,7 +185,7 @@ public sealed class StreamRequestHead
     /// Takes the header if it is <paramref name="wanted"/>; false when it comes twice (which of two tokens would be
     /// meant is Kestrel's to answer, not a guess here).
     /// </summary>
-    private static bool Once(ReadOnlySpan<byte> name, ReadOnlySpan<byte> wanted, string value, ref string? slot)
+    private static bool Once(ReadOnlySpan<byte> name, ReadOnlySpan<byte> wanted, ReadOnlySpan<byte> value, ref string? slot)
     {
         if (!Ascii.EqualsIgnoreCase(name, wanted))
         {
@@ -195,7 +195,7 @@ public sealed class StreamRequestHead
         {
             return false;
         }
-        slot = value;
+        slot = Encoding.ASCII.GetString(value); // only the headers read here become strings
         return true;
     }
 
