@@ -10,7 +10,8 @@ namespace Presence.Bench;
 /// fanout: N streams (SSE, then separately WebSocket) watch one channel on one gateway; one member changes status
 /// again and again. Reports the delivery latency to every watcher (from just before the PUT to the event read by
 /// the client), resident memory and managed heap per idle open stream (after a full GC, each watcher's own presence
-/// included: an open stream holds its user online), and grain-to-gateway calls per change. wrk cannot hold streams, so
+/// included: an open stream holds its user online), from the empty process and at the margin (half as many streams
+/// again on top), and grain-to-gateway calls per change. wrk cannot hold streams, so
 /// this scenario is its own load generator.
 /// </summary>
 public static class Fanout
@@ -50,7 +51,8 @@ public static class Fanout
         await Send(http, HttpMethod.Put, $"/v1/channels/{Channel}/subscribe", member, null);
         await Send(http, HttpMethod.Put, "/v1/users/me/presence", member, "presence=warm");
         await Task.Delay(2000);
-        var idleBefore = await MemoryScenario.Collect(http, LoadScripts.Token("bench-app", admin: true));
+        var admin = LoadScripts.Token("bench-app", admin: true);
+        var idleBefore = await MemoryScenario.Collect(http, admin);
 
         var changes = settings.Changes;
         var arrivals = Enumerable.Range(0, changes).Select(_ => new long[settings.Watchers]).ToArray();
@@ -60,7 +62,7 @@ public static class Fanout
         var watchers = await OpenWatchers(http, gateway.Url, transport, 0, settings.Watchers, arrivals);
         Console.Error.WriteLine($"{transport}: {watchers.Count:N0} streams open in {opening.Elapsed.TotalSeconds:F1} s");
         await Task.Delay(5000);
-        var idleAfter = await MemoryScenario.Collect(http, LoadScripts.Token("bench-app", admin: true));
+        var idleAfter = await MemoryScenario.Collect(http, admin);
 
         var notificationsBefore = await Metric(http, "presence_gateway_notifications_total");
         for (var c = 0; c < changes; c++)
@@ -78,12 +80,12 @@ public static class Fanout
 
         // Memory at the margin: half as many streams again, opened on a gateway that already holds the first ones and
         // so has paid its one-time costs (code compiled and tiered up, the GC's heaps grown), compared after a full GC.
-        var marginBefore = await MemoryScenario.Collect(http, LoadScripts.Token("bench-app", admin: true));
+        var marginBefore = await MemoryScenario.Collect(http, admin);
         var extra = settings.Watchers / 2;
         Console.Error.WriteLine($"{transport}: opening {extra:N0} more streams for the marginal memory...");
         var more = await OpenWatchers(http, gateway.Url, transport, settings.Watchers, extra, [new long[extra]]);
         await Task.Delay(5000);
-        var marginAfter = await MemoryScenario.Collect(http, LoadScripts.Token("bench-app", admin: true));
+        var marginAfter = await MemoryScenario.Collect(http, admin);
 
         var latencies = new List<double>(changes * settings.Watchers);
         var missed = 0;

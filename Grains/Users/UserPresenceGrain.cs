@@ -77,11 +77,12 @@ public sealed partial class UserPresenceGrain(
 
     public Task<UserPresence> Get(bool own, CancellationToken cancellationToken) => Task.FromResult(View(time.GetUtcNow(), own));
 
-    public async Task<UserPresence> Update(PresenceUpdate update, CancellationToken cancellationToken)
+    public Task<UserPresence> Update(PresenceUpdate update, CancellationToken cancellationToken)
     {
-        var presence = await Change(update, extraChange: null, cancellationToken);
+        var change = Change(update, extraChange: null, cancellationToken);
+        // No wrapper awaiting the change on every update: deactivating "on idle" waits for this call to end anyway.
         LetGoAfterHold(update.Source);
-        return presence;
+        return change;
     }
 
     public async Task ReleaseHold(string source, DateTimeOffset setBefore)
