@@ -283,11 +283,16 @@ public sealed partial class PresenceIndexGrain(
     /// </summary>
     private void ReleaseLapsedHolds(DateTimeOffset now)
     {
-        if (_holds.Count == 0)
+        // Runs with every call and timer tick: nothing is allocated unless a lease did end.
+        List<HoldLease>? lapsed = null;
+        foreach (var hold in _holds.Values)
         {
-            return;
+            if (hold.Until <= now)
+            {
+                (lapsed ??= []).Add(hold);
+            }
         }
-        foreach (var hold in _holds.Values.Where(h => h.Until <= now).ToList())
+        foreach (var hold in lapsed ?? [])
         {
             _holds.Remove(hold.Source);
             _tenant ??= PresenceKeys.Split(this.GetPrimaryKeyString()).Tenant;
