@@ -86,7 +86,7 @@ public static class PnutApi
         {
             return error;
         }
-        var presence = await users.For(caller.Tenant, userId).Get(own: userId == caller.UserId, http.RequestAborted);
+        var presence = await users.Get(caller.Tenant, userId, own: userId == caller.UserId, http.RequestAborted);
         return new PnutOk<PnutUserPresence>(presence.ToPnut());
     }
 

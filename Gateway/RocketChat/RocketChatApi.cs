@@ -112,7 +112,7 @@ public static class RocketChatApi
         {
             return RocketChatFailure.BadRequest("userId is not a valid user id");
         }
-        var presence = await users.For(Caller.Of(http).Tenant, userId).Get(own: userId == Caller.Of(http).UserId, http.RequestAborted);
+        var presence = await users.Get(Caller.Of(http).Tenant, userId, own: userId == Caller.Of(http).UserId, http.RequestAborted);
         return new RocketChatOk<RocketChatGetPresence>(new(Map(presence).Status));
     }
 
@@ -122,7 +122,7 @@ public static class RocketChatApi
         {
             return RocketChatFailure.BadRequest("userId is not a valid user id");
         }
-        var presence = await users.For(Caller.Of(http).Tenant, userId).Get(own: userId == Caller.Of(http).UserId, http.RequestAborted);
+        var presence = await users.Get(Caller.Of(http).Tenant, userId, own: userId == Caller.Of(http).UserId, http.RequestAborted);
         return new RocketChatOk<RocketChatGetStatus>(StatusOf(presence));
     }
 

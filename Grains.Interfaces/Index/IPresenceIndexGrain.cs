@@ -18,6 +18,14 @@ public interface IPresenceIndexGrain : IGrainWithStringKey
     Task<IndexSlice> List(string? afterUserId, int count, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// The user as others see it while it is listed here (online and visible; the user itself sees the same), else
+    /// null: the user's own grain then knows (offline, invisible, or a user this shard does not hold). Reads of online
+    /// users answered here activate no user grain: the shard already holds everything such a read returns.
+    /// </summary>
+    [Alias("Find")]
+    Task<Users.UserPresence?> Find(string userId);
+
+    /// <summary>
     /// Adds and removes users a gateway watches in this shard (<paramref name="replace"/>: the whole set, as a
     /// renewal sends it). Every later change of their effective status reaches the gateway once.
     /// </summary>

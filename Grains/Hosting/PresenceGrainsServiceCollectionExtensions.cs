@@ -8,7 +8,7 @@ namespace Presence.Grains.Hosting;
 
 public static class PresenceGrainsServiceCollectionExtensions
 {
-    /// <summary>What the grains need in a silo: their options, validated at start-up, and the index publisher.</summary>
+    /// <summary>What the grains need in a silo: their options, validated at start-up, the index publisher and the silo's own shards.</summary>
     public static IServiceCollection AddPresenceGrains(this IServiceCollection services)
     {
         services.TryAddSingleton(TimeProvider.System);
@@ -28,6 +28,7 @@ public static class PresenceGrainsServiceCollectionExtensions
         services.AddOptions<GrainCollectionOptions>().Configure<Microsoft.Extensions.Options.IOptions<PresenceUserOptions>>((collection, users)
             => collection.ClassSpecificCollectionAge[typeof(Users.UserPresenceGrain).FullName!] = users.Value.IdleActivation);
         services.AddSingleton<IndexPublisher>();
+        services.AddSingleton<LocalIndexShards>();
         services.AddMetrics();
         services.TryAddSingleton<PresenceMetrics>();
         return services;

@@ -1,7 +1,9 @@
+using System.Collections.Concurrent;
 using Presence.Events;
 using Presence.Grains.Hosting;
 using Presence.Grains.Timers;
 using Presence.Index;
+using Presence.Users;
 
 namespace Presence.Grains.Index;
 
@@ -15,16 +17,21 @@ namespace Presence.Grains.Index;
 /// whichever silo, loads and then clears: the list survives restarts that are not crashes.
 /// Gateways register the users they watch here; each change of a watched user reaches each of those gateways in
 /// one one-way call per batch, so the cost of a change grows with gateways, never with connections.
+/// Reads of one user (<see cref="Find"/>) are also answered without a grain call by a gateway in the same process
+/// (<see cref="LocalIndexShards"/>): entries are changed only in the shard's turns, under a sequence number that
+/// readers on other threads check, so a reader sees an entry as it was between two changes or tries again.
 /// </summary>
 [GrainType("presence-index"), KeepAlive]
 public sealed partial class PresenceIndexGrain(
     [PersistentState("index", PresenceStorage.Name)] IPersistentState<IndexShardSnapshot> snapshot,
     TimeProvider time,
     PresenceMetrics metrics,
+    LocalIndexShards local,
     Microsoft.Extensions.Options.IOptions<PresenceIndexOptions> options,
     ILogger<PresenceIndexGrain> logger) : Grain, IPresenceIndexGrain
 {
-    private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    // Concurrent: read by same-process readers (LocalIndexShards) while the shard's turns change it.
+    private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private readonly SortedSet<string> _order = new(StringComparer.Ordinal);
     private readonly ExpiryWheel _wheel = new();
     private readonly Queue<PresenceChange> _log = new();
@@ -38,11 +45,24 @@ public sealed partial class PresenceIndexGrain(
     private OneShotTimer? _timer;
     private string? _shardKey;
     private string? _tenant;
+    private int _shardIndex;
+    // Set when the shard starts going away: a same-process read that overlaps it asks the next activation instead.
+    private volatile bool _closed;
 
     /// <summary>Users held right now (for tests that check what the timer did without calling the grain).</summary>
-    internal int OnlineCount => _entries.Count;
+    internal int OnlineCount => _order.Count;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _shardKey = this.GetPrimaryKeyString();
+        var (tenant, index) = PresenceKeys.Split(_shardKey);
+        _tenant = tenant;
+        _shardIndex = int.Parse(index, System.Globalization.CultureInfo.InvariantCulture);
+        await Restore(cancellationToken);
+        local.Add(_tenant, _shardIndex, this);
+    }
+
+    private async Task Restore(CancellationToken cancellationToken)
     {
         var saved = snapshot.State;
         if (saved.Entries.Length == 0 && saved.Log.Length == 0 && saved.Holds.Count == 0)
@@ -64,15 +84,17 @@ public sealed partial class PresenceIndexGrain(
         }
         ApplyDue(now);
         Rearm();
-        LogRestored(this.GetPrimaryKeyString(), _entries.Count);
+        LogRestored(this.GetPrimaryKeyString(), _order.Count);
         // Cleared at once: a later crash must not bring back entries that have changed since.
         await snapshot.ClearStateAsync(cancellationToken);
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        _closed = true;
+        local.Remove(_tenant!, _shardIndex, this);
         metrics.ShardOnline(this.GetPrimaryKeyString(), "", 0);
-        if ((_entries.Count == 0 && _log.Count == 0 && _holds.Count == 0) || !options.Value.SnapshotOnDeactivation)
+        if ((_order.Count == 0 && _log.Count == 0 && _holds.Count == 0) || !options.Value.SnapshotOnDeactivation)
         {
             return;
         }
@@ -167,7 +189,7 @@ public sealed partial class PresenceIndexGrain(
         ApplyDue(now);
         Rearm();
         SendEvents();
-        var users = new List<OnlineUser>(Math.Min(count, _entries.Count));
+        var users = new List<OnlineUser>(Math.Min(count, _order.Count));
         var view = afterUserId is null ? _order : _order.GetViewBetween(afterUserId, MaxKey);
         var more = false;
         foreach (var userId in view)
@@ -185,6 +207,30 @@ public sealed partial class PresenceIndexGrain(
             users.Add(new OnlineUser(userId, entry.Profile, entry.Status, entry.LastSeenAt, entry.StatusText));
         }
         return Task.FromResult(new IndexSlice([.. users], more));
+    }
+
+    public Task<UserPresence?> Find(string userId)
+    {
+        // In the shard's own turn no change can be under way: the first try reads.
+        TryRead(userId, out var view);
+        return Task.FromResult(view);
+    }
+
+    /// <summary>
+    /// <see cref="Find"/> for a caller on any thread. True with the user as others see it while listed here (online,
+    /// visible), or with null when it is not (the user's grain knows); false when this activation cannot say (it is
+    /// going away, or the entry kept changing under the reader): the caller then calls the shard.
+    /// </summary>
+    internal bool TryRead(string userId, out UserPresence? view)
+    {
+        view = null;
+        // Only a user of this shard: an entry restored under another shard count must not answer for a user who now
+        // lives elsewhere (the user's grain does).
+        var answered = !_entries.TryGetValue(userId, out var entry)
+            || PresenceKeys.ShardOf(userId, options.Value.Shards) != _shardIndex
+            || entry.TryRead(time.GetUtcNow(), out view);
+        Interlocked.MemoryBarrier(); // what was read was read before the shard could have started going away
+        return answered && !_closed;
     }
 
     public Task<PresenceChange[]> ChangesSince(DateTimeOffset since, CancellationToken cancellationToken)
@@ -234,8 +280,8 @@ public sealed partial class PresenceIndexGrain(
 
         if (entry is null)
         {
-            entry = new Entry(update.UserId);
-            _entries.Add(update.UserId, entry);
+            entry = new Entry(update.UserId); // not readable until its first change ends
+            _entries.TryAdd(update.UserId, entry);
             _order.Add(update.UserId);
             _tombstones.Remove(update.UserId);
             if (logChange)
@@ -247,6 +293,7 @@ public sealed partial class PresenceIndexGrain(
         {
             Log(now, update.UserId, update.Profile, status, update.LastSeenAt, update.StatusText);
         }
+        entry.BeginChange();
         entry.Version = update.Version;
         entry.StatusText = update.StatusText;
         entry.Profile = update.Profile;
@@ -265,6 +312,7 @@ public sealed partial class PresenceIndexGrain(
             entry.Steps = [.. update.Steps];
         }
         entry.NextStep = next;
+        entry.EndChange();
         entry.Holds = Known(update.Holds);
         _wheel.Schedule(entry);
     }
@@ -298,11 +346,11 @@ public sealed partial class PresenceIndexGrain(
             _tenant ??= PresenceKeys.Split(this.GetPrimaryKeyString()).Tenant;
             var setBefore = hold.RenewedAt + (hold.Until - hold.RenewedAt) / 2;
             var released = 0;
-            foreach (var entry in _entries.Values)
+            foreach (var (_, entry) in _entries)
             {
                 if (entry.Holds is { } holds && Array.IndexOf(holds, hold.Source) >= 0)
                 {
-                    _ = GrainFactory.GetGrain<Presence.Users.IUserPresenceGrain>(PresenceKeys.Of(_tenant, entry.UserId)).ReleaseHold(hold.Source, setBefore);
+                    _ = GrainFactory.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(_tenant, entry.UserId)).ReleaseHold(hold.Source, setBefore);
                     released++;
                 }
             }
@@ -320,22 +368,31 @@ public sealed partial class PresenceIndexGrain(
                 continue;
             }
             entry.Bucket = long.MaxValue; // its bucket was taken out of the wheel
+            StatusStep? expiry = null;
+            entry.BeginChange();
             while (entry.NextStep < entry.Steps.Length && entry.Steps[entry.NextStep].At <= now)
             {
-                var step = entry.Steps[entry.NextStep++];
+                // The step to offline stays next: a reader that found the entry before it is removed sees it due.
+                var step = entry.Steps[entry.NextStep];
                 if (step.Status is null)
                 {
-                    Remove(entry, step.At, entry.LastSeenAt, entry.Version);
-                    metrics.Expired(1);
+                    expiry = step;
                     break;
                 }
+                entry.NextStep++;
                 if (step.Status != entry.Status)
                 {
                     entry.Status = step.Status;
                     Log(step.At, userId, entry.Profile, step.Status, entry.LastSeenAt, entry.StatusText);
                 }
             }
-            if (_entries.ContainsKey(userId))
+            entry.EndChange();
+            if (expiry is { } offline)
+            {
+                Remove(entry, offline.At, entry.LastSeenAt, entry.Version);
+                metrics.Expired(1);
+            }
+            else
             {
                 _wheel.Schedule(entry);
             }
@@ -346,7 +403,10 @@ public sealed partial class PresenceIndexGrain(
 
     private void Remove(Entry entry, DateTimeOffset at, DateTimeOffset? lastSeenAt, long version)
     {
-        _entries.Remove(entry.UserId);
+        entry.BeginChange();
+        entry.Gone = true;
+        entry.EndChange();
+        _entries.TryRemove(entry.UserId, out _);
         _order.Remove(entry.UserId);
         _wheel.Unschedule(entry);
         _tombstones[entry.UserId] = version;
@@ -431,7 +491,7 @@ public sealed partial class PresenceIndexGrain(
     {
         _shardKey ??= this.GetPrimaryKeyString();
         _tenant ??= PresenceKeys.Split(_shardKey).Tenant;
-        metrics.ShardOnline(_shardKey, _tenant, _entries.Count);
+        metrics.ShardOnline(_shardKey, _tenant, _order.Count);
         var due = _wheel.EarliestDue;
         if (_log.TryPeek(out var oldest) && oldest.At + PresenceChange.Window < due)
         {
@@ -451,11 +511,11 @@ public sealed partial class PresenceIndexGrain(
     private Task OnTimer(CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        var before = _entries.Count;
+        var before = _order.Count;
         ApplyDue(now);
-        if (before > _entries.Count)
+        if (before > _order.Count)
         {
-            LogExpired(this.GetPrimaryKeyString(), before - _entries.Count);
+            LogExpired(this.GetPrimaryKeyString(), before - _order.Count);
         }
         Rearm();
         SendEvents();
@@ -516,5 +576,53 @@ public sealed partial class PresenceIndexGrain(
         public long Bucket { get; set; } = long.MaxValue;
 
         public DateTimeOffset? NextDue => NextStep < Steps.Length ? Steps[NextStep].At : null;
+
+        /// <summary>Removed from its shard: a reader still holding the entry reads the user as not listed.</summary>
+        public bool Gone { get; set; }
+
+        // Odd while the shard's turn changes what a reader reads (a seqlock); a new entry starts odd, unreadable.
+        private int _sequence = 1;
+
+        public void BeginChange()
+        {
+            if ((_sequence & 1) == 0)
+            {
+                Interlocked.Increment(ref _sequence); // a full fence: no change is seen before the count says so
+            }
+        }
+
+        public void EndChange() => Volatile.Write(ref _sequence, _sequence + 1);
+
+        /// <summary>
+        /// The user as others see it at <paramref name="now"/> (null: not listed), read between two changes, from any
+        /// thread; computed from the timeline, so a step due before the timer moved it counts. False when a change was
+        /// under way at every try.
+        /// </summary>
+        public bool TryRead(DateTimeOffset now, out UserPresence? view)
+        {
+            for (var attempt = 0; attempt < 4; attempt++)
+            {
+                var before = Volatile.Read(ref _sequence);
+                if ((before & 1) != 0)
+                {
+                    Thread.SpinWait(20);
+                    continue;
+                }
+                string? status = Gone ? null : Status;
+                var (profile, lastSeenAt, statusText, steps) = (Profile, LastSeenAt, StatusText, Steps);
+                for (var step = NextStep; status is not null && step < steps.Length && steps[step].At <= now; step++)
+                {
+                    status = steps[step].Status;
+                }
+                Interlocked.MemoryBarrier(); // every field above was read before the count is read again
+                if (Volatile.Read(ref _sequence) == before)
+                {
+                    view = status is null ? null : new UserPresence(UserId, profile, status, lastSeenAt, Invisible: false, statusText);
+                    return true;
+                }
+            }
+            view = null;
+            return false;
+        }
     }
 }

@@ -24,7 +24,7 @@ public sealed class FailingClusterFactory : GatewayFactory
         base.ConfigureWebHost(builder);
         builder.ConfigureTestServices(services =>
         {
-            services.Replace(ServiceDescriptor.Singleton(provider => new UserGrains(FailingGrains.Wrap(provider.GetRequiredService<IGrainFactory>()))));
+            services.Replace(ServiceDescriptor.Singleton(provider => new UserGrains(FailingGrains.Wrap(provider.GetRequiredService<IGrainFactory>()), provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<Presence.Grains.Hosting.PresenceIndexOptions>>())));
             services.AddSingleton<IStartupFilter>(new RecordOutcomes(Outcomes));
         });
     }

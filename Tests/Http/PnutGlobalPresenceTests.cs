@@ -1,6 +1,9 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Core.Internal;
+using Orleans.Runtime;
 using Presence.Tests.Support;
 
 namespace Presence.Tests.Http;
@@ -28,6 +31,33 @@ public sealed class PnutGlobalPresenceTests(GatewayFactory factory)
 
         var alias = (await (await bob.GetAsync("/v1/presence/ann")).AssertOk()).GetProperty("data");
         Assert.Equal("keeping my stick on the ice", alias.GetProperty("presence").GetString());
+    }
+
+    [Fact]
+    public async Task Reading_an_online_user_activates_no_user_grain_and_an_offline_one_is_read_from_its_own()
+    {
+        var tenant = Keys.Tenant();
+        using var ann = factory.ClientFor("ann", tenant);
+        await (await ann.PutAsync("/v1/users/me/presence", Pnut.Form(("presence", "busy")))).AssertOk();
+        var grains = factory.Services.GetRequiredService<IGrainFactory>();
+        var management = grains.GetGrain<IManagementGrain>(0);
+        async Task<bool> Active(string userId)
+        {
+            var key = Presence.Model.PresenceKeys.Of(tenant, userId);
+            var stats = await management.GetDetailedGrainStatistics();
+            return stats.Any(s => s.GrainId.Type.ToString() == "presence-user" && s.GrainId.Key.ToString() == key);
+        }
+        await grains.GetGrain<Presence.Users.IUserPresenceGrain>(Presence.Model.PresenceKeys.Of(tenant, "ann")).Cast<IGrainManagementExtension>().DeactivateOnIdle();
+        await ClusterFixture.Eventually(async () => !await Active("ann"), "ann's grain is deactivated");
+
+        using var bob = factory.ClientFor("bob", tenant);
+        Assert.Equal("busy", (await (await bob.GetAsync("/v1/users/ann/presence")).AssertOk()).GetProperty("data").GetProperty("presence").GetString());
+        Assert.Equal("busy", (await (await ann.GetAsync("/v1/users/me/presence")).AssertOk()).GetProperty("data").GetProperty("presence").GetString());
+        Assert.False(await Active("ann"));
+
+        // Someone offline is read from the user's own grain: the check above would have seen that.
+        Assert.Equal("offline", (await (await bob.GetAsync("/v1/users/carl/presence")).AssertOk()).GetProperty("data").GetProperty("presence").GetString());
+        Assert.True(await Active("carl"));
     }
 
     [Fact]
