@@ -43,8 +43,9 @@ public sealed partial class PresenceIndexGrain(
     // Stream holds of gateways on this shard's users (by source), each known alive until its lease ends.
     private readonly Dictionary<string, HoldLease> _holds = new(StringComparer.Ordinal);
     private OneShotTimer? _timer;
-    private string? _shardKey;
-    private string? _tenant;
+    // The key, split once at activation.
+    private string _shardKey = "";
+    private string _tenant = "";
     private int _shardIndex;
     // Set when the shard starts going away: a same-process read that overlaps it asks the next activation instead.
     private volatile bool _closed;
@@ -84,7 +85,7 @@ public sealed partial class PresenceIndexGrain(
         }
         ApplyDue(now);
         Rearm();
-        LogRestored(this.GetPrimaryKeyString(), _order.Count);
+        LogRestored(_shardKey, _order.Count);
         // Cleared at once: a later crash must not bring back entries that have changed since.
         await snapshot.ClearStateAsync(cancellationToken);
     }
@@ -92,8 +93,8 @@ public sealed partial class PresenceIndexGrain(
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _closed = true;
-        local.Remove(_tenant!, _shardIndex, this);
-        metrics.ShardOnline(this.GetPrimaryKeyString(), "", 0);
+        local.Remove(_tenant, _shardIndex, this);
+        metrics.ShardOnline(_shardKey, "", 0);
         if ((_order.Count == 0 && _log.Count == 0 && _holds.Count == 0) || !options.Value.SnapshotOnDeactivation)
         {
             return;
@@ -111,7 +112,7 @@ public sealed partial class PresenceIndexGrain(
         catch (Exception error)
         {
             // E.g. in-memory storage going away with the last silo: the list is lost, as is everything else there.
-            LogSnapshotFailed(this.GetPrimaryKeyString(), error.Message);
+            LogSnapshotFailed(_shardKey, error.Message);
         }
     }
 
@@ -343,7 +344,6 @@ public sealed partial class PresenceIndexGrain(
         foreach (var hold in lapsed ?? [])
         {
             _holds.Remove(hold.Source);
-            _tenant ??= PresenceKeys.Split(this.GetPrimaryKeyString()).Tenant;
             var setBefore = hold.RenewedAt + (hold.Until - hold.RenewedAt) / 2;
             var released = 0;
             foreach (var (_, entry) in _entries)
@@ -354,7 +354,7 @@ public sealed partial class PresenceIndexGrain(
                     released++;
                 }
             }
-            LogHoldLapsed(this.GetPrimaryKeyString(), hold.Source, released);
+            LogHoldLapsed(_shardKey, hold.Source, released);
         }
     }
 
@@ -434,7 +434,6 @@ public sealed partial class PresenceIndexGrain(
         {
             return;
         }
-        _tenant ??= PresenceKeys.Split(this.GetPrimaryKeyString()).Tenant;
         foreach (var watch in _watches.Values)
         {
             if (watch.Outgoing is { Count: > 0 } outgoing)
@@ -489,8 +488,6 @@ public sealed partial class PresenceIndexGrain(
     /// <summary>One timer for the shard, due at the earliest step or log pruning; a timer tick keeps the shard alive.</summary>
     private void Rearm()
     {
-        _shardKey ??= this.GetPrimaryKeyString();
-        _tenant ??= PresenceKeys.Split(_shardKey).Tenant;
         metrics.ShardOnline(_shardKey, _tenant, _order.Count);
         var due = _wheel.EarliestDue;
         if (_log.TryPeek(out var oldest) && oldest.At + PresenceChange.Window < due)
@@ -515,7 +512,7 @@ public sealed partial class PresenceIndexGrain(
         ApplyDue(now);
         if (before > _order.Count)
         {
-            LogExpired(this.GetPrimaryKeyString(), before - _order.Count);
+            LogExpired(_shardKey, before - _order.Count);
         }
         Rearm();
         SendEvents();
