@@ -166,7 +166,7 @@ public static partial class ErrorHandlingExtensions
         BadHttpRequestException bad => (bad.StatusCode, bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? BodyTooLarge : "bad request"),
         // The cluster or its database cannot answer right now: a retry later will do.
         OrleansException or TimeoutException or OperationCanceledException or Presence.Storage.StorageUnavailableException
-            => (StatusCodes.Status503ServiceUnavailable, "presence service temporarily unavailable, retry shortly"),
+            or Presence.Storage.StorageConflictException => (StatusCodes.Status503ServiceUnavailable, "presence service temporarily unavailable, retry shortly"),
         SecurityTokenException => (StatusCodes.Status401Unauthorized, "invalid token"),
         _ => (StatusCodes.Status500InternalServerError, "internal error"),
     };

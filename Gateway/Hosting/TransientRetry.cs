@@ -41,7 +41,10 @@ public sealed partial class TransientRetry(RequestDelegate next, ILogger<Transie
     private static bool NothingWritten(HttpResponse response)
         => !response.HasStarted && response.BodyWriter is not { CanGetUnflushedBytes: true, UnflushedBytes: > 0 };
 
+    // A storage conflict: the call reached a stale activation (two briefly coexisted during a failover), which is
+    // dropped; the retry reaches the current one.
     private static bool IsTransient(Exception error) => error is SiloUnavailableException
+        or Presence.Storage.StorageConflictException
         or Orleans.Runtime.OrleansMessageRejectionException
         or Orleans.Runtime.Messaging.ConnectionFailedException
         or TimeoutException;

@@ -60,16 +60,17 @@ public sealed partial class PresenceEventHub(
                     }
                 }
             }
+            var removed = new List<string>();
             foreach (var channel in newChannels)
             {
-                var members = await Channel(tenant, channel.ChannelId).Watch(watch);
+                var result = await Channel(tenant, channel.ChannelId).Watch(watch, null);
                 channel.Registered = true;
                 lock (_lock)
                 {
-                    SetMembers(tenant, channel, members, added, removed: null);
+                    Resync(tenant, channel, result, added, removed);
                 }
             }
-            await RegisterUsers(tenant, added, [], cancellationToken);
+            await RegisterUsers(tenant, added, removed, cancellationToken);
         }
         catch
         {
@@ -175,6 +176,7 @@ public sealed partial class PresenceEventHub(
         metrics.Notified();
         var added = new List<string>();
         var removed = new List<string>();
+        ChannelWatch? lost = null;
         TenantWatches? tenant;
         lock (_lock)
         {
@@ -192,14 +194,13 @@ public sealed partial class PresenceEventHub(
                 {
                     break;
                 }
-                switch (change.Kind)
+                if (change.Kind is ChannelChangeKind.Joined or ChannelChangeKind.Left)
                 {
-                    case ChannelChangeKind.Joined:
-                        Link(tenant, channel, change.Member.UserId, added);
-                        continue;
-                    case ChannelChangeKind.Left:
-                        Unlink(tenant, channel, change.Member.UserId, removed);
-                        continue;
+                    if (!FollowMembership(tenant, channel, change, added, removed))
+                    {
+                        lost ??= channel;
+                    }
+                    continue;
                 }
                 targets = [.. channel.Connections];
             }
@@ -209,7 +210,101 @@ public sealed partial class PresenceEventHub(
         {
             _ = RegisterInBackground(tenant, added, removed);
         }
+        if (lost is not null)
+        {
+            _ = ResyncInBackground(tenant, lost);
+        }
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Applies a join or leave in sequence. Before the channel's set is known (its first watch is under way, or a gap
+    /// was seen) changes wait to be replayed on top of the set. False when this change shows one was missed: the set
+    /// must be asked for again.
+    /// </summary>
+    private static bool FollowMembership(TenantWatches tenant, ChannelWatch channel, ChannelChange change, List<string> added, List<string> removed)
+    {
+        if (channel.Sequence is not { } known)
+        {
+            (channel.Pending ??= []).Add(change);
+            return true;
+        }
+        if (change.Sequence <= known)
+        {
+            return true; // already in the set this gateway holds
+        }
+        if (change.Sequence > known + 1)
+        {
+            channel.Sequence = null;
+            (channel.Pending ??= []).Add(change);
+            return false;
+        }
+        if (change.Kind == ChannelChangeKind.Joined)
+        {
+            Link(tenant, channel, change.Member.UserId, added);
+        }
+        else
+        {
+            Unlink(tenant, channel, change.Member.UserId, removed);
+        }
+        channel.Sequence = change.Sequence;
+        return true;
+    }
+
+    /// <summary>Takes the channel's subscriber set as the channel gave it, then replays the changes that came after it.</summary>
+    private static void Resync(TenantWatches tenant, ChannelWatch channel, ChannelWatchResult result, List<string> added, List<string> removed)
+    {
+        if (result.Subscribers is not { } subscribers)
+        {
+            return; // up to date
+        }
+        SetMembers(tenant, channel, subscribers, added, removed);
+        channel.Sequence = result.Sequence;
+        var pending = channel.Pending;
+        channel.Pending = null;
+        foreach (var change in (pending ?? []).Where(c => c.Sequence > result.Sequence).OrderBy(c => c.Sequence))
+        {
+            FollowMembership(tenant, channel, change, added, removed);
+        }
+    }
+
+    private async Task ResyncInBackground(TenantWatches tenant, ChannelWatch channel)
+    {
+        try
+        {
+            await Serialized(() => RenewChannel(tenant, channel, Watch()));
+        }
+        catch (Exception error)
+        {
+            // The next renewal asks again: the gateway's sequence stays unknown until then.
+            LogRenewalFailed(channel.ChannelId, error.Message);
+        }
+    }
+
+    /// <summary>Renews the gateway's watch of one channel, taking its subscriber set again if the gateway's is not current.</summary>
+    private async Task RenewChannel(TenantWatches tenant, ChannelWatch channel, GatewayWatch watch)
+    {
+        if (!IsCurrent(tenant, channel))
+        {
+            return; // its last connection closed meanwhile
+        }
+        long? known;
+        lock (_lock)
+        {
+            known = channel.Sequence;
+        }
+        var result = await Channel(tenant, channel.ChannelId).Watch(watch, known);
+        var added = new List<string>();
+        var removed = new List<string>();
+        lock (_lock)
+        {
+            if (!tenant.Channels.TryGetValue(channel.ChannelId, out var current) || !ReferenceEquals(current, channel))
+            {
+                return;
+            }
+            Resync(tenant, channel, result, added, removed);
+        }
+        await RegisterUsers(tenant, added, removed, CancellationToken.None);
     }
 
     /// <summary>
@@ -232,25 +327,7 @@ public sealed partial class PresenceEventHub(
             cancellationToken.ThrowIfCancellationRequested();
             try
             {
-                await Serialized(async () =>
-                {
-                    if (!IsCurrent(tenant, channel))
-                    {
-                        return; // its last connection closed meanwhile
-                    }
-                    var members = await Channel(tenant, channel.ChannelId).Watch(watch);
-                    var added = new List<string>();
-                    var removed = new List<string>();
-                    lock (_lock)
-                    {
-                        if (!tenant.Channels.TryGetValue(channel.ChannelId, out var current) || !ReferenceEquals(current, channel))
-                        {
-                            return;
-                        }
-                        SetMembers(tenant, channel, members, added, removed);
-                    }
-                    await RegisterUsers(tenant, added, removed, CancellationToken.None);
-                });
+                await Serialized(() => RenewChannel(tenant, channel, watch));
             }
             catch (Exception error) when (!cancellationToken.IsCancellationRequested)
             {
@@ -558,5 +635,11 @@ public sealed partial class PresenceEventHub(
         public HashSet<StreamConnection> Connections { get; } = [];
         public HashSet<string> Members { get; } = new(StringComparer.Ordinal);
         public bool Registered { get; set; }
+
+        /// <summary>The membership sequence <see cref="Members"/> reflects; null until the channel gave its set, or after a gap.</summary>
+        public long? Sequence { get; set; }
+
+        /// <summary>Joins and leaves that came while <see cref="Sequence"/> was unknown, to replay on top of the set.</summary>
+        public List<ChannelChange>? Pending { get; set; }
     }
 }

@@ -22,11 +22,13 @@ public interface IChannelPresenceGrain : IGrainWithStringKey
     Task SetHidden(string userId, bool hidden);
 
     /// <summary>
-    /// Registers (or renews) a gateway watching this channel and returns the subscribers, whose presence the
-    /// gateway then watches; later presence and membership changes reach the gateway once each.
+    /// Registers (or renews) a gateway watching this channel; later presence and membership changes reach the gateway
+    /// once each. <paramref name="knownSequence"/> is the membership sequence the gateway holds (null: none): the
+    /// subscribers, whose presence the gateway then watches, come back only when it is not the channel's, so a
+    /// renewal of a channel of any size is a small call.
     /// </summary>
-    [Alias("Watch")]
-    Task<string[]> Watch(Events.GatewayWatch gateway);
+    [Alias("WatchFrom")]
+    Task<ChannelWatchResult> Watch(Events.GatewayWatch gateway, long? knownSequence);
 
     [Alias("Unwatch")]
     Task Unwatch(Guid gateway);
@@ -59,6 +61,13 @@ public sealed record ChannelPresenceUpdate(string UserId, string? Status, DateTi
 /// <summary>A user as seen in one channel: Status "offline" when it has no live channel presence. Hidden only in the own view.</summary>
 [GenerateSerializer, Immutable, Alias("presence.ChannelMember")]
 public sealed record ChannelMember(string UserId, UserProfile Profile, string Status, DateTimeOffset? LastSeenAt, bool Subscribed, bool Hidden = false);
+
+/// <summary>
+/// The channel's membership sequence (it counts joins and leaves), and its subscribers when the gateway's sequence was
+/// not that one (null when the gateway is up to date).
+/// </summary>
+[GenerateSerializer, Immutable, Alias("presence.ChannelWatchResult")]
+public sealed record ChannelWatchResult(long Sequence, string[]? Subscribers);
 
 [GenerateSerializer, Immutable, Alias("presence.ChannelPage")]
 public sealed record ChannelPage(ChannelMember[] Members, bool More);

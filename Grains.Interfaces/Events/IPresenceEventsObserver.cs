@@ -41,6 +41,10 @@ public enum ChannelChangeKind
     Left,
 }
 
-/// <summary>One change in a channel, with the member as others see it after the change.</summary>
+/// <summary>
+/// One change in a channel, with the member as others see it after the change. A join or leave carries the channel's
+/// membership sequence after it (see <see cref="Channels.ChannelWatchResult"/>): a gateway that sees a gap asks for
+/// the subscriber set again.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("presence.ChannelChange")]
-public sealed record ChannelChange(ChannelChangeKind Kind, ChannelMember Member, DateTimeOffset At);
+public sealed record ChannelChange(ChannelChangeKind Kind, ChannelMember Member, DateTimeOffset At, long Sequence = 0);

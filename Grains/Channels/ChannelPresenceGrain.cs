@@ -9,42 +9,83 @@ using Presence.Grains.Timers;
 namespace Presence.Grains.Channels;
 
 /// <summary>
-/// Presence and membership of one channel. Reads filter by expiry at the time of the read. While active, a
-/// one-shot grain timer removes each entry at its expiry; one reminder per channel (never one per update) backs it
-/// up, due at the earliest expiry, so entries that last days are still removed after deactivation or a silo's
-/// death. The reminder is re-registered only when an earlier expiry appears or when it fires.
-/// Gateways watching the channel are told each change once, whatever the number of their connections.
+/// Presence and membership of one channel, a thin coordinator over <see cref="ChannelMembers"/> (what is in memory)
+/// and the channel's collection in storage (a row per member, written when that member changes: a join costs the
+/// same in a channel of a million as in one of ten). Reads filter by expiry at the time of the read. While active, a
+/// one-shot grain timer applies what is due; one reminder per channel (never one per member) backs it, due at the
+/// earliest due time, so expirations and clean-ups still happen after deactivation or a silo's death.
+/// Gateways watching the channel are told each change once, whatever the number of their connections; joins and
+/// leaves carry the membership sequence, so a gateway knows when it missed one and only then asks for the whole set.
 /// </summary>
 [GrainType("presence-channel"), RandomPlacement]
 public sealed partial class ChannelPresenceGrain(
-    [PersistentState("channel", PresenceStorage.Name)] IPersistentState<ChannelPresenceState> state,
+    CollectionStorage storage,
     TimeProvider time,
     IOptions<PresenceExpiryOptions> expiry,
+    IOptions<PresenceChannelOptions> options,
     ILogger<ChannelPresenceGrain> logger) : Grain, IChannelPresenceGrain, IRemindable
 {
-    private readonly SortedSet<string> _order = new(StringComparer.Ordinal);
+    private readonly ChannelMembers _members = new(options.Value.LastSeenRetention);
     private readonly GatewayWatchers _watchers = new();
+    private ChannelHead _head = new();
+    private CollectionJournal _journal = null!;
     private OneShotTimer? _timer;
-    private (string Tenant, string Id)? _key;
+    private string _tenant = "";
+    private string _channelId = "";
 
-    private string Tenant => (_key ??= PresenceKeys.Split(this.GetPrimaryKeyString())).Tenant;
-    private string ChannelId => (_key ??= PresenceKeys.Split(this.GetPrimaryKeyString())).Id;
-
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        foreach (var userId in state.State.Members.Keys)
+        (_tenant, _channelId) = PresenceKeys.Split(this.GetPrimaryKeyString());
+        _journal = storage.Open(CollectionKind.Channel, this.GetPrimaryKeyString());
+        var stored = await _journal.LoadAsync(cancellationToken);
+        var now = time.GetUtcNow();
+        if (stored.Head is { } head)
         {
-            _order.Add(userId);
+            _head = _journal.Read<ChannelHead>(head);
+        }
+        foreach (var (userId, payload) in stored.Items)
+        {
+            var member = _journal.Read<ChannelMemberState>(payload);
+            member.Key = userId;
+            _members.Add(member);
+            if (!_members.Refile(member, now))
+            {
+                _journal.Delete(userId); // its retention ended while the channel was not active
+            }
+        }
+        if (!_journal.Exists)
+        {
+            await CarryOverLegacy(now, cancellationToken);
         }
         ArmTimer();
-        return Task.CompletedTask;
+    }
+
+    /// <summary>A channel stored as one blob by an earlier version: its members become rows, then the blob goes.</summary>
+    private async Task CarryOverLegacy(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var legacy = new LegacyState<ChannelPresenceState>(this, "channel");
+        if (await legacy.ReadAsync() is not { } old)
+        {
+            return;
+        }
+        foreach (var (userId, member) in old.Members)
+        {
+            member.Key = userId;
+            _members.Add(member);
+            Stage(member, now);
+        }
+        _head.ReminderDue = old.ReminderDue;
+        _journal.SetHead(_head);
+        await _journal.FlushAsync(this, cancellationToken);
+        await legacy.ClearAsync();
+        LogCarriedOver(_channelId, old.Members.Count);
     }
 
     public async Task<ChannelMember> SetPresence(ChannelPresenceUpdate update, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        var member = GetOrAddMember(update.UserId);
-        var before = View(update.UserId, member, now);
+        var member = _members.GetOrAdd(update.UserId);
+        var before = View(member, now);
         if (update.Profile is { } profile)
         {
             member.Profile = profile;
@@ -59,58 +100,42 @@ public sealed partial class ChannelPresenceGrain(
         {
             expiresAt = now + expiry.Value.ChannelMax;
         }
-        if (update.Status is null || expiresAt <= now)
-        {
-            member.Status = null;
-            member.ExpiresAt = null;
-        }
-        else
-        {
-            member.Status = update.Status;
-            member.ExpiresAt = expiresAt;
-        }
+        var ends = update.Status is not null && expiresAt > now;
+        (member.Status, member.ExpiresAt) = (ends ? update.Status : null, ends ? expiresAt : null);
         member.LastSeenAt = now;
-        await SaveAndReschedule(now, cancellationToken);
-        NotifyIfChanged(before, update.UserId, member, now);
-        return View(update.UserId, member, now, own: true);
+        Stage(member, now);
+        await Save(now, cancellationToken);
+        NotifyIfChanged(before, member, now);
+        return View(member, now, own: true);
     }
 
     public Task<ChannelMember> GetMember(string userId, bool own, CancellationToken cancellationToken)
-    {
-        var now = time.GetUtcNow();
-        return Task.FromResult(state.State.Members.TryGetValue(userId, out var member)
-            ? View(userId, member, now, own)
+        => Task.FromResult(_members.Find(userId) is { } member
+            ? View(member, time.GetUtcNow(), own)
             : new ChannelMember(userId, UserProfile.Empty, PresenceStatus.Offline, null, false));
-    }
 
     public async Task SetHidden(string userId, bool hidden)
     {
-        if (!state.State.Members.TryGetValue(userId, out var member) || member.Hidden == hidden)
+        if (_members.Find(userId) is not { } member || member.Hidden == hidden)
         {
             return;
         }
         var now = time.GetUtcNow();
-        var before = View(userId, member, now);
+        var before = View(member, now);
         member.HiddenLastSeenAt = member.LastSeenAt;
         member.Hidden = hidden;
-        await state.WriteOrDeactivate(this, CancellationToken.None);
-        NotifyIfChanged(before, userId, member, now);
+        Stage(member, now);
+        await Save(now, CancellationToken.None);
+        NotifyIfChanged(before, member, now);
     }
 
-    public Task<string[]> Watch(GatewayWatch gateway)
+    public Task<ChannelWatchResult> Watch(GatewayWatch gateway, long? knownSequence)
     {
         _watchers.Renew(gateway);
         // Watched channels stay active, so changes keep reaching the gateways between their renewals.
         DelayDeactivation(GatewayWatch.Lifetime);
-        var subscribers = new List<string>();
-        foreach (var (userId, member) in state.State.Members)
-        {
-            if (member.SubscribedAt is not null)
-            {
-                subscribers.Add(userId);
-            }
-        }
-        return Task.FromResult(subscribers.ToArray());
+        var subscribers = knownSequence == _head.Sequence ? null : _members.SubscriberIds();
+        return Task.FromResult(new ChannelWatchResult(_head.Sequence, subscribers));
     }
 
     public Task Unwatch(Guid gateway)
@@ -120,17 +145,23 @@ public sealed partial class ChannelPresenceGrain(
     }
 
     public Task<ChannelPage> ListPresent(string? afterUserId, int count, CancellationToken cancellationToken)
-        => Task.FromResult(Page(afterUserId, count, (m, now) => m.IsVisiblyPresentAt(now)));
+    {
+        var now = time.GetUtcNow();
+        return Task.FromResult(ToPage(_members.PresentAfter(afterUserId, count, now), now));
+    }
 
     public Task<ChannelPage> ListSubscribers(string? afterUserId, int count, CancellationToken cancellationToken)
-        => Task.FromResult(Page(afterUserId, count, (m, _) => m.SubscribedAt is not null));
+    {
+        var now = time.GetUtcNow();
+        return Task.FromResult(ToPage(_members.SubscribersAfter(afterUserId, count), now));
+    }
 
     public async Task<ChannelInfo> Subscribe(string userId, UserProfile? profile, CancellationToken cancellationToken)
     {
-        var member = GetOrAddMember(userId);
+        var now = time.GetUtcNow();
+        var member = _members.GetOrAdd(userId);
         var joined = member.SubscribedAt is null;
         var changed = joined || (profile is not null && profile != member.Profile);
-        var now = time.GetUtcNow();
         member.SubscribedAt ??= now;
         if (profile is not null)
         {
@@ -138,25 +169,33 @@ public sealed partial class ChannelPresenceGrain(
         }
         if (changed)
         {
-            await state.WriteOrDeactivate(this, cancellationToken);
+            Stage(member, now);
+            if (joined)
+            {
+                _head.Sequence++;
+                _journal.SetHead(_head);
+            }
+            await Save(now, cancellationToken);
         }
         if (joined)
         {
-            Notify([new ChannelChange(ChannelChangeKind.Joined, View(userId, member, now), now)]);
+            Notify([new ChannelChange(ChannelChangeKind.Joined, View(member, now), now, _head.Sequence)]);
         }
         return Info(userId);
     }
 
     public async Task<ChannelInfo> Unsubscribe(string userId, CancellationToken cancellationToken)
     {
-        if (state.State.Members.TryGetValue(userId, out var member) && member.SubscribedAt is not null)
+        if (_members.Find(userId) is { SubscribedAt: not null } member)
         {
-            member.SubscribedAt = null;
             var now = time.GetUtcNow();
-            var left = View(userId, member, now);
-            ForgetIfEmpty(userId, member);
-            await state.WriteOrDeactivate(this, cancellationToken);
-            Notify([new ChannelChange(ChannelChangeKind.Left, left, now)]);
+            member.SubscribedAt = null;
+            var left = View(member, now);
+            Stage(member, now);
+            _head.Sequence++;
+            _journal.SetHead(_head);
+            await Save(now, cancellationToken);
+            Notify([new ChannelChange(ChannelChangeKind.Left, left, now, _head.Sequence)]);
         }
         return Info(userId);
     }
@@ -170,55 +209,81 @@ public sealed partial class ChannelPresenceGrain(
             return;
         }
         var now = time.GetUtcNow();
-        LogReminderFired(ChannelId);
+        LogReminderFired(_channelId);
         // It fired, so it exists, whatever the stored due time says (a failed write may have lost it).
-        state.State.ReminderDue ??= now;
-        RemoveExpired(now);
-        await SaveAndReschedule(now, CancellationToken.None);
+        _head.ReminderDue ??= now;
+        ApplyDue(now);
+        await Save(now, CancellationToken.None);
     }
 
     private async Task OnTimer(CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        if (RemoveExpired(now) > 0)
-        {
-            await SaveAndReschedule(now, cancellationToken);
-        }
-        else
-        {
-            ArmTimer();
-        }
+        ApplyDue(now);
+        await Save(now, cancellationToken);
     }
 
-    private int RemoveExpired(DateTimeOffset now)
+    /// <summary>Ends the presences that expired and forgets members past their retention; watchers hear of the former.</summary>
+    private void ApplyDue(DateTimeOffset now)
     {
-        var removed = 0;
         List<ChannelChange>? changes = null;
-        foreach (var (userId, member) in state.State.Members)
+        foreach (var member in _members.TakeDue(now))
         {
             if (member.Status is not null && member.ExpiresAt <= now)
             {
-                var wasVisible = !member.Hidden;
                 var at = member.ExpiresAt ?? now;
+                var wasVisible = !member.Hidden;
                 member.Status = null;
                 member.ExpiresAt = null;
-                removed++;
                 if (wasVisible)
                 {
-                    (changes ??= []).Add(new ChannelChange(ChannelChangeKind.Presence, View(userId, member, now), at));
+                    (changes ??= []).Add(new ChannelChange(ChannelChangeKind.Presence, View(member, now), at));
                 }
             }
+            Stage(member, now);
         }
         if (changes is not null)
         {
             Notify([.. changes]);
         }
-        return removed;
     }
 
-    private void NotifyIfChanged(ChannelMember before, string userId, ChannelMemberState member, DateTimeOffset now)
+    /// <summary>Files a changed member and stages its row: written, or deleted when nothing is left to keep of it.</summary>
+    private void Stage(ChannelMemberState member, DateTimeOffset now)
     {
-        var after = View(userId, member, now);
+        if (_members.Refile(member, now))
+        {
+            _journal.Put(member.Key, member);
+        }
+        else
+        {
+            _journal.Delete(member.Key);
+        }
+    }
+
+    /// <summary>Writes what changed, with the timer and the one expiry reminder in step with the earliest due time.</summary>
+    private async Task Save(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var due = _members.EarliestDue;
+        var reminder = await ExpiryReminder.Sync(this, due == DateTimeOffset.MaxValue ? null : due, _head.ReminderDue, now);
+        if (reminder != _head.ReminderDue)
+        {
+            _head.ReminderDue = reminder;
+            _journal.SetHead(_head);
+        }
+        await _journal.FlushAsync(this, cancellationToken);
+        ArmTimer();
+    }
+
+    private void ArmTimer()
+    {
+        _timer ??= new OneShotTimer(this, OnTimer, time, keepAlive: false);
+        _timer.Set(_members.EarliestDue);
+    }
+
+    private void NotifyIfChanged(ChannelMember before, ChannelMemberState member, DateTimeOffset now)
+    {
+        var after = View(member, now);
         if (after.Status != before.Status)
         {
             Notify([new ChannelChange(ChannelChangeKind.Presence, after, now)]);
@@ -234,94 +299,32 @@ public sealed partial class ChannelPresenceGrain(
         }
         foreach (var gateway in _watchers.Live())
         {
-            _ = gateway.OnChannelChanges(Tenant, ChannelId, changes);
+            _ = gateway.OnChannelChanges(_tenant, _channelId, changes);
         }
     }
 
-    /// <summary>Writes the state, with the timer and the one expiry reminder in step with the earliest expiry.</summary>
-    private async Task SaveAndReschedule(DateTimeOffset now, CancellationToken cancellationToken)
+    private static ChannelPage ToPage((List<ChannelMemberState> Page, bool More) found, DateTimeOffset now)
     {
-        state.State.ReminderDue = await ExpiryReminder.Sync(this, EarliestExpiry(), state.State.ReminderDue, now);
-        await state.WriteOrDeactivate(this, cancellationToken);
-        ArmTimer();
-    }
-
-    private void ArmTimer()
-    {
-        _timer ??= new OneShotTimer(this, OnTimer, time, keepAlive: false);
-        _timer.Set(EarliestExpiry() ?? DateTimeOffset.MaxValue);
-    }
-
-    private DateTimeOffset? EarliestExpiry()
-    {
-        DateTimeOffset? earliest = null;
-        foreach (var member in state.State.Members.Values)
+        var members = new ChannelMember[found.Page.Count];
+        for (var i = 0; i < members.Length; i++)
         {
-            if (member.Status is not null && member.ExpiresAt is { } at && (earliest is null || at < earliest))
-            {
-                earliest = at;
-            }
+            members[i] = View(found.Page[i], now);
         }
-        return earliest;
-    }
-
-    private ChannelPage Page(string? afterUserId, int count, Func<ChannelMemberState, DateTimeOffset, bool> include)
-    {
-        var now = time.GetUtcNow();
-        var members = new List<ChannelMember>(Math.Min(count, 64));
-        var view = afterUserId is null ? _order : _order.GetViewBetween(afterUserId, "\uffff");
-        foreach (var userId in view)
-        {
-            if (userId == afterUserId)
-            {
-                continue;
-            }
-            var member = state.State.Members[userId];
-            if (!include(member, now))
-            {
-                continue;
-            }
-            if (members.Count == count)
-            {
-                return new ChannelPage([.. members], true);
-            }
-            members.Add(View(userId, member, now));
-        }
-        return new ChannelPage([.. members], false);
-    }
-
-    private ChannelMemberState GetOrAddMember(string userId)
-    {
-        if (!state.State.Members.TryGetValue(userId, out var member))
-        {
-            state.State.Members[userId] = member = new ChannelMemberState();
-            _order.Add(userId);
-        }
-        return member;
-    }
-
-    private void ForgetIfEmpty(string userId, ChannelMemberState member)
-    {
-        if (member.SubscribedAt is null && member.Status is null && member.LastSeenAt is null)
-        {
-            state.State.Members.Remove(userId);
-            _order.Remove(userId);
-        }
+        return new ChannelPage(members, found.More);
     }
 
     private ChannelInfo Info(string userId)
-    {
-        var subscribers = state.State.Members.Values.Count(m => m.SubscribedAt is not null);
-        var you = state.State.Members.TryGetValue(userId, out var member) && member.SubscribedAt is not null;
-        return new ChannelInfo(ChannelId, subscribers, you);
-    }
+        => new(_channelId, _members.Subscribers, _members.Find(userId) is { SubscribedAt: not null });
 
     /// <summary>The member as others see it (a hidden one offline, last seen when hidden), or as itself does.</summary>
-    private static ChannelMember View(string userId, ChannelMemberState member, DateTimeOffset now, bool own = false) => own || !member.Hidden
-        ? new(userId, member.Profile, member.IsPresentAt(now) ? member.Status! : PresenceStatus.Offline, member.LastSeenAt,
+    private static ChannelMember View(ChannelMemberState member, DateTimeOffset now, bool own = false) => own || !member.Hidden
+        ? new(member.Key, member.Profile, member.IsPresentAt(now) ? member.Status! : PresenceStatus.Offline, member.LastSeenAt,
             member.SubscribedAt is not null, Hidden: own && member.Hidden)
-        : new(userId, member.Profile, PresenceStatus.Offline, member.HiddenLastSeenAt, member.SubscribedAt is not null);
+        : new(member.Key, member.Profile, PresenceStatus.Offline, member.HiddenLastSeenAt, member.SubscribedAt is not null);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Expiry reminder of channel {ChannelId} fired")]
     private partial void LogReminderFired(string channelId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Channel {ChannelId}: carried {Count} members over from the single-blob format")]
+    private partial void LogCarriedOver(string channelId, int count);
 }

@@ -16,6 +16,9 @@ public static class PresenceGrainsServiceCollectionExtensions
             .Validate(o => o.Default > TimeSpan.Zero, $"{PresenceExpiryOptions.Section}:Default must be a positive duration, e.g. 00:15:00.")
             .Validate(o => o.ChannelMax > TimeSpan.Zero, $"{PresenceExpiryOptions.Section}:ChannelMax must be a positive duration, e.g. 7.00:00:00.")
             .ValidateOnStart();
+        services.AddOptions<PresenceChannelOptions>().BindConfiguration(PresenceChannelOptions.Section)
+            .Validate(o => o.LastSeenRetention > TimeSpan.Zero, $"{PresenceChannelOptions.Section}:LastSeenRetention must be a positive duration, e.g. 30.00:00:00.")
+            .ValidateOnStart();
         services.AddOptions<PresenceIndexOptions>().BindConfiguration(PresenceIndexOptions.Section)
             .Validate(o => o.Shards is >= 1 and <= PresenceIndexOptions.MaxShards, $"{PresenceIndexOptions.Section}:Shards must be between 1 and {PresenceIndexOptions.MaxShards}.")
             .ValidateOnStart();
@@ -28,6 +31,7 @@ public static class PresenceGrainsServiceCollectionExtensions
         services.AddOptions<GrainCollectionOptions>().Configure<Microsoft.Extensions.Options.IOptions<PresenceUserOptions>>((collection, users)
             => collection.ClassSpecificCollectionAge[typeof(Users.UserPresenceGrain).FullName!] = users.Value.IdleActivation);
         services.AddSingleton<IndexPublisher>();
+        services.AddSingleton<Storage.CollectionStorage>();
         services.AddSingleton<LocalIndexShards>();
         services.AddMetrics();
         services.TryAddSingleton<PresenceMetrics>();

@@ -12,6 +12,18 @@ public sealed class PresenceExpiryOptions
     public TimeSpan ChannelMax { get; set; } = TimeSpan.FromDays(7);
 }
 
+/// <summary><c>Presence:Channels</c>: how long a channel remembers who was in it.</summary>
+public sealed class PresenceChannelOptions
+{
+    public const string Section = "Presence:Channels";
+
+    /// <summary>
+    /// A member who is neither subscribed nor present is kept this long after it was last seen in the channel, so its
+    /// channel presence still reads with <c>last_seen_at</c>, then removed from the channel and from storage.
+    /// </summary>
+    public TimeSpan LastSeenRetention { get; set; } = TimeSpan.FromDays(30);
+}
+
 /// <summary><c>Presence:Index</c>: the sharded online-user index.</summary>
 public sealed class PresenceIndexOptions
 {
@@ -22,10 +34,11 @@ public sealed class PresenceIndexOptions
     public int Shards { get; set; } = 32;
 
     /// <summary>
-    /// Whether a deactivated shard writes a snapshot for its next activation. Off for the single-process in-memory
-    /// mode, whose storage goes away with the process.
+    /// Whether shards store their online users, change log and stream holds as they change, so that a shard
+    /// reactivated on any silo, after a crash too, comes back whole. On with PostgreSQL; off in the single-process
+    /// in-memory mode, whose storage goes away with the process anyway (and whose updates then cost no serialization).
     /// </summary>
-    public bool SnapshotOnDeactivation { get; set; } = true;
+    public bool Persist { get; set; } = true;
 }
 
 /// <summary><c>Presence:Storage</c>: how presence is persisted.</summary>

@@ -1,4 +1,3 @@
-using Presence.Grains.Hosting;
 using Presence.Grains.Storage;
 using Presence.Grains.Timers;
 using Presence.Subscriptions;
@@ -6,61 +5,99 @@ using Presence.Subscriptions;
 namespace Presence.Grains.Subscriptions;
 
 /// <summary>
-/// One user's presence subscriptions. Reads skip expired ones at the time of the read; a one-shot timer removes them
-/// while the grain is active and the grain's single expiry reminder does after deactivation: no reminder per
-/// subscription.
+/// One user's presence subscriptions, stored by change: a row per followed user with its expiry, so subscribing to
+/// one more user writes that one row, not the whole list. Reads skip expired ones at the time of the read; a one-shot
+/// timer removes them while the grain is active and the grain's single expiry reminder does after deactivation: no
+/// reminder per subscription.
 /// </summary>
 [GrainType("presence-subscriptions"), RandomPlacement]
-public sealed class PresenceSubscriptionsGrain(
-    [PersistentState("subscriptions", PresenceStorage.Name)] IPersistentState<SubscriptionsState> state,
-    TimeProvider time) : Grain, IPresenceSubscriptionsGrain, IRemindable
+public sealed partial class PresenceSubscriptionsGrain(
+    CollectionStorage storage,
+    TimeProvider time,
+    ILogger<PresenceSubscriptionsGrain> logger) : Grain, IPresenceSubscriptionsGrain, IRemindable
 {
+    private readonly Dictionary<string, DateTimeOffset> _targets = new(StringComparer.Ordinal);
+    private SubscriptionsHead _head = new();
+    private CollectionJournal _journal = null!;
     private OneShotTimer? _timer;
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        _journal = storage.Open(CollectionKind.Subscriptions, this.GetPrimaryKeyString());
+        var stored = await _journal.LoadAsync(cancellationToken);
+        if (stored.Head is { } head)
+        {
+            _head = _journal.Read<SubscriptionsHead>(head);
+        }
+        foreach (var (userId, payload) in stored.Items)
+        {
+            _targets[userId] = _journal.Read<DateTimeOffset>(payload);
+        }
+        if (!_journal.Exists)
+        {
+            await CarryOverLegacy(cancellationToken);
+        }
         ArmTimer();
-        return Task.CompletedTask;
+    }
+
+    /// <summary>Subscriptions stored as one blob by an earlier version: they become rows, then the blob goes.</summary>
+    private async Task CarryOverLegacy(CancellationToken cancellationToken)
+    {
+        var legacy = new LegacyState<SubscriptionsState>(this, "subscriptions");
+        if (await legacy.ReadAsync() is not { } old)
+        {
+            return;
+        }
+        foreach (var (userId, expiry) in old.Targets)
+        {
+            _targets[userId] = expiry;
+            _journal.Put(userId, expiry);
+        }
+        _head.ReminderDue = old.ReminderDue;
+        _journal.SetHead(_head);
+        await _journal.FlushAsync(this, cancellationToken);
+        await legacy.ClearAsync();
+        LogCarriedOver(this.GetPrimaryKeyString(), old.Targets.Count);
     }
 
     public async Task<SubscribeResult> Subscribe(string[] userIds, TimeSpan duration, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         RemoveExpired(now);
-        var targets = state.State.Targets;
-        var added = userIds.Distinct(StringComparer.Ordinal).Count(id => !targets.ContainsKey(id));
-        if (targets.Count + added > IPresenceSubscriptionsGrain.MaxSubscriptions)
+        var added = userIds.Distinct(StringComparer.Ordinal).Count(id => !_targets.ContainsKey(id));
+        if (_targets.Count + added > IPresenceSubscriptionsGrain.MaxSubscriptions)
         {
-            return new SubscribeResult(null, targets.Count);
+            await Save(now, cancellationToken); // the expired ones removed above
+            return new SubscribeResult(null, _targets.Count);
         }
         var expiry = now + duration;
         foreach (var id in userIds)
         {
-            targets[id] = expiry;
+            _targets[id] = expiry;
+            _journal.Put(id, expiry);
         }
         await Save(now, cancellationToken);
-        return new SubscribeResult(expiry, targets.Count);
+        return new SubscribeResult(expiry, _targets.Count);
     }
 
     public async Task Unsubscribe(string[] userIds, CancellationToken cancellationToken)
     {
-        var removed = 0;
         foreach (var id in userIds)
         {
-            removed += state.State.Targets.Remove(id) ? 1 : 0;
+            if (_targets.Remove(id))
+            {
+                _journal.Delete(id);
+            }
         }
-        if (removed > 0)
-        {
-            await Save(time.GetUtcNow(), cancellationToken);
-        }
+        await Save(time.GetUtcNow(), cancellationToken);
     }
 
     public Task<SubscriptionPage> List(int skip, int take, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        var live = state.State.Targets.Where(t => t.Value > now).OrderBy(t => t.Key, StringComparer.Ordinal).ToArray();
+        var live = _targets.Where(t => t.Value > now).OrderBy(t => t.Key, StringComparer.Ordinal).ToArray();
         var page = live.Skip(skip).Take(take).Select(t => new Subscription(t.Key, t.Value)).ToArray();
-        if (state.State.Targets.Count == 0)
+        if (_targets.Count == 0)
         {
             // Every realtime stream asks its user's subscriptions, most users have none: an activation holding
             // nothing would only cost memory per open stream.
@@ -73,7 +110,7 @@ public sealed class PresenceSubscriptionsGrain(
     {
         var now = time.GetUtcNow();
         // It fired, so it exists, whatever the stored due time says (a failed write may have lost it).
-        state.State.ReminderDue ??= now;
+        _head.ReminderDue ??= now;
         RemoveExpired(now);
         await Save(now, CancellationToken.None);
     }
@@ -81,33 +118,31 @@ public sealed class PresenceSubscriptionsGrain(
     private async Task OnTimer(CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        if (RemoveExpired(now) > 0)
-        {
-            await Save(now, cancellationToken);
-        }
-        else
-        {
-            ArmTimer();
-        }
+        RemoveExpired(now);
+        await Save(now, cancellationToken);
     }
 
-    private int RemoveExpired(DateTimeOffset now)
+    private void RemoveExpired(DateTimeOffset now)
     {
-        var removed = 0;
-        foreach (var (id, expiry) in state.State.Targets)
+        foreach (var (id, expiry) in _targets)
         {
-            if (expiry <= now && state.State.Targets.Remove(id))
+            if (expiry <= now && _targets.Remove(id))
             {
-                removed++;
+                _journal.Delete(id);
             }
         }
-        return removed;
     }
 
+    /// <summary>Writes what changed, with the timer and the one expiry reminder in step with the earliest expiry.</summary>
     private async Task Save(DateTimeOffset now, CancellationToken cancellationToken)
     {
-        state.State.ReminderDue = await ExpiryReminder.Sync(this, Earliest(), state.State.ReminderDue, now);
-        await state.WriteOrDeactivate(this, cancellationToken);
+        var reminder = await ExpiryReminder.Sync(this, Earliest(), _head.ReminderDue, now);
+        if (reminder != _head.ReminderDue)
+        {
+            _head.ReminderDue = reminder;
+            _journal.SetHead(_head);
+        }
+        await _journal.FlushAsync(this, cancellationToken);
         ArmTimer();
     }
 
@@ -117,9 +152,23 @@ public sealed class PresenceSubscriptionsGrain(
         _timer.Set(Earliest() ?? DateTimeOffset.MaxValue);
     }
 
-    private DateTimeOffset? Earliest() => state.State.Targets.Count == 0 ? null : state.State.Targets.Values.Min();
+    private DateTimeOffset? Earliest() => _targets.Count == 0 ? null : _targets.Values.Min();
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Subscriptions of {Subscriber}: carried {Count} over from the single-blob format")]
+    private partial void LogCarriedOver(string subscriber, int count);
 }
 
+/// <summary>What a subscriber keeps besides its subscriptions: when its expiry reminder is due.</summary>
+[GenerateSerializer, Alias("presence.SubscriptionsHead")]
+public sealed class SubscriptionsHead
+{
+    [Id(0)] public DateTimeOffset? ReminderDue { get; set; }
+}
+
+/// <summary>
+/// Subscriptions as they were stored before they were stored by change: the whole map in one grain-state blob. Read
+/// once and carried over by the subscriber's first activation, then cleared.
+/// </summary>
 [GenerateSerializer, Alias("presence.SubscriptionsState")]
 public sealed class SubscriptionsState
 {

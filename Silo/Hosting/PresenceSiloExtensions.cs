@@ -4,8 +4,12 @@ using Microsoft.Extensions.DependencyInjection;
 using Orleans.Configuration;
 using Orleans.Dashboard;
 using Orleans.Serialization;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Npgsql;
 using Orleans.Storage;
 using Presence.Grains.Hosting;
+using Presence.Grains.Storage;
 using Presence.Silo.Storage;
 
 namespace Presence.Silo.Hosting;
@@ -34,6 +38,8 @@ public static class PresenceSiloExtensions
             silo.Services.UseOrleansStorageSerializer<AdoNetGrainStorageOptions>(PresenceStorage.Name);
             FailFastGrainStorage.Decorate(silo.Services, PresenceStorage.Name);
             silo.UseAdoNetReminderService(o => (o.Invariant, o.ConnectionString) = (PresenceClusterOptions.Invariant, connectionString));
+            silo.Services.AddSingleton<ICollectionStore>(provider => new PostgresCollectionStore(
+                NpgsqlDataSource.Create(connectionString), provider.GetRequiredService<IOptions<ClusterOptions>>()));
             silo.Configure<ClusterMembershipOptions>(PresenceClusterOptions.FastRecovery);
         }
         else
@@ -41,8 +47,9 @@ public static class PresenceSiloExtensions
             silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, serviceId: options.ServiceId, clusterId: options.ClusterId);
             silo.AddPresenceMemoryStorage();
             silo.UseInMemoryReminderService();
-            // In-memory storage goes away with this process: a shard snapshot at shutdown would have nowhere to go.
-            silo.Services.PostConfigure<PresenceIndexOptions>(o => o.SnapshotOnDeactivation = false);
+            // In-memory storage goes away with this process, and the process's shards with it: storing them would buy
+            // nothing and cost every update a serialization.
+            silo.Services.PostConfigure<PresenceIndexOptions>(o => o.Persist = false);
         }
         if (options.DashboardEnabled)
         {
@@ -51,10 +58,14 @@ public static class PresenceSiloExtensions
         return silo;
     }
 
-    /// <summary>In-memory grain storage for the presence grains, with the Orleans binary serializer.</summary>
+    /// <summary>
+    /// In-memory grain storage for the presence grains, with the Orleans binary serializer, and their collections in
+    /// this process's memory.
+    /// </summary>
     public static ISiloBuilder AddPresenceMemoryStorage(this ISiloBuilder silo)
     {
         silo.AddMemoryGrainStorage(PresenceStorage.Name);
+        silo.Services.TryAddSingleton<ICollectionStore, MemoryCollectionStore>();
         silo.Services.UseOrleansStorageSerializer<MemoryGrainStorageOptions>(PresenceStorage.Name);
         return silo;
     }

@@ -1,4 +1,5 @@
 using Presence.Grains.Index;
+using Presence.Grains.Timers;
 using Presence.Index;
 
 namespace Presence.Tests.Grains;
@@ -10,7 +11,7 @@ public sealed class ExpiryWheelTests
     [Fact]
     public void A_reused_bucket_holds_only_what_was_scheduled_into_it_since()
     {
-        var wheel = new ExpiryWheel();
+        var wheel = new ExpiryWheel<IndexEntry>();
         var ann = Due("ann", T0.AddSeconds(5));
         var bob = Due("bob", T0.AddSeconds(5));
         wheel.Schedule(ann);
@@ -33,10 +34,10 @@ public sealed class ExpiryWheelTests
         Assert.Equal(DateTimeOffset.MaxValue, wheel.EarliestDue);
     }
 
-    private static PresenceIndexGrain.Entry Due(string userId, DateTimeOffset at)
+    private static IndexEntry Due(string userId, DateTimeOffset at)
         => new(userId) { Steps = [new StatusStep(at, null)] };
 
-    private static void Move(ExpiryWheel wheel, PresenceIndexGrain.Entry entry, DateTimeOffset at)
+    private static void Move(ExpiryWheel<IndexEntry> wheel, IndexEntry entry, DateTimeOffset at)
     {
         entry.Steps = [new StatusStep(at, null)];
         wheel.Schedule(entry);

@@ -119,7 +119,7 @@ public sealed class IndexReadTests(ClusterFixture fixture)
     [Fact]
     public async Task A_reader_on_another_thread_never_sees_half_of_a_change()
     {
-        var entry = new PresenceIndexGrain.Entry("ann");
+        var entry = new IndexEntry("ann");
         var now = DateTimeOffset.UtcNow;
         var a = (Profile: new UserProfile("a", "A", null), Status: "a", Text: "A", Steps: new[] { new StatusStep(now.AddMinutes(1), null) });
         var b = (Profile: new UserProfile("b", "B", null), Status: "b", Text: "B", Steps: new[] { new StatusStep(now.AddMinutes(2), "b2"), new StatusStep(now.AddMinutes(3), null) });

@@ -1,3 +1,4 @@
+using Presence.Grains.Storage;
 using Presence.Grains.Subscriptions;
 using Presence.Subscriptions;
 using Presence.Tests.Support;
@@ -9,6 +10,9 @@ namespace Presence.Tests.Grains;
 public sealed class SubscriptionsGrainTests(ClusterFixture fixture)
 {
     private IPresenceSubscriptionsGrain Subscriptions() => fixture.Grains.GetGrain<IPresenceSubscriptionsGrain>(PresenceKeys.Of(Keys.Tenant(), "wzy"));
+
+    private async Task<Dictionary<string, DateTimeOffset>> Stored(IPresenceSubscriptionsGrain grain)
+        => (await fixture.ReadCollection<DateTimeOffset, SubscriptionsHead>(CollectionKind.Subscriptions, grain.GetPrimaryKeyString())).Items;
 
     [Fact]
     public async Task Expired_subscriptions_never_show_and_are_removed_after_deactivation_by_the_one_reminder()
@@ -26,11 +30,11 @@ public sealed class SubscriptionsGrainTests(ClusterFixture fixture)
         await ClusterFixture.Eventually(async () =>
         {
             fixture.Time.Advance(TimeSpan.FromSeconds(30));
-            return !(await fixture.ReadStored<SubscriptionsState>("subscriptions", grain.GetGrainId())).Targets.ContainsKey("b");
+            return !(await Stored(grain)).ContainsKey("b");
         }, "the reminder removed the expired subscription from storage");
 
-        var stored = await fixture.ReadStored<SubscriptionsState>("subscriptions", grain.GetGrainId());
-        Assert.Equal(["a", "c"], stored.Targets.Keys.Order());
+        var stored = await Stored(grain);
+        Assert.Equal(["a", "c"], stored.Keys.Order());
         var page = await grain.List(0, 10);
         Assert.Equal(["a", "c"], page.Items.Select(s => s.UserId));
     }

@@ -8,6 +8,7 @@ using Orleans.Runtime;
 using Orleans.Storage;
 using Orleans.TestingHost;
 using Presence.Grains.Hosting;
+using Presence.Grains.Storage;
 using Presence.Silo.Hosting;
 
 namespace Presence.Tests.Support;
@@ -21,6 +22,9 @@ public sealed class ClusterFixture : IAsyncLifetime
     public const int Shards = 4;
 
     public FakeTimeProvider Time { get; } = new(DateTimeOffset.UtcNow);
+
+    /// <summary>The silos' collections: one store for all, as a cluster's silos share one database.</summary>
+    public MemoryCollectionStore Collections { get; } = new();
     public InProcessTestCluster Cluster { get; private set; } = null!;
     public IGrainFactory Grains => Cluster.Client;
 
@@ -30,6 +34,7 @@ public sealed class ClusterFixture : IAsyncLifetime
         builder.ConfigureSilo((_, silo) =>
         {
             silo.AddPresenceMemoryStorage();
+            silo.Services.Replace(ServiceDescriptor.Singleton<ICollectionStore>(Collections));
             silo.UseInMemoryReminderService();
             silo.Services.AddPresenceGrains();
             silo.Services.Configure<PresenceIndexOptions>(o => o.Shards = Shards);
@@ -59,6 +64,16 @@ public sealed class ClusterFixture : IAsyncLifetime
         var state = new GrainState<T>(new T());
         await storage.ReadStateAsync(stateName, grainId, state);
         return state.State ?? new T();
+    }
+
+    /// <summary>A collection's rows as stored (<typeparamref name="T"/> each), and its head, without activating its grain.</summary>
+    public async Task<(Dictionary<string, T> Items, THead? Head)> ReadCollection<T, THead>(CollectionKind kind, string key)
+        where THead : class
+    {
+        var serializer = Cluster.GetSiloServiceProvider().GetRequiredService<Orleans.Serialization.Serializer>();
+        var stored = await Collections.LoadAsync(kind, key, CancellationToken.None);
+        return (stored.Items.ToDictionary(i => i.Key, i => serializer.Deserialize<T>(i.Value)!),
+            stored.Head is null ? null : serializer.Deserialize<THead>(stored.Head));
     }
 
     /// <summary>Polls (real time) until <paramref name="condition"/> holds: for work a timer or reminder does in the background.</summary>

@@ -1,12 +1,25 @@
-namespace Presence.Grains.Index;
+namespace Presence.Grains.Timers;
+
+/// <summary>Something the wheel schedules: its key, its next due time, and the bucket the wheel keeps it in.</summary>
+internal interface IScheduled
+{
+    string Key { get; }
+
+    /// <summary>When it is next due; null when never.</summary>
+    DateTimeOffset? NextDue { get; }
+
+    /// <summary>The second of the bucket it sits in, or long.MaxValue; only the wheel sets it.</summary>
+    long Bucket { get; set; }
+}
 
 /// <summary>
-/// Index entries bucketed by the whole second of their next step (rounded up), so moving an entry is O(1) and
-/// a shard with a million refreshing users keeps one small bucket per second instead of a heap of stale timers.
+/// Entries (index entries, channel members) bucketed by the whole second of their next due time (rounded up), so
+/// moving an entry is O(1), and a shard with a million refreshing users keeps one small bucket per second instead of a
+/// heap of stale timers.
 /// Emptied buckets are kept for the next seconds (a few, of bounded size): a bucket lives about as long as a TTL, so a
 /// new set (and its regrowth) every second was garbage promoted to the oldest generation before it died.
 /// </summary>
-internal sealed class ExpiryWheel
+internal sealed class ExpiryWheel<TEntry> where TEntry : class, IScheduled
 {
     private const int MaxSpares = 4;
     private const int MaxSpareCapacity = 8192;
@@ -31,7 +44,7 @@ internal sealed class ExpiryWheel
         }
     }
 
-    public void Schedule(PresenceIndexGrain.Entry entry)
+    public void Schedule(TEntry entry)
     {
         var second = entry.NextDue is { } due ? CeilingSecond(due) : long.MaxValue;
         if (second == entry.Bucket)
@@ -48,15 +61,15 @@ internal sealed class ExpiryWheel
             _buckets[second] = bucket = _spares.TryPop(out var spare) ? spare : new HashSet<string>(StringComparer.Ordinal);
             _seconds.Enqueue(second, second);
         }
-        bucket.Add(entry.UserId);
+        bucket.Add(entry.Key);
         entry.Bucket = second;
     }
 
-    public void Unschedule(PresenceIndexGrain.Entry entry)
+    public void Unschedule(TEntry entry)
     {
         if (entry.Bucket != long.MaxValue && _buckets.TryGetValue(entry.Bucket, out var bucket))
         {
-            bucket.Remove(entry.UserId);
+            bucket.Remove(entry.Key);
             if (bucket.Count == 0)
             {
                 _buckets.Remove(entry.Bucket);

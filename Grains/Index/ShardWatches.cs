@@ -1,0 +1,132 @@
+using Presence.Events;
+using Presence.Grains.Hosting;
+using Presence.Index;
+
+namespace Presence.Grains.Index;
+
+/// <summary>
+/// The gateways watching users of a shard, and for each watched user the gateways that watch it. Changes of watched
+/// users are queued per gateway and sent in one one-way call per gateway per batch, so the cost of a change grows
+/// with gateways, never with connections. A gateway that stops renewing (it died) is forgotten; liveness runs on the
+/// machine's clock, not on presence time.
+/// </summary>
+internal sealed class ShardWatches
+{
+    private readonly Dictionary<Guid, Watch> _watches = [];
+    private readonly Dictionary<string, List<Watch>> _watchersOf = new(StringComparer.Ordinal);
+
+    /// <summary>Adds and removes users a gateway watches (<paramref name="replace"/>: the whole set, as a renewal sends it).</summary>
+    public void Update(GatewayWatch gateway, string[] add, string[] remove, bool replace)
+    {
+        if (!_watches.TryGetValue(gateway.Gateway, out var watch))
+        {
+            _watches.Add(gateway.Gateway, watch = new Watch(gateway.Gateway));
+        }
+        watch.Observer = gateway.Observer;
+        watch.RenewedAt = Environment.TickCount64;
+        if (replace)
+        {
+            var keep = new HashSet<string>(add, StringComparer.Ordinal);
+            foreach (var userId in watch.Users.Where(u => !keep.Contains(u)).ToList())
+            {
+                Unlink(watch, userId);
+            }
+        }
+        foreach (var userId in remove)
+        {
+            Unlink(watch, userId);
+        }
+        foreach (var userId in add)
+        {
+            if (watch.Users.Add(userId))
+            {
+                if (!_watchersOf.TryGetValue(userId, out var list))
+                {
+                    _watchersOf.Add(userId, list = new List<Watch>(1));
+                }
+                list.Add(watch);
+            }
+        }
+        if (watch.Users.Count == 0)
+        {
+            _watches.Remove(gateway.Gateway);
+        }
+        DropStale();
+    }
+
+    /// <summary>Queues the changes of watched users for their gateways; a burst of one user's changes goes as its latest.</summary>
+    public void Queue(List<LoggedChange> changes)
+    {
+        if (_watchersOf.Count == 0)
+        {
+            return;
+        }
+        foreach (var logged in changes)
+        {
+            if (_watchersOf.TryGetValue(logged.Change.UserId, out var watchers))
+            {
+                foreach (var watch in watchers)
+                {
+                    (watch.Outgoing ??= new Dictionary<string, PresenceChange>(StringComparer.Ordinal))[logged.Change.UserId] = logged.Change;
+                }
+            }
+        }
+    }
+
+    /// <summary>Sends what was queued: one one-way call per gateway.</summary>
+    public void Send(string tenant, PresenceMetrics metrics)
+    {
+        foreach (var watch in _watches.Values)
+        {
+            if (watch.Outgoing is { Count: > 0 } outgoing)
+            {
+                watch.Outgoing = null;
+                _ = watch.Observer!.OnUserChanges(tenant, [.. outgoing.Values]);
+                metrics.EventBatchSent();
+            }
+        }
+    }
+
+    /// <summary>Forgets gateways that stopped renewing.</summary>
+    public void DropStale()
+    {
+        var horizon = Environment.TickCount64 - (long)GatewayWatch.Lifetime.TotalMilliseconds;
+        List<Watch>? stale = null;
+        foreach (var watch in _watches.Values)
+        {
+            if (watch.RenewedAt < horizon)
+            {
+                (stale ??= []).Add(watch);
+            }
+        }
+        foreach (var watch in stale ?? [])
+        {
+            foreach (var userId in watch.Users.ToList())
+            {
+                Unlink(watch, userId);
+            }
+            _watches.Remove(watch.Gateway);
+        }
+    }
+
+    private void Unlink(Watch watch, string userId)
+    {
+        if (watch.Users.Remove(userId) && _watchersOf.TryGetValue(userId, out var list))
+        {
+            list.Remove(watch);
+            if (list.Count == 0)
+            {
+                _watchersOf.Remove(userId);
+            }
+        }
+    }
+
+    private sealed class Watch(Guid gateway)
+    {
+        public Guid Gateway { get; } = gateway;
+        public IPresenceEventsObserver? Observer { get; set; }
+        public long RenewedAt { get; set; }
+        public HashSet<string> Users { get; } = new(StringComparer.Ordinal);
+        public Dictionary<string, PresenceChange>? Outgoing { get; set; }
+    }
+}

@@ -1,0 +1,72 @@
+using Orleans.Serialization;
+
+namespace Presence.Grains.Storage;
+
+/// <summary>
+/// What a grain changed in its collection since the last write, item by item, and the write that stores it: an item
+/// changed several times before the write is written once, as it was last staged. Items and head are stored with the
+/// Orleans serializer, version tolerant through their [Id]s like grain state.
+/// </summary>
+internal sealed class CollectionJournal(ICollectionStore store, Serializer serializer, CollectionKind kind, string key)
+{
+    private readonly Dictionary<string, byte[]?> _items = new(StringComparer.Ordinal);
+    private byte[]? _head;
+    private long _version;
+    private Exception? _failed;
+
+    /// <summary>Whether anything is staged and not yet written.</summary>
+    public bool HasChanges => _items.Count > 0 || _head is not null;
+
+    /// <summary>Whether the collection was ever written (else an older format may hold it).</summary>
+    public bool Exists => _version > 0;
+
+    public async Task<StoredCollection> LoadAsync(CancellationToken cancellationToken)
+    {
+        var loaded = await store.LoadAsync(kind, key, cancellationToken);
+        _version = loaded.Version;
+        return loaded;
+    }
+
+    public T Read<T>(byte[] payload) => serializer.Deserialize<T>(payload) ?? throw new InvalidDataException($"{kind} {key}: an empty row");
+
+    public void Put<T>(string item, T value) => _items[item] = serializer.SerializeToArray(value);
+
+    public void Delete(string item) => _items[item] = null;
+
+    public void SetHead<T>(T head) => _head = serializer.SerializeToArray(head);
+
+    /// <summary>
+    /// Writes what is staged. If that fails, the grain's memory holds changes storage may not have: the activation is
+    /// dropped (its next one loads what storage really holds) and this journal refuses every later write.
+    /// </summary>
+    public async Task FlushAsync(IGrainBase grain, CancellationToken cancellationToken)
+    {
+        if (_failed is not null)
+        {
+            throw new Presence.Storage.StorageUnavailableException("an earlier write of this collection failed; the activation is being replaced", _failed);
+        }
+        if (!HasChanges)
+        {
+            return;
+        }
+        var write = new CollectionWrite(_version, _head, [.. _items]);
+        _items.Clear();
+        _head = null;
+        try
+        {
+            _version = await store.WriteAsync(kind, key, write, cancellationToken);
+        }
+        catch (Exception error)
+        {
+            _failed = error;
+            grain.DeactivateOnIdle();
+            throw;
+        }
+    }
+}
+
+/// <summary>Opens the journal of a grain's collection on this silo's <see cref="ICollectionStore"/>.</summary>
+public sealed class CollectionStorage(ICollectionStore store, Serializer serializer)
+{
+    internal CollectionJournal Open(CollectionKind kind, string key) => new(store, serializer, kind, key);
+}
