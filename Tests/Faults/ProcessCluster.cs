@@ -1,5 +1,10 @@
 using System.Diagnostics;
-
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orleans.Runtime;
+using Presence.Silo.Hosting;
 using Presence.Tests.Support;
 
 namespace Presence.Tests.Faults;
@@ -59,6 +64,54 @@ public sealed class ProcessCluster : IAsyncDisposable
 
     /// <summary>SIGKILL: no shutdown code runs, exactly like a crash.</summary>
     public void KillSilo(int index) => Kill(ref _silos[index]);
+
+    /// <summary>SIGTERM, as an orchestrator stops a silo: it deactivates its grains, then exits.</summary>
+    public async Task StopSilo(int index, TimeSpan timeout)
+    {
+        var process = _silos[index] ?? throw new InvalidOperationException($"silo {index} is not running");
+        using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+        using var wait = new CancellationTokenSource(timeout);
+        await process.WaitForExitAsync(wait.Token);
+        process.Dispose();
+        _silos[index] = null;
+    }
+
+    /// <summary>An Orleans client of the cluster, as a gateway is one (for the management grain).</summary>
+    public async Task<IHost> Client()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:presence"] = _connectionString,
+            ["Presence:Silo:ClusterId"] = _clusterId,
+            ["Presence:Silo:ServiceId"] = _clusterId,
+        });
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.UseOrleansClient(client => client.AddPresenceClient(PresenceClusterOptions.From(builder.Configuration)));
+        var host = builder.Build();
+        await host.StartAsync();
+        return host;
+    }
+
+    /// <summary>The silo (by index) with the most activations of <paramref name="grainType"/>, and how many it has of each silo's.</summary>
+    public async Task<(int Silo, int[] Counts)> SiloWithMost(IHost client, string grainType)
+    {
+        var management = client.Services.GetRequiredService<IClusterClient>().GetGrain<IManagementGrain>(0);
+        var statistics = await management.GetDetailedGrainStatistics();
+        var counts = new int[_silos.Length];
+        foreach (var statistic in statistics.Where(s => s.GrainId.Type.ToString() == grainType))
+        {
+            var silo = Array.FindIndex(_siloPorts, p => p.Silo == statistic.SiloAddress.Endpoint.Port);
+            if (silo >= 0)
+            {
+                counts[silo]++;
+            }
+        }
+        return (Array.IndexOf(counts, counts.Max()), counts);
+    }
 
     public void KillAll()
     {
