@@ -24,6 +24,9 @@ public sealed class PostgresCluster : IAsyncDisposable
 
     public IClusterClient Client => _client!.Services.GetRequiredService<IClusterClient>();
 
+    /// <summary>The first silo's services (its storage providers, as grains use them).</summary>
+    public IServiceProvider SiloServices => _silos[0].Services;
+
     public async Task StartSilos(int count)
     {
         for (var i = 0; i < count; i++)

@@ -1,4 +1,10 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Storage;
 using Presence.Channels;
+using Presence.Grains.Channels;
+using Presence.Grains.Hosting;
+using Presence.Grains.Index;
+using Presence.Index;
 using Presence.Silo.Storage;
 using Presence.Users;
 
@@ -75,5 +81,40 @@ public sealed class PostgresStorageTests(PostgresDatabase database) : IClassFixt
             Assert.Equal("typing", member.Status);
             Assert.True(member.Subscribed);
         }
+    }
+
+    [PostgresFact]
+    public async Task Channels_and_shards_stored_whole_by_the_previous_version_are_carried_over_row_by_row()
+    {
+        await database.Migrate();
+        var tenant = $"t{Guid.NewGuid():N}"[..12];
+        var profile = new UserProfile("ann", "Ann", null);
+        var now = DateTimeOffset.UtcNow;
+        await using var cluster = new PostgresCluster(database.ConnectionString, clusterId: tenant);
+        await cluster.StartSilos(1);
+        await cluster.StartClient();
+
+        // Written exactly as the previous version wrote them: whole, through the silo's grain storage.
+        var storage = cluster.SiloServices.GetRequiredKeyedService<IGrainStorage>(PresenceStorage.Name);
+        var channelKey = PresenceKeys.Of(tenant, "team");
+        await storage.WriteStateAsync("channel", GrainId.Create("presence-channel", channelKey), new GrainState<ChannelPresenceState>(new ChannelPresenceState
+        {
+            Members = { ["ann"] = new ChannelMemberState { Profile = profile, Status = "typing", ExpiresAt = now.AddDays(1), LastSeenAt = now, SubscribedAt = now } },
+            ReminderDue = now.AddDays(1),
+        }));
+        var shardKey = PresenceKeys.ShardKey(tenant, PresenceKeys.ShardOf("ann", 4));
+        await storage.WriteStateAsync("index", GrainId.Create("presence-index", shardKey), new GrainState<IndexShardSnapshot>(new IndexShardSnapshot
+        {
+            Entries = [new IndexUpdate("ann", 3, profile, now, "busy", [new StatusStep(now.AddHours(1), null)])],
+        }));
+        Assert.Equal(2, await database.Scalar<long>($"SELECT count(*) FROM orleans_storage WHERE payloadbinary IS NOT NULL AND grainidextensionstring LIKE '{tenant}/%'"));
+
+        var member = await cluster.Client.GetGrain<IChannelPresenceGrain>(channelKey).GetMember("ann");
+        Assert.Equal(("typing", true), (member.Status, member.Subscribed));
+        Assert.Equal(["ann"], (await cluster.Client.GetGrain<IPresenceIndexGrain>(shardKey).List(null, 10)).Users.Select(u => u.UserId));
+
+        Assert.Equal(0, await database.Scalar<long>($"SELECT count(*) FROM orleans_storage WHERE payloadbinary IS NOT NULL AND grainidextensionstring LIKE '{tenant}/%'"));
+        Assert.Equal(1, await database.Scalar<long>($"SELECT count(*) FROM presence_collection_item WHERE serviceid = '{tenant}' AND kind = 1 AND item = 'ann'"));
+        Assert.Equal(1, await database.Scalar<long>($"SELECT count(*) FROM presence_collection_item WHERE serviceid = '{tenant}' AND kind = 2 AND item = 'e:ann'"));
     }
 }
