@@ -6,11 +6,22 @@ public sealed class BenchSettings
 {
     public BenchSettings(string[] args)
     {
-        for (var i = 0; i + 1 < args.Length; i += 2)
+        for (var i = 0; i < args.Length; i += 2)
         {
+            if (args[i] == "--postgres")
+            {
+                Postgres = true;
+                i--;
+                continue;
+            }
+            if (i + 1 >= args.Length)
+            {
+                throw new ArgumentException($"{args[i]} needs a value");
+            }
             var value = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
             switch (args[i])
             {
+                case "--members": Members = value; break;
                 case "--seconds": Seconds = value; break;
                 case "--rounds": Rounds = value; break;
                 case "--users": Users = value; UsersGiven = true; break;
@@ -37,4 +48,10 @@ public sealed class BenchSettings
     /// <summary>fanout: streams watching one channel, and member changes measured.</summary>
     public int Watchers { get; } = 10_000;
     public int Changes { get; } = 20;
+
+    /// <summary>channel: members the one channel grows to.</summary>
+    public int Members { get; } = 100_000;
+
+    /// <summary>channel: against the PostgreSQL-backed cluster instead of the in-memory gateway.</summary>
+    public bool Postgres { get; }
 }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using Npgsql;
 
 namespace Presence.Bench;
 
@@ -20,6 +19,7 @@ public static class Scenarios
         ["list"] = s => AgainstBaseline(s, "list", scripts => scripts.List, target: null, p99TargetMs: 20),
         ["memory"] = MemoryScenario.Run,
         ["fanout"] = Fanout.Run,
+        ["channel"] = ChannelScenario.Run,
     };
 
     private static async Task<int> Baseline(BenchSettings settings)
@@ -62,52 +62,29 @@ public static class Scenarios
     private static async Task<int> Postgres(BenchSettings settings)
     {
         var scripts = await Prepare(settings);
-        // Directly under the temp directory: as root, PostgreSQL runs as 'postgres', which must reach this path.
-        var pgDirectory = Path.Combine(Path.GetTempPath(), $"presence-bench-pg-{Guid.NewGuid():N}");
-        var connection = (await Run("bash", Path.Combine(ServerProcess.Root, "scripts", "pg.sh"), "start", pgDirectory)).Trim().Split('\n')[^1];
-        try
-        {
-            var cluster = new Dictionary<string, string> { ["ConnectionStrings__presence"] = connection, ["Presence__Silo__ClusterId"] = "bench", ["Presence__Silo__ServiceId"] = "bench" };
-            await Run("dotnet", [ServerProcess.Dll("Silo"), "migrate"], cluster);
-            using var silo = new Owned(StartSilo(cluster));
-            using var postgres = await StartGateway(cluster);
-            using var memory = await StartGateway(new Dictionary<string, string>());
-            await Warm(postgres.Url, scripts, settings);
-            await Warm(memory.Url, scripts, settings);
+        await using var cluster = await BenchCluster.Start(new Dictionary<string, string>());
+        using var memory = await StartGateway(new Dictionary<string, string>());
+        await Warm(cluster.Gateway.Url, scripts, settings);
+        await Warm(memory.Url, scripts, settings);
 
-            var table = new Table($"postgres: update over {settings.Users:N0} users, in-memory vs PostgreSQL-backed (1 silo + 1 gateway)");
-            var ratios = new List<double>();
-            long totalWrites = 0, totalUpdates = 0;
-            for (var round = 1; round <= settings.Rounds; round++)
-            {
-                var reference = await Wrk.Run(memory.Url, scripts.Update, settings.Seconds, settings.Connections);
-                table.Add($"in-memory #{round}", reference, memory.ResidentMiB());
-                var before = await StorageWrites(connection);
-                var ours = await Wrk.Run(postgres.Url, scripts.Update, settings.Seconds, settings.Connections);
-                var writes = await StorageWrites(connection) - before;
-                totalWrites += writes;
-                totalUpdates += ours.Requests;
-                ratios.Add(ours.RequestsPerSecond / reference.RequestsPerSecond);
-                table.Add($"postgres #{round}", ours, postgres.ResidentMiB(), ratios[^1], $"{(double)writes / ours.Requests:F3} writes/update");
-            }
-            table.Print();
-            Console.WriteLine($"postgres: ratio to in-memory {ratios.Average():F2}; storage writes per update {(double)totalWrites / totalUpdates:F3} ({totalWrites:N0} writes for {totalUpdates:N0} updates; refreshes of an unchanged status are coalesced)");
-            return 0;
-        }
-        finally
+        var table = new Table($"postgres: update over {settings.Users:N0} users, in-memory vs PostgreSQL-backed (1 silo + 1 gateway)");
+        var ratios = new List<double>();
+        long totalWrites = 0, totalUpdates = 0;
+        for (var round = 1; round <= settings.Rounds; round++)
         {
-            await Run("bash", Path.Combine(ServerProcess.Root, "scripts", "pg.sh"), "stop", pgDirectory);
-            Directory.Delete(pgDirectory, recursive: true);
+            var reference = await Wrk.Run(memory.Url, scripts.Update, settings.Seconds, settings.Connections);
+            table.Add($"in-memory #{round}", reference, memory.ResidentMiB());
+            var before = await cluster.StorageWrites();
+            var ours = await Wrk.Run(cluster.Gateway.Url, scripts.Update, settings.Seconds, settings.Connections);
+            var writes = await cluster.StorageWrites() - before;
+            totalWrites += writes;
+            totalUpdates += ours.Requests;
+            ratios.Add(ours.RequestsPerSecond / reference.RequestsPerSecond);
+            table.Add($"postgres #{round}", ours, cluster.Gateway.ResidentMiB(), ratios[^1], $"{(double)writes / ours.Requests:F3} writes/update");
         }
-    }
-
-    /// <summary>Grain state writes so far: every write bumps a row's version by one, and a new row starts at 1.</summary>
-    private static async Task<long> StorageWrites(string connectionString)
-    {
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT coalesce(sum(version), 0) FROM orleans_storage", connection);
-        return Convert.ToInt64(await command.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
+        table.Print();
+        Console.WriteLine($"postgres: ratio to in-memory {ratios.Average():F2}; storage writes per update {(double)totalWrites / totalUpdates:F3} ({totalWrites:N0} writes for {totalUpdates:N0} updates: grain states and index shards' group commits; refreshes of an unchanged status are coalesced)");
+        return 0;
     }
 
     public static async Task BuildServers()
@@ -162,7 +139,7 @@ public static class Scenarios
         return ServerProcess.Start(ServerProcess.Dll("Gateway"), ["--contentRoot", Path.GetDirectoryName(ServerProcess.Dll("Gateway"))!], environment, "/health/ready");
     }
 
-    private static Process StartSilo(IDictionary<string, string> cluster)
+    internal static Process StartSilo(IDictionary<string, string> cluster)
     {
         var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(ServerProcess.Dll("Silo"));
@@ -182,7 +159,7 @@ public static class Scenarios
     }
 
     /// <summary>A child process that is killed, not just released, when disposed.</summary>
-    private sealed class Owned(Process process) : IDisposable
+    internal sealed class Owned(Process process) : IDisposable
     {
         public void Dispose()
         {
@@ -195,9 +172,9 @@ public static class Scenarios
         }
     }
 
-    private static Task<string> Run(string file, params string[] args) => Run(file, args, new Dictionary<string, string>());
+    internal static Task<string> Run(string file, params string[] args) => Run(file, args, new Dictionary<string, string>());
 
-    private static async Task<string> Run(string file, string[] args, IDictionary<string, string> environment)
+    internal static async Task<string> Run(string file, string[] args, IDictionary<string, string> environment)
     {
         var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var arg in args)

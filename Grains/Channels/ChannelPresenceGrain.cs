@@ -16,8 +16,11 @@ namespace Presence.Grains.Channels;
 /// earliest due time, so expirations and clean-ups still happen after deactivation or a silo's death.
 /// Gateways watching the channel are told each change once, whatever the number of their connections; joins and
 /// leaves carry the membership sequence, so a gateway knows when it missed one and only then asks for the whole set.
+/// Reentrant, for group commit: a call changes memory in one synchronous step, then waits for the write that carries
+/// it, while the next calls make their changes for the next write (<see cref="CollectionJournal.CommitAsync"/>). No
+/// one is told of a change (the caller, watchers, a reader) before it is written.
 /// </summary>
-[GrainType("presence-channel"), RandomPlacement]
+[GrainType("presence-channel"), RandomPlacement, Reentrant]
 public sealed partial class ChannelPresenceGrain(
     CollectionStorage storage,
     TimeProvider time,
@@ -56,6 +59,11 @@ public sealed partial class ChannelPresenceGrain(
         if (!_journal.Exists)
         {
             await CarryOverLegacy(now, cancellationToken);
+        }
+        if (_members.EarliestDue is var due && due != DateTimeOffset.MaxValue && (_head.ReminderDue is null || due < _head.ReminderDue))
+        {
+            // A write that carried an earlier due time did not get to register the reminder before the activation ended.
+            await Commit(forceReminderSync: true);
         }
         ArmTimer();
     }
@@ -104,15 +112,20 @@ public sealed partial class ChannelPresenceGrain(
         (member.Status, member.ExpiresAt) = (ends ? update.Status : null, ends ? expiresAt : null);
         member.LastSeenAt = now;
         Stage(member, now);
-        await Save(now, cancellationToken);
-        NotifyIfChanged(before, member, now);
-        return View(member, now, own: true);
+        var change = Change(before, member, now);
+        var own = View(member, now, own: true);
+        await Commit();
+        Notify(change);
+        return own;
     }
 
-    public Task<ChannelMember> GetMember(string userId, bool own, CancellationToken cancellationToken)
-        => Task.FromResult(_members.Find(userId) is { } member
+    public async Task<ChannelMember> GetMember(string userId, bool own, CancellationToken cancellationToken)
+    {
+        await _journal.WhenWritten();
+        return _members.Find(userId) is { } member
             ? View(member, time.GetUtcNow(), own)
-            : new ChannelMember(userId, UserProfile.Empty, PresenceStatus.Offline, null, false));
+            : new ChannelMember(userId, UserProfile.Empty, PresenceStatus.Offline, null, false);
+    }
 
     public async Task SetHidden(string userId, bool hidden)
     {
@@ -125,17 +138,20 @@ public sealed partial class ChannelPresenceGrain(
         member.HiddenLastSeenAt = member.LastSeenAt;
         member.Hidden = hidden;
         Stage(member, now);
-        await Save(now, CancellationToken.None);
-        NotifyIfChanged(before, member, now);
+        var change = Change(before, member, now);
+        await Commit();
+        Notify(change);
     }
 
-    public Task<ChannelWatchResult> Watch(GatewayWatch gateway, long? knownSequence)
+    public async Task<ChannelWatchResult> Watch(GatewayWatch gateway, long? knownSequence)
     {
+        // Registered at once: a join written meanwhile reaches this gateway as a change, after the set below.
         _watchers.Renew(gateway);
         // Watched channels stay active, so changes keep reaching the gateways between their renewals.
         DelayDeactivation(GatewayWatch.Lifetime);
+        await _journal.WhenWritten();
         var subscribers = knownSequence == _head.Sequence ? null : _members.SubscriberIds();
-        return Task.FromResult(new ChannelWatchResult(_head.Sequence, subscribers));
+        return new ChannelWatchResult(_head.Sequence, subscribers);
     }
 
     public Task Unwatch(Guid gateway)
@@ -144,16 +160,18 @@ public sealed partial class ChannelPresenceGrain(
         return Task.CompletedTask;
     }
 
-    public Task<ChannelPage> ListPresent(string? afterUserId, int count, CancellationToken cancellationToken)
+    public async Task<ChannelPage> ListPresent(string? afterUserId, int count, CancellationToken cancellationToken)
     {
+        await _journal.WhenWritten();
         var now = time.GetUtcNow();
-        return Task.FromResult(ToPage(_members.PresentAfter(afterUserId, count, now), now));
+        return ToPage(_members.PresentAfter(afterUserId, count, now), now);
     }
 
-    public Task<ChannelPage> ListSubscribers(string? afterUserId, int count, CancellationToken cancellationToken)
+    public async Task<ChannelPage> ListSubscribers(string? afterUserId, int count, CancellationToken cancellationToken)
     {
+        await _journal.WhenWritten();
         var now = time.GetUtcNow();
-        return Task.FromResult(ToPage(_members.SubscribersAfter(afterUserId, count), now));
+        return ToPage(_members.SubscribersAfter(afterUserId, count), now);
     }
 
     public async Task<ChannelInfo> Subscribe(string userId, UserProfile? profile, CancellationToken cancellationToken)
@@ -167,6 +185,7 @@ public sealed partial class ChannelPresenceGrain(
         {
             member.Profile = profile;
         }
+        ChannelChange? join = null;
         if (changed)
         {
             Stage(member, now);
@@ -174,18 +193,17 @@ public sealed partial class ChannelPresenceGrain(
             {
                 _head.Sequence++;
                 _journal.SetHead(_head);
+                join = new ChannelChange(ChannelChangeKind.Joined, View(member, now), now, _head.Sequence);
             }
-            await Save(now, cancellationToken);
         }
-        if (joined)
-        {
-            Notify([new ChannelChange(ChannelChangeKind.Joined, View(member, now), now, _head.Sequence)]);
-        }
+        await Commit();
+        Notify(join);
         return Info(userId);
     }
 
     public async Task<ChannelInfo> Unsubscribe(string userId, CancellationToken cancellationToken)
     {
+        ChannelChange? leave = null;
         if (_members.Find(userId) is { SubscribedAt: not null } member)
         {
             var now = time.GetUtcNow();
@@ -194,13 +212,18 @@ public sealed partial class ChannelPresenceGrain(
             Stage(member, now);
             _head.Sequence++;
             _journal.SetHead(_head);
-            await Save(now, cancellationToken);
-            Notify([new ChannelChange(ChannelChangeKind.Left, left, now, _head.Sequence)]);
+            leave = new ChannelChange(ChannelChangeKind.Left, left, now, _head.Sequence);
         }
+        await Commit();
+        Notify(leave);
         return Info(userId);
     }
 
-    public Task<ChannelInfo> GetInfo(string userId, CancellationToken cancellationToken) => Task.FromResult(Info(userId));
+    public async Task<ChannelInfo> GetInfo(string userId, CancellationToken cancellationToken)
+    {
+        await _journal.WhenWritten();
+        return Info(userId);
+    }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
@@ -212,19 +235,20 @@ public sealed partial class ChannelPresenceGrain(
         LogReminderFired(_channelId);
         // It fired, so it exists, whatever the stored due time says (a failed write may have lost it).
         _head.ReminderDue ??= now;
-        ApplyDue(now);
-        await Save(now, CancellationToken.None);
+        var expired = ApplyDue(now);
+        await Commit(forceReminderSync: true);
+        Notify(expired);
     }
 
     private async Task OnTimer(CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow();
-        ApplyDue(now);
-        await Save(now, cancellationToken);
+        var expired = ApplyDue(time.GetUtcNow());
+        await Commit();
+        Notify(expired);
     }
 
-    /// <summary>Ends the presences that expired and forgets members past their retention; watchers hear of the former.</summary>
-    private void ApplyDue(DateTimeOffset now)
+    /// <summary>Ends the presences that expired and forgets members past their retention; returns what watchers should hear of.</summary>
+    private ChannelChange[]? ApplyDue(DateTimeOffset now)
     {
         List<ChannelChange>? changes = null;
         foreach (var member in _members.TakeDue(now))
@@ -242,10 +266,7 @@ public sealed partial class ChannelPresenceGrain(
             }
             Stage(member, now);
         }
-        if (changes is not null)
-        {
-            Notify([.. changes]);
-        }
+        return changes?.ToArray();
     }
 
     /// <summary>Files a changed member and stages its row: written, or deleted when nothing is left to keep of it.</summary>
@@ -261,18 +282,27 @@ public sealed partial class ChannelPresenceGrain(
         }
     }
 
-    /// <summary>Writes what changed, with the timer and the one expiry reminder in step with the earliest due time.</summary>
-    private async Task Save(DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>Waits for the write that carries this call's changes (and those of the calls around it).</summary>
+    private Task Commit(bool forceReminderSync = false)
+    {
+        ArmTimer();
+        if (forceReminderSync)
+        {
+            _journal.SetHead(_head); // something to write, so the reminder is brought in line before it
+        }
+        return _journal.CommitAsync(this, SyncReminder);
+    }
+
+    /// <summary>Before each write: the one expiry reminder in step with the earliest due time, its due time staged with the write.</summary>
+    private async Task SyncReminder()
     {
         var due = _members.EarliestDue;
-        var reminder = await ExpiryReminder.Sync(this, due == DateTimeOffset.MaxValue ? null : due, _head.ReminderDue, now);
+        var reminder = await ExpiryReminder.Sync(this, due == DateTimeOffset.MaxValue ? null : due, _head.ReminderDue, time.GetUtcNow());
         if (reminder != _head.ReminderDue)
         {
             _head.ReminderDue = reminder;
             _journal.SetHead(_head);
         }
-        await _journal.FlushAsync(this, cancellationToken);
-        ArmTimer();
     }
 
     private void ArmTimer()
@@ -281,19 +311,25 @@ public sealed partial class ChannelPresenceGrain(
         _timer.Set(_members.EarliestDue);
     }
 
-    private void NotifyIfChanged(ChannelMember before, ChannelMemberState member, DateTimeOffset now)
+    /// <summary>The change others see, if the member's status as they see it changed.</summary>
+    private static ChannelChange? Change(ChannelMember before, ChannelMemberState member, DateTimeOffset now)
     {
         var after = View(member, now);
-        if (after.Status != before.Status)
+        return after.Status != before.Status ? new ChannelChange(ChannelChangeKind.Presence, after, now) : null;
+    }
+
+    private void Notify(ChannelChange? change)
+    {
+        if (change is not null)
         {
-            Notify([new ChannelChange(ChannelChangeKind.Presence, after, now)]);
+            Notify([change]);
         }
     }
 
     /// <summary>One one-way call per watching gateway, whatever the number of its connections.</summary>
-    private void Notify(ChannelChange[] changes)
+    private void Notify(ChannelChange[]? changes)
     {
-        if (_watchers.Count == 0)
+        if (changes is null || _watchers.Count == 0)
         {
             return;
         }

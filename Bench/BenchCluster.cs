@@ -1,0 +1,60 @@
+using System.Globalization;
+using Npgsql;
+
+namespace Presence.Bench;
+
+/// <summary>
+/// The PostgreSQL-backed topology as local processes: a private PostgreSQL (scripts/pg.sh), the migration, one silo
+/// and one gateway that is its Orleans client.
+/// </summary>
+public sealed class BenchCluster : IAsyncDisposable
+{
+    private readonly string _directory;
+    private readonly Scenarios.Owned _silo;
+
+    private BenchCluster(string directory, string connectionString, Scenarios.Owned silo, ServerProcess gateway)
+        => (_directory, ConnectionString, _silo, Gateway) = (directory, connectionString, silo, gateway);
+
+    public string ConnectionString { get; }
+
+    public ServerProcess Gateway { get; }
+
+    /// <param name="gatewaySettings">Environment variables of the gateway only.</param>
+    public static async Task<BenchCluster> Start(IDictionary<string, string> gatewaySettings)
+    {
+        // Directly under the temp directory: as root, PostgreSQL runs as 'postgres', which must reach this path.
+        var directory = Path.Combine(Path.GetTempPath(), $"presence-bench-pg-{Guid.NewGuid():N}");
+        var connection = (await Scenarios.Run("bash", Path.Combine(ServerProcess.Root, "scripts", "pg.sh"), "start", directory)).Trim().Split('\n')[^1];
+        var cluster = new Dictionary<string, string> { ["ConnectionStrings__presence"] = connection, ["Presence__Silo__ClusterId"] = "bench", ["Presence__Silo__ServiceId"] = "bench" };
+        await Scenarios.Run("dotnet", [ServerProcess.Dll("Silo"), "migrate"], cluster);
+        var silo = new Scenarios.Owned(Scenarios.StartSilo(cluster));
+        var gateway = await Scenarios.StartGateway(new Dictionary<string, string>(cluster.Concat(gatewaySettings)));
+        return new BenchCluster(directory, connection, silo, gateway);
+    }
+
+    /// <summary>
+    /// Storage writes so far: grain states (every write bumps a row's version by one, a new row starts at 1) and
+    /// collections (likewise: one version per write, however many rows it carried).
+    /// </summary>
+    public async Task<long> StorageWrites()
+        => await Scalar("SELECT (SELECT coalesce(sum(version), 0) FROM orleans_storage) + (SELECT coalesce(sum(version), 0) FROM presence_collection)");
+
+    /// <summary>Bytes of write-ahead log PostgreSQL has written so far (pg_stat_wal): what the database really writes.</summary>
+    public async Task<long> WalBytes() => await Scalar("SELECT wal_bytes::bigint FROM pg_stat_wal");
+
+    private async Task<long> Scalar(string sql)
+    {
+        await using var connection = new NpgsqlConnection(ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Gateway.Dispose();
+        _silo.Dispose();
+        await Scenarios.Run("bash", Path.Combine(ServerProcess.Root, "scripts", "pg.sh"), "stop", _directory);
+        Directory.Delete(_directory, recursive: true);
+    }
+}
