@@ -39,8 +39,11 @@ public sealed class BenchCluster : IAsyncDisposable
     public async Task<long> StorageWrites()
         => await Scalar("SELECT (SELECT coalesce(sum(version), 0) FROM orleans_storage) + (SELECT coalesce(sum(version), 0) FROM presence_collection)");
 
-    /// <summary>Bytes of write-ahead log PostgreSQL has written so far (pg_stat_wal): what the database really writes.</summary>
-    public async Task<long> WalBytes() => await Scalar("SELECT wal_bytes::bigint FROM pg_stat_wal");
+    /// <summary>
+    /// The write-ahead log's position in bytes: what the database really writes, full-page images included (read
+    /// from the log itself; pg_stat_wal lags by up to a second of statistics).
+    /// </summary>
+    public async Task<long> WalBytes() => await Scalar("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint");
 
     private async Task<long> Scalar(string sql)
     {

@@ -12,9 +12,9 @@ namespace Presence.Grains.Channels;
 internal sealed class ChannelMembers(TimeSpan lastSeenRetention)
 {
     private readonly Dictionary<string, ChannelMemberState> _members = new(StringComparer.Ordinal);
-    private readonly SortedKeys _subscribers = new();
+    private readonly SortedKeys<ChannelMemberState> _subscribers = new();
     // Members with a status who are not hidden; a page skips the few whose status expired before the wheel got to them.
-    private readonly SortedKeys _present = new();
+    private readonly SortedKeys<ChannelMemberState> _present = new();
     private readonly ExpiryWheel<ChannelMemberState> _wheel = new();
 
     public int Count => _members.Count;
@@ -60,8 +60,8 @@ internal sealed class ChannelMembers(TimeSpan lastSeenRetention)
             Remove(member);
             return false;
         }
-        _ = member.SubscribedAt is null ? _subscribers.Remove(userId) : _subscribers.Add(userId);
-        _ = member.Status is null || member.Hidden ? _present.Remove(userId) : _present.Add(userId);
+        _ = member.SubscribedAt is null ? _subscribers.Remove(userId) : _subscribers.Add(member);
+        _ = member.Status is null || member.Hidden ? _present.Remove(userId) : _present.Add(member);
         _wheel.Schedule(member);
         return true;
     }
@@ -94,19 +94,18 @@ internal sealed class ChannelMembers(TimeSpan lastSeenRetention)
     {
         var ids = new string[_subscribers.Count];
         var i = 0;
-        foreach (var userId in _subscribers.After(null))
+        foreach (var member in _subscribers.After(null))
         {
-            ids[i++] = userId;
+            ids[i++] = member.Key;
         }
         return ids;
     }
 
-    private (List<ChannelMemberState>, bool) Page(SortedKeys order, string? afterUserId, int count, Func<ChannelMemberState, DateTimeOffset, bool> include, DateTimeOffset now)
+    private static (List<ChannelMemberState>, bool) Page(SortedKeys<ChannelMemberState> order, string? afterUserId, int count, Func<ChannelMemberState, DateTimeOffset, bool> include, DateTimeOffset now)
     {
         var page = new List<ChannelMemberState>(Math.Min(count, 64));
-        foreach (var userId in order.After(afterUserId))
+        foreach (var member in order.After(afterUserId))
         {
-            var member = _members[userId];
             if (!include(member, now))
             {
                 continue;

@@ -1,36 +1,43 @@
 namespace Presence.Grains.Collections;
 
+/// <summary>Something kept in id order: its id.</summary>
+internal interface IKeyed
+{
+    string Key { get; }
+}
+
 /// <summary>
-/// A set of ids in ordinal order, kept in blocks of bounded size: adding, removing and finding where a page starts
-/// cost a binary search over the blocks and a move within one block, and a page costs its own length, whatever the
-/// size of the set. (A <see cref="SortedSet{T}"/> view counts its whole range when it is made, so every page after an
-/// id cost the size of the set; and a node per id costs several times the memory of a slot in a block.)
+/// Items (channel members, index entries) in the ordinal order of their ids, kept in blocks of bounded size: adding,
+/// removing and finding where a page starts cost a binary search over the blocks and a move within one block, and a
+/// page costs its own length, whatever the size of the set; a page reads the items themselves, with no lookup by id.
+/// (A <see cref="SortedSet{T}"/> view counts its whole range when it is made, so every page after an id cost the size
+/// of the set; and a node per id costs several times the memory of a slot in a block.)
 /// </summary>
-internal sealed class SortedKeys
+internal sealed class SortedKeys<T> where T : class, IKeyed
 {
     // Blocks are split when they reach twice this size and dropped when empty.
     private const int BlockSize = 512;
 
-    private readonly List<List<string>> _blocks = [];
+    private readonly List<List<T>> _blocks = [];
 
     public int Count { get; private set; }
 
-    public bool Add(string key)
+    public bool Add(T item)
     {
         if (_blocks.Count == 0)
         {
-            _blocks.Add([key]);
+            _blocks.Add([item]);
             Count = 1;
             return true;
         }
-        var b = BlockFor(key);
+        var b = BlockFor(item.Key);
         var block = _blocks[b];
-        var at = block.BinarySearch(key, StringComparer.Ordinal);
+        var at = Find(block, item.Key);
         if (at >= 0)
         {
             return false;
         }
-        block.Insert(~at, key);
+        block.Insert(~at, item);
         Count++;
         if (block.Count >= 2 * BlockSize)
         {
@@ -49,7 +56,7 @@ internal sealed class SortedKeys
         }
         var b = BlockFor(key);
         var block = _blocks[b];
-        var at = block.BinarySearch(key, StringComparer.Ordinal);
+        var at = Find(block, key);
         if (at < 0)
         {
             return false;
@@ -69,11 +76,11 @@ internal sealed class SortedKeys
         {
             return false;
         }
-        return _blocks[BlockFor(key)].BinarySearch(key, StringComparer.Ordinal) >= 0;
+        return Find(_blocks[BlockFor(key)], key) >= 0;
     }
 
-    /// <summary>The ids strictly after <paramref name="after"/> (null: from the first), in order.</summary>
-    public IEnumerable<string> After(string? after)
+    /// <summary>The items whose ids come strictly after <paramref name="after"/> (null: from the first), in order.</summary>
+    public IEnumerable<T> After(string? after)
     {
         if (_blocks.Count == 0)
         {
@@ -84,7 +91,7 @@ internal sealed class SortedKeys
         if (after is not null)
         {
             b = BlockFor(after);
-            var at = _blocks[b].BinarySearch(after, StringComparer.Ordinal);
+            var at = Find(_blocks[b], after);
             i = at >= 0 ? at + 1 : ~at;
         }
         for (; b < _blocks.Count; b++, i = 0)
@@ -104,7 +111,7 @@ internal sealed class SortedKeys
         while (low < high)
         {
             var middle = (low + high) / 2;
-            var last = _blocks[middle][^1];
+            var last = _blocks[middle][^1].Key;
             if (string.CompareOrdinal(last, key) < 0)
             {
                 low = middle + 1;
@@ -115,5 +122,29 @@ internal sealed class SortedKeys
             }
         }
         return low;
+    }
+
+    /// <summary>The index of <paramref name="key"/> in a block, or the complement of where it belongs (as BinarySearch).</summary>
+    private static int Find(List<T> block, string key)
+    {
+        int low = 0, high = block.Count - 1;
+        while (low <= high)
+        {
+            var middle = (low + high) / 2;
+            var order = string.CompareOrdinal(block[middle].Key, key);
+            if (order == 0)
+            {
+                return middle;
+            }
+            if (order < 0)
+            {
+                low = middle + 1;
+            }
+            else
+            {
+                high = middle - 1;
+            }
+        }
+        return ~low;
     }
 }

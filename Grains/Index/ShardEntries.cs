@@ -16,7 +16,7 @@ namespace Presence.Grains.Index;
 internal sealed class ShardEntries(ChangeLog log, HoldLeases holds, bool persist, TimeSpan coalesce)
 {
     private readonly ConcurrentDictionary<string, IndexEntry> _entries = new(StringComparer.Ordinal);
-    private readonly SortedKeys _order = new();
+    private readonly SortedKeys<IndexEntry> _order = new();
     private readonly ExpiryWheel<IndexEntry> _wheel = new();
     private HashSet<string>? _dirty;
 
@@ -77,7 +77,7 @@ internal sealed class ShardEntries(ChangeLog log, HoldLeases holds, bool persist
         {
             entry = new IndexEntry(update.UserId); // not readable until its first change ends
             _entries.TryAdd(update.UserId, entry);
-            _order.Add(update.UserId);
+            _order.Add(entry);
             log.ClearTombstone(update.UserId);
             if (!restoring)
             {
@@ -179,14 +179,13 @@ internal sealed class ShardEntries(ChangeLog log, HoldLeases holds, bool persist
     public (List<OnlineUser> Users, bool More) Page(string? afterUserId, int count)
     {
         var users = new List<OnlineUser>(Math.Min(count, _order.Count));
-        foreach (var userId in _order.After(afterUserId))
+        foreach (var entry in _order.After(afterUserId))
         {
             if (users.Count == count)
             {
                 return (users, true);
             }
-            var entry = _entries[userId];
-            users.Add(new OnlineUser(userId, entry.Profile, entry.Status, entry.LastSeenAt, entry.StatusText));
+            users.Add(new OnlineUser(entry.UserId, entry.Profile, entry.Status, entry.LastSeenAt, entry.StatusText));
         }
         return (users, false);
     }

@@ -1,10 +1,8 @@
 namespace Presence.Grains.Timers;
 
 /// <summary>Something the wheel schedules: its key, its next due time, and the bucket the wheel keeps it in.</summary>
-internal interface IScheduled
+internal interface IScheduled : Collections.IKeyed
 {
-    string Key { get; }
-
     /// <summary>When it is next due; null when never.</summary>
     DateTimeOffset? NextDue { get; }
 
