@@ -163,7 +163,7 @@ public static class AgoraApi
         var result = await Subscriptions(grains, caller, uid).Subscribe(usernames!, TimeSpan.FromSeconds(seconds), http.RequestAborted);
         if (result.Expiry is not { } until)
         {
-            return AgoraFailure.BadRequest($"a user can subscribe to at most {IPresenceSubscriptionsGrain.MaxSubscriptions} users (has {result.Total})");
+            return AgoraFailure.BadRequest($"a user can subscribe to at most {result.Limit} users (has {result.Total})");
         }
         var details = await grains.GetGrain<IPresenceDirectoryGrain>(caller.Tenant).GetDetails(usernames!, http.RequestAborted);
         var expiryText = until.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);

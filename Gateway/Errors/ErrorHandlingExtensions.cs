@@ -168,6 +168,7 @@ public static partial class ErrorHandlingExtensions
         OrleansException or TimeoutException or OperationCanceledException or Presence.Storage.StorageUnavailableException
             or Presence.Storage.StorageConflictException => (StatusCodes.Status503ServiceUnavailable, "presence service temporarily unavailable, retry shortly"),
         SecurityTokenException => (StatusCodes.Status401Unauthorized, "invalid token"),
+        Presence.Channels.ChannelFullException full => (StatusCodes.Status403Forbidden, full.Message),
         _ => (StatusCodes.Status500InternalServerError, "internal error"),
     };
 }

@@ -35,7 +35,7 @@ public sealed record StreamRequest(string[] Users, string[] Channels)
     public async Task<string[]> UsersWithSubscriptions(IGrainFactory grains, Caller caller, CancellationToken cancellationToken)
     {
         var subscriptions = await grains.GetGrain<IPresenceSubscriptionsGrain>(PresenceKeys.Of(caller.Tenant, caller.UserId))
-            .List(0, IPresenceSubscriptionsGrain.MaxSubscriptions, cancellationToken);
+            .List(0, int.MaxValue, cancellationToken);
         return subscriptions.Items.Length == 0 ? Users : [.. Users.Union(subscriptions.Items.Select(s => s.UserId), StringComparer.Ordinal)];
     }
 

@@ -30,6 +30,13 @@ public interface IChannelPresenceGrain : IGrainWithStringKey
     [Alias("WatchFrom")]
     Task<ChannelWatchResult> Watch(Events.GatewayWatch gateway, long? knownSequence);
 
+    /// <summary>
+    /// The call gateways of the previous version make (every subscriber, at every renewal): kept so they go on
+    /// watching channels during a rolling upgrade, until they are replaced.
+    /// </summary>
+    [Alias("Watch")]
+    Task<string[]> WatchAll(Events.GatewayWatch gateway);
+
     [Alias("Unwatch")]
     Task Unwatch(Guid gateway);
 

@@ -7,9 +7,7 @@ namespace Presence.Subscriptions;
 [Alias("presence.IPresenceSubscriptionsGrain")]
 public interface IPresenceSubscriptionsGrain : IGrainWithStringKey
 {
-    public const int MaxSubscriptions = 3000;
-
-    /// <summary>Subscribes (or re-subscribes, overwriting the expiry) for <paramref name="duration"/>; refused past the limit.</summary>
+    /// <summary>Subscribes (or re-subscribes, overwriting the expiry) for <paramref name="duration"/>; refused past the limit (<c>Presence:Subscriptions:Max</c>).</summary>
     [Alias("Subscribe")]
     Task<SubscribeResult> Subscribe(string[] userIds, TimeSpan duration, CancellationToken cancellationToken = default);
 
@@ -21,9 +19,9 @@ public interface IPresenceSubscriptionsGrain : IGrainWithStringKey
     Task<SubscriptionPage> List(int skip, int take, CancellationToken cancellationToken = default);
 }
 
-/// <summary>Expiry null: refused, the subscriber would follow more than <see cref="IPresenceSubscriptionsGrain.MaxSubscriptions"/> users.</summary>
+/// <summary>Expiry null: refused, the subscriber would follow more than <paramref name="Limit"/> users.</summary>
 [GenerateSerializer, Immutable, Alias("presence.SubscribeResult")]
-public sealed record SubscribeResult(DateTimeOffset? Expiry, int Total);
+public sealed record SubscribeResult(DateTimeOffset? Expiry, int Total, int Limit = 0);
 
 [GenerateSerializer, Immutable, Alias("presence.Subscription")]
 public sealed record Subscription(string UserId, DateTimeOffset Expiry);

@@ -94,7 +94,7 @@ public sealed partial class ChannelPresenceGrain(
     public async Task<ChannelMember> SetPresence(ChannelPresenceUpdate update, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        var member = _members.GetOrAdd(update.UserId);
+        var member = Member(update.UserId);
         var before = View(member, now);
         if (update.Profile is { } profile)
         {
@@ -156,6 +156,8 @@ public sealed partial class ChannelPresenceGrain(
         return new ChannelWatchResult(_head.Sequence, subscribers);
     }
 
+    public async Task<string[]> WatchAll(GatewayWatch gateway) => (await Watch(gateway, null)).Subscribers!;
+
     public Task Unwatch(Guid gateway)
     {
         _watchers.Remove(gateway);
@@ -179,7 +181,7 @@ public sealed partial class ChannelPresenceGrain(
     public async Task<ChannelInfo> Subscribe(string userId, UserProfile? profile, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        var member = _members.GetOrAdd(userId);
+        var member = Member(userId);
         var joined = member.SubscribedAt is null;
         var changed = joined || (profile is not null && profile != member.Profile);
         member.SubscribedAt ??= now;
@@ -269,6 +271,18 @@ public sealed partial class ChannelPresenceGrain(
             Stage(member, now);
         }
         return changes?.ToArray();
+    }
+
+    /// <summary>The member, added if new and the channel has room for it.</summary>
+    private ChannelMemberState Member(string userId)
+    {
+        if (_members.Find(userId) is { } member)
+        {
+            return member;
+        }
+        var max = options.Value.MaxMembers;
+        return _members.Count < max ? _members.GetOrAdd(userId)
+            : throw new ChannelFullException($"channel {_channelId} has reached its limit of {max:N0} members");
     }
 
     /// <summary>Files a changed member and stages its row: written, or deleted when nothing is left to keep of it.</summary>

@@ -18,6 +18,10 @@ public static class PresenceGrainsServiceCollectionExtensions
             .ValidateOnStart();
         services.AddOptions<PresenceChannelOptions>().BindConfiguration(PresenceChannelOptions.Section)
             .Validate(o => o.LastSeenRetention > TimeSpan.Zero, $"{PresenceChannelOptions.Section}:LastSeenRetention must be a positive duration, e.g. 30.00:00:00.")
+            .Validate(o => o.MaxMembers >= 1, $"{PresenceChannelOptions.Section}:MaxMembers must be at least 1.")
+            .ValidateOnStart();
+        services.AddOptions<PresenceSubscriptionOptions>().BindConfiguration(PresenceSubscriptionOptions.Section)
+            .Validate(o => o.Max >= 1, $"{PresenceSubscriptionOptions.Section}:Max must be at least 1.")
             .ValidateOnStart();
         services.AddOptions<PresenceIndexOptions>().BindConfiguration(PresenceIndexOptions.Section)
             .Validate(o => o.Shards is >= 1 and <= PresenceIndexOptions.MaxShards, $"{PresenceIndexOptions.Section}:Shards must be between 1 and {PresenceIndexOptions.MaxShards}.")

@@ -22,6 +22,21 @@ public sealed class PresenceChannelOptions
     /// channel presence still reads with <c>last_seen_at</c>, then removed from the channel and from storage.
     /// </summary>
     public TimeSpan LastSeenRetention { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>
+    /// Members a channel may hold (subscribed, present, or within their retention): a join or presence past it is refused
+    /// (403), so one channel cannot take a silo's memory (about 0.5 KB per member).
+    /// </summary>
+    public int MaxMembers { get; set; } = 1_000_000;
+}
+
+/// <summary><c>Presence:Subscriptions</c>: what one user may follow (Agora's presence subscriptions).</summary>
+public sealed class PresenceSubscriptionOptions
+{
+    public const string Section = "Presence:Subscriptions";
+
+    /// <summary>Users one user may follow at once; Agora's documented limit is 3,000.</summary>
+    public int Max { get; set; } = 3000;
 }
 
 /// <summary><c>Presence:Index</c>: the sharded online-user index.</summary>

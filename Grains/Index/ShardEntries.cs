@@ -71,8 +71,9 @@ internal sealed class ShardEntries(ChangeLog log, HoldLeases holds, bool persist
         }
 
         var knownHolds = holds.Known(update.Holds);
-        var material = entry is null || entry.Status != status || entry.StatusText != update.StatusText
-            || entry.Profile != update.Profile || !SameHolds(entry.Holds, knownHolds) || !SameShape(entry, update.Steps, next);
+        // Only a shard that persists needs to know (and its updates pay for the comparison).
+        var material = persist && !restoring && (entry is null || entry.Status != status || entry.StatusText != update.StatusText
+            || entry.Profile != update.Profile || !SameHolds(entry.Holds, knownHolds) || !SameShape(entry, update.Steps, next));
         if (entry is null)
         {
             entry = new IndexEntry(update.UserId); // not readable until its first change ends

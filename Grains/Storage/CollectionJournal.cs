@@ -63,8 +63,11 @@ internal sealed class CollectionJournal(ICollectionStore store, Serializer seria
         return next.Task;
     }
 
-    /// <summary>Completes when everything staged so far is written: a read that must not show what may yet be lost waits for it.</summary>
-    public Task WhenWritten() => _next?.Task ?? _writing?.Task ?? Task.CompletedTask;
+    /// <summary>
+    /// Completes when everything staged so far is written: a read that must not show what may yet be lost waits for it.
+    /// Fails once a write failed: what memory holds may then be what storage does not.
+    /// </summary>
+    public Task WhenWritten() => _failed is not null ? Task.FromException(Failed()) : _next?.Task ?? _writing?.Task ?? Task.CompletedTask;
 
     private async Task WriteLoop(IGrainBase grain, Func<Task>? beforeWrite)
     {

@@ -14,6 +14,7 @@ namespace Presence.Grains.Subscriptions;
 public sealed partial class PresenceSubscriptionsGrain(
     CollectionStorage storage,
     TimeProvider time,
+    Microsoft.Extensions.Options.IOptions<Hosting.PresenceSubscriptionOptions> options,
     ILogger<PresenceSubscriptionsGrain> logger) : Grain, IPresenceSubscriptionsGrain, IRemindable
 {
     private readonly Dictionary<string, DateTimeOffset> _targets = new(StringComparer.Ordinal);
@@ -65,10 +66,11 @@ public sealed partial class PresenceSubscriptionsGrain(
         var now = time.GetUtcNow();
         RemoveExpired(now);
         var added = userIds.Distinct(StringComparer.Ordinal).Count(id => !_targets.ContainsKey(id));
-        if (_targets.Count + added > IPresenceSubscriptionsGrain.MaxSubscriptions)
+        var limit = options.Value.Max;
+        if (_targets.Count + added > limit)
         {
             await Save(now, cancellationToken); // the expired ones removed above
-            return new SubscribeResult(null, _targets.Count);
+            return new SubscribeResult(null, _targets.Count, limit);
         }
         var expiry = now + duration;
         foreach (var id in userIds)
@@ -77,7 +79,7 @@ public sealed partial class PresenceSubscriptionsGrain(
             _journal.Put(id, expiry);
         }
         await Save(now, cancellationToken);
-        return new SubscribeResult(expiry, _targets.Count);
+        return new SubscribeResult(expiry, _targets.Count, limit);
     }
 
     public async Task Unsubscribe(string[] userIds, CancellationToken cancellationToken)
