@@ -29,16 +29,13 @@ internal sealed class IndexEntry(string userId) : IScheduled
 
     public DateTimeOffset? NextDue => NextStep < Steps.Length ? Steps[NextStep].At : null;
 
-    /// <summary>When the user goes offline unless refreshed: the last step of its timeline.</summary>
-    public DateTimeOffset? EndsAt => Steps.Length > 0 ? Steps[^1].At : null;
-
     /// <summary>Removed from its shard: a reader still holding the entry reads the user as not listed.</summary>
     public bool Gone { get; set; }
 
-    /// <summary>When its row was last written (shards that persist); a refresh within the coalescing window waits.</summary>
-    public DateTimeOffset PersistedAt { get; set; }
-
-    /// <summary>Moved by a refresh since its row was written: written at the latest when the shard deactivates.</summary>
+    /// <summary>
+    /// Moved by a refresh since its row was written (shards that persist): written with the shard's next periodic write
+    /// of refreshes, or when the shard deactivates.
+    /// </summary>
     public bool Unsaved { get; set; }
 
     // Odd while the shard's turn changes what a reader reads (a seqlock); a new entry starts odd, unreadable.

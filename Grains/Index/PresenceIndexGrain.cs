@@ -18,8 +18,8 @@ namespace Presence.Grains.Index;
 /// Stored by change (<c>Presence:Index:Persist</c>, on with PostgreSQL): each entry, logged change and hold is a row of
 /// the shard's collection, written in the turn that changed it — one write per call, however many updates the
 /// publisher's batch carried (group commit) — so a shard reactivated anywhere, after a crash too, comes back whole.
-/// A refresh that only moves an entry's times is written once per <c>Presence:Storage:RefreshCoalesce</c>, and at
-/// deactivation. [KeepAlive]: the shard holds its users' timelines, and its timer moves them offline on time.
+/// Refreshes that only move entries' times are written together, one write per <c>Presence:Storage:RefreshCoalesce</c>,
+/// and at deactivation: a heartbeat costs no write of its own. [KeepAlive]: the shard holds its users' timelines, and its timer moves them offline on time.
 /// Reads of one user (<see cref="Find"/>) are also answered without a grain call by a gateway in the same process
 /// (<see cref="LocalIndexShards"/>): entries are changed only in the shard's turns, under a sequence number that
 /// readers on other threads check, so a reader sees an entry as it was between two changes or tries again.
@@ -44,6 +44,8 @@ public sealed partial class PresenceIndexGrain(
     private ShardEntries _entries = null!;
     private CollectionJournal? _journal;
     private OneShotTimer? _timer;
+    // When the refreshes kept in memory are next written, in one write: MaxValue while there are none.
+    private DateTimeOffset _refreshesDue = DateTimeOffset.MaxValue;
     // The key, split once at activation.
     private string _shardKey = "";
     private string _tenant = "";
@@ -60,7 +62,7 @@ public sealed partial class PresenceIndexGrain(
         var (tenant, index) = PresenceKeys.Split(_shardKey);
         _tenant = tenant;
         _shardIndex = int.Parse(index, CultureInfo.InvariantCulture);
-        _entries = new ShardEntries(_log, _holds, options.Value.Persist, storageOptions.Value.RefreshCoalesce);
+        _entries = new ShardEntries(_log, _holds, options.Value.Persist);
         if (options.Value.Persist)
         {
             _journal = storage.Open(CollectionKind.IndexShard, _shardKey);
@@ -230,6 +232,11 @@ public sealed partial class PresenceIndexGrain(
     {
         var now = time.GetUtcNow();
         var before = _entries.Count;
+        if (now >= _refreshesDue)
+        {
+            _refreshesDue = DateTimeOffset.MaxValue;
+            _entries.MarkUnsavedDirty();
+        }
         Advance(now);
         if (before > _entries.Count)
         {
@@ -272,6 +279,11 @@ public sealed partial class PresenceIndexGrain(
     {
         var fresh = _log.TakeFresh();
         await Store(cancellationToken, fresh);
+        if (_entries.HasUnsaved && _refreshesDue == DateTimeOffset.MaxValue)
+        {
+            // Refreshes are not worth a write each: they go together, within the coalescing window.
+            _refreshesDue = now + storageOptions.Value.RefreshCoalesce;
+        }
         Rearm();
         if (fresh is not null)
         {
@@ -335,6 +347,10 @@ public sealed partial class PresenceIndexGrain(
         if (_holds.EarliestEnd < due)
         {
             due = _holds.EarliestEnd;
+        }
+        if (_refreshesDue < due)
+        {
+            due = _refreshesDue;
         }
         _timer ??= new OneShotTimer(this, OnTimer, time, keepAlive: true);
         _timer.Set(due);

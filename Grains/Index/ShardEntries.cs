@@ -10,10 +10,10 @@ namespace Presence.Grains.Index;
 /// A shard's online users: the entries (in a concurrent map, for readers in the same process), their order by id (for
 /// pages), and the wheel that moves each along its timeline on time. Every change of what others see is logged in the
 /// <see cref="ChangeLog"/>. When the shard persists, entries whose row must be written (or deleted) are remembered for
-/// <see cref="TakeDirty"/>: at once on a change of status, text, profile, holds or timeline shape, and for a refresh that
-/// only moves times, once per coalescing window.
+/// <see cref="TakeDirty"/> at once on a change of status, text, profile, holds or timeline shape; a refresh that only
+/// moves times marks its entry <see cref="IndexEntry.Unsaved"/>, for the shard's periodic write of refreshes.
 /// </summary>
-internal sealed class ShardEntries(ChangeLog log, HoldLeases holds, bool persist, TimeSpan coalesce)
+internal sealed class ShardEntries(ChangeLog log, HoldLeases holds, bool persist)
 {
     private readonly ConcurrentDictionary<string, IndexEntry> _entries = new(StringComparer.Ordinal);
     private readonly SortedKeys<IndexEntry> _order = new();
@@ -112,24 +112,20 @@ internal sealed class ShardEntries(ChangeLog log, HoldLeases holds, bool persist
         entry.Holds = knownHolds;
         _wheel.Schedule(entry);
 
-        if (restoring)
+        if (material)
         {
-            entry.PersistedAt = now;
+            MarkDirty(entry.UserId);
+            entry.Unsaved = false;
         }
-        else if (persist)
+        else if (persist && !restoring)
         {
-            if (material || now - entry.PersistedAt >= Window(entry, now))
-            {
-                MarkDirty(entry.UserId);
-                entry.PersistedAt = now;
-                entry.Unsaved = false;
-            }
-            else
-            {
-                entry.Unsaved = true;
-            }
+            entry.Unsaved = true;
+            HasUnsaved = true;
         }
     }
+
+    /// <summary>Whether a refresh moved an entry since the last <see cref="MarkUnsavedDirty"/>.</summary>
+    public bool HasUnsaved { get; private set; }
 
     /// <summary>Moves every entry whose next step is due at <paramref name="now"/> along its timeline; returns how many went offline.</summary>
     public int ApplyDue(DateTimeOffset now)
@@ -212,9 +208,10 @@ internal sealed class ShardEntries(ChangeLog log, HoldLeases holds, bool persist
         }
     }
 
-    /// <summary>Entries moved by refreshes since their row was written, to write before the shard goes away.</summary>
+    /// <summary>Entries moved by refreshes since their row was written, to write now (periodically, and before the shard goes away).</summary>
     public void MarkUnsavedDirty()
     {
+        HasUnsaved = false;
         foreach (var entry in _entries.Values)
         {
             if (entry.Unsaved)
@@ -257,13 +254,6 @@ internal sealed class ShardEntries(ChangeLog log, HoldLeases holds, bool persist
         {
             (_dirty ??= new HashSet<string>(StringComparer.Ordinal)).Add(userId);
         }
-    }
-
-    /// <summary>How far a refresh may move an entry before its row is written: the window, at most a quarter of what is left.</summary>
-    private TimeSpan Window(IndexEntry entry, DateTimeOffset now)
-    {
-        var quarter = entry.EndsAt is { } ends ? (ends - now) / 4 : TimeSpan.Zero;
-        return coalesce < quarter ? coalesce : quarter;
     }
 
     private static bool SameHolds(string[]? a, string[]? b)

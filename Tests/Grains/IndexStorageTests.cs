@@ -35,6 +35,30 @@ public sealed class IndexStorageTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Refreshes_cost_no_write_of_their_own_and_are_written_together_within_the_coalescing_window()
+    {
+        var tenant = Keys.Tenant();
+        var shard = PresenceKeys.ShardKey(tenant, PresenceKeys.ShardOf("ann", ClusterFixture.Shards));
+        var ann = fixture.Grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(tenant, "ann"));
+        await ann.Update(new PresenceUpdate(PresenceSources.Api, "busy", TimeSpan.FromMinutes(15), Profile));
+        var first = await StoredEnd(shard);
+
+        await fixture.Advance(TimeSpan.FromSeconds(20));
+        await ann.Update(new PresenceUpdate(PresenceSources.Api, "busy", TimeSpan.FromMinutes(15), Profile));
+        Assert.Equal(first, await StoredEnd(shard)); // acknowledged without a write of the shard
+
+        await fixture.Advance(TimeSpan.FromMinutes(1));
+        await ClusterFixture.Eventually(async () => await StoredEnd(shard) == first.AddSeconds(20), "the shard wrote the refresh with its periodic write");
+    }
+
+    private async Task<DateTimeOffset> StoredEnd(string shardKey)
+    {
+        var serializer = (Orleans.Serialization.Serializer)fixture.Cluster.GetSiloServiceProvider().GetService(typeof(Orleans.Serialization.Serializer))!;
+        var row = (await fixture.Collections.LoadAsync(CollectionKind.IndexShard, shardKey, default)).Items.Single(i => i.Key == "e:ann");
+        return serializer.Deserialize<IndexUpdate>(row.Value)!.Steps[^1].At;
+    }
+
+    [Fact]
     public async Task Expiry_by_the_shards_timer_deletes_the_row_and_logs_the_change()
     {
         var tenant = Keys.Tenant();
