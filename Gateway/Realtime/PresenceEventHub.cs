@@ -61,16 +61,24 @@ public sealed partial class PresenceEventHub(
                 }
             }
             var removed = new List<string>();
+            var lost = new List<ChannelWatch>();
             foreach (var channel in newChannels)
             {
                 var result = await Channel(tenant, channel.ChannelId).Watch(watch, null);
                 channel.Registered = true;
                 lock (_lock)
                 {
-                    Resync(tenant, channel, result, added, removed);
+                    if (!Resync(tenant, channel, result, added, removed))
+                    {
+                        lost.Add(channel);
+                    }
                 }
             }
             await RegisterUsers(tenant, added, removed, cancellationToken);
+            foreach (var channel in lost)
+            {
+                _ = ResyncInBackground(tenant, channel);
+            }
         }
         catch
         {
@@ -251,21 +259,27 @@ public sealed partial class PresenceEventHub(
         return true;
     }
 
-    /// <summary>Takes the channel's subscriber set as the channel gave it, then replays the changes that came after it.</summary>
-    private static void Resync(TenantWatches tenant, ChannelWatch channel, ChannelWatchResult result, List<string> added, List<string> removed)
+    /// <summary>
+    /// Takes the channel's subscriber set as the channel gave it, then replays the changes that came after it. A set
+    /// older than what the gateway already followed (changes overtook the answer) is ignored. False when the replay met
+    /// a gap: the set must be asked for again.
+    /// </summary>
+    private static bool Resync(TenantWatches tenant, ChannelWatch channel, ChannelWatchResult result, List<string> added, List<string> removed)
     {
-        if (result.Subscribers is not { } subscribers)
+        if (result.Subscribers is not { } subscribers || channel.Sequence >= result.Sequence)
         {
-            return; // up to date
+            return true; // up to date
         }
         SetMembers(tenant, channel, subscribers, added, removed);
         channel.Sequence = result.Sequence;
         var pending = channel.Pending;
         channel.Pending = null;
+        var whole = true;
         foreach (var change in (pending ?? []).Where(c => c.Sequence > result.Sequence).OrderBy(c => c.Sequence))
         {
-            FollowMembership(tenant, channel, change, added, removed);
+            whole &= FollowMembership(tenant, channel, change, added, removed);
         }
+        return whole;
     }
 
     private async Task ResyncInBackground(TenantWatches tenant, ChannelWatch channel)
@@ -296,15 +310,20 @@ public sealed partial class PresenceEventHub(
         var result = await Channel(tenant, channel.ChannelId).Watch(watch, known);
         var added = new List<string>();
         var removed = new List<string>();
+        bool whole;
         lock (_lock)
         {
             if (!tenant.Channels.TryGetValue(channel.ChannelId, out var current) || !ReferenceEquals(current, channel))
             {
                 return;
             }
-            Resync(tenant, channel, result, added, removed);
+            whole = Resync(tenant, channel, result, added, removed);
         }
         await RegisterUsers(tenant, added, removed, CancellationToken.None);
+        if (!whole)
+        {
+            _ = ResyncInBackground(tenant, channel);
+        }
     }
 
     /// <summary>

@@ -53,7 +53,7 @@ internal sealed class ChannelMembers(TimeSpan lastSeenRetention)
         {
             member.Status = null;
             member.ExpiresAt = null;
-            member.NextDue = member.SubscribedAt is null && member.LastSeenAt is { } seen ? seen + lastSeenRetention : null;
+            member.NextDue = member.SubscribedAt is null && member.LastSeenAt is { } seen ? Hour(seen + lastSeenRetention) : null;
         }
         if (member.SubscribedAt is null && member.Status is null && (member.NextDue is null || member.NextDue <= now))
         {
@@ -118,6 +118,13 @@ internal sealed class ChannelMembers(TimeSpan lastSeenRetention)
         }
         return (page, false);
     }
+
+    /// <summary>
+    /// A forgetting time, rounded up to the hour: forgetting needs no precision, and the wheel then holds at most one
+    /// second per hour of the retention, not one per second members were last seen in.
+    /// </summary>
+    private static DateTimeOffset Hour(DateTimeOffset at)
+        => new(at.UtcTicks + TimeSpan.TicksPerHour - 1 - (at.UtcTicks + TimeSpan.TicksPerHour - 1) % TimeSpan.TicksPerHour, TimeSpan.Zero);
 
     private void Remove(ChannelMemberState member)
     {

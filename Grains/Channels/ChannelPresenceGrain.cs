@@ -86,7 +86,7 @@ public sealed partial class ChannelPresenceGrain(
         }
         _head.ReminderDue = old.ReminderDue;
         _journal.SetHead(_head);
-        await _journal.FlushAsync(this, cancellationToken);
+        await _journal.FlushAsync(this);
         await legacy.ClearAsync();
         LogCarriedOver(_channelId, old.Members.Count);
     }
@@ -121,13 +121,10 @@ public sealed partial class ChannelPresenceGrain(
         return own;
     }
 
-    public async Task<ChannelMember> GetMember(string userId, bool own, CancellationToken cancellationToken)
-    {
-        await _journal.WhenWritten();
-        return _members.Find(userId) is { } member
+    public Task<ChannelMember> GetMember(string userId, bool own, CancellationToken cancellationToken)
+        => Written(_members.Find(userId) is { } member
             ? View(member, time.GetUtcNow(), own)
-            : new ChannelMember(userId, UserProfile.Empty, PresenceStatus.Offline, null, false);
-    }
+            : new ChannelMember(userId, UserProfile.Empty, PresenceStatus.Offline, null, false));
 
     public async Task SetHidden(string userId, bool hidden)
     {
@@ -145,15 +142,15 @@ public sealed partial class ChannelPresenceGrain(
         Notify(change);
     }
 
-    public async Task<ChannelWatchResult> Watch(GatewayWatch gateway, long? knownSequence)
+    public Task<ChannelWatchResult> Watch(GatewayWatch gateway, long? knownSequence)
     {
-        // Registered at once: a join written meanwhile reaches this gateway as a change, after the set below.
+        // Registered in the same step as the set is taken: every join or leave after it reaches this gateway as a
+        // change with a later sequence number (possibly before this answer does; the gateway holds those back).
         _watchers.Renew(gateway);
         // Watched channels stay active, so changes keep reaching the gateways between their renewals.
         DelayDeactivation(GatewayWatch.Lifetime);
-        await _journal.WhenWritten();
         var subscribers = knownSequence == _head.Sequence ? null : _members.SubscriberIds();
-        return new ChannelWatchResult(_head.Sequence, subscribers);
+        return Written(new ChannelWatchResult(_head.Sequence, subscribers));
     }
 
     public async Task<string[]> WatchAll(GatewayWatch gateway) => (await Watch(gateway, null)).Subscribers!;
@@ -164,18 +161,16 @@ public sealed partial class ChannelPresenceGrain(
         return Task.CompletedTask;
     }
 
-    public async Task<ChannelPage> ListPresent(string? afterUserId, int count, CancellationToken cancellationToken)
+    public Task<ChannelPage> ListPresent(string? afterUserId, int count, CancellationToken cancellationToken)
     {
-        await _journal.WhenWritten();
         var now = time.GetUtcNow();
-        return ToPage(_members.PresentAfter(afterUserId, count, now), now);
+        return Written(ToPage(_members.PresentAfter(afterUserId, count, now), now));
     }
 
-    public async Task<ChannelPage> ListSubscribers(string? afterUserId, int count, CancellationToken cancellationToken)
+    public Task<ChannelPage> ListSubscribers(string? afterUserId, int count, CancellationToken cancellationToken)
     {
-        await _journal.WhenWritten();
         var now = time.GetUtcNow();
-        return ToPage(_members.SubscribersAfter(afterUserId, count), now);
+        return Written(ToPage(_members.SubscribersAfter(afterUserId, count), now));
     }
 
     public async Task<ChannelInfo> Subscribe(string userId, UserProfile? profile, CancellationToken cancellationToken)
@@ -200,9 +195,10 @@ public sealed partial class ChannelPresenceGrain(
                 join = new ChannelChange(ChannelChangeKind.Joined, View(member, now), now, _head.Sequence);
             }
         }
+        var info = Info(userId);
         await Commit();
         Notify(join);
-        return Info(userId);
+        return info;
     }
 
     public async Task<ChannelInfo> Unsubscribe(string userId, CancellationToken cancellationToken)
@@ -218,15 +214,23 @@ public sealed partial class ChannelPresenceGrain(
             _journal.SetHead(_head);
             leave = new ChannelChange(ChannelChangeKind.Left, left, now, _head.Sequence);
         }
+        var info = Info(userId);
         await Commit();
         Notify(leave);
-        return Info(userId);
+        return info;
     }
 
-    public async Task<ChannelInfo> GetInfo(string userId, CancellationToken cancellationToken)
+    public Task<ChannelInfo> GetInfo(string userId, CancellationToken cancellationToken) => Written(Info(userId));
+
+    /// <summary>
+    /// An answer taken from memory now, given once everything it may show is written: a change still being written
+    /// (another call's, in this reentrant grain) is shown only if it was stored. Taken first, so it never shows what
+    /// is staged after it and not yet written.
+    /// </summary>
+    private async Task<T> Written<T>(T answer)
     {
         await _journal.WhenWritten();
-        return Info(userId);
+        return answer;
     }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
@@ -309,16 +313,23 @@ public sealed partial class ChannelPresenceGrain(
         return _journal.CommitAsync(this, SyncReminder);
     }
 
-    /// <summary>Before each write: the one expiry reminder in step with the earliest due time, its due time staged with the write.</summary>
+    /// <summary>
+    /// Before each write: the one expiry reminder in step with the earliest due time, its due time staged with the write.
+    /// Again if calls that interleaved with the registration brought an earlier due time: the write carries theirs too.
+    /// </summary>
     private async Task SyncReminder()
     {
-        var due = _members.EarliestDue;
-        var reminder = await ExpiryReminder.Sync(this, due == DateTimeOffset.MaxValue ? null : due, _head.ReminderDue, time.GetUtcNow());
-        if (reminder != _head.ReminderDue)
+        do
         {
-            _head.ReminderDue = reminder;
-            _journal.SetHead(_head);
+            var due = _members.EarliestDue;
+            var reminder = await ExpiryReminder.Sync(this, due == DateTimeOffset.MaxValue ? null : due, _head.ReminderDue, time.GetUtcNow());
+            if (reminder != _head.ReminderDue)
+            {
+                _head.ReminderDue = reminder;
+                _journal.SetHead(_head);
+            }
         }
+        while (_members.EarliestDue < (_head.ReminderDue ?? DateTimeOffset.MaxValue));
     }
 
     private void ArmTimer()

@@ -106,7 +106,7 @@ public sealed partial class PresenceIndexGrain(
             await CarryOverSnapshot(now);
         }
         Advance(now);
-        await Complete(now, cancellationToken);
+        await Complete(now);
         if (_entries.Count > 0 || _log.Count > 0)
         {
             LogRestored(_shardKey, _entries.Count, _log.Count, _holds.Count);
@@ -134,7 +134,7 @@ public sealed partial class PresenceIndexGrain(
             _entries.Apply(entry, now, restoring: true);
         }
         _entries.MarkAllDirty();
-        await Complete(now, CancellationToken.None);
+        await Complete(now);
         await legacy.ClearAsync();
         LogCarriedOver(_shardKey, snapshot.Entries.Length);
     }
@@ -152,7 +152,7 @@ public sealed partial class PresenceIndexGrain(
         _entries.MarkUnsavedDirty();
         try
         {
-            await Store(cancellationToken);
+            await Store();
         }
         catch (Exception error)
         {
@@ -169,7 +169,7 @@ public sealed partial class PresenceIndexGrain(
         {
             _entries.Apply(update, now);
         }
-        await Complete(now, CancellationToken.None);
+        await Complete(now);
     }
 
     public async Task<bool> RenewHold(string source, TimeSpan lease)
@@ -177,7 +177,7 @@ public sealed partial class PresenceIndexGrain(
         var now = time.GetUtcNow();
         Advance(now); // releases what lapsed first: a gateway back after its lease must learn it
         var alive = _holds.Renew(source, now, lease);
-        await Complete(now, CancellationToken.None);
+        await Complete(now);
         return alive;
     }
 
@@ -191,7 +191,7 @@ public sealed partial class PresenceIndexGrain(
     {
         var now = time.GetUtcNow();
         Advance(now);
-        await Complete(now, cancellationToken);
+        await Complete(now);
         var (users, more) = _entries.Page(afterUserId, count);
         return new IndexSlice([.. users], more);
     }
@@ -224,7 +224,7 @@ public sealed partial class PresenceIndexGrain(
     {
         var now = time.GetUtcNow();
         Advance(now);
-        await Complete(now, cancellationToken);
+        await Complete(now);
         return _log.Since(since);
     }
 
@@ -242,7 +242,7 @@ public sealed partial class PresenceIndexGrain(
         {
             LogExpired(_shardKey, before - _entries.Count);
         }
-        await Complete(now, cancellationToken);
+        await Complete(now);
         _watches.DropStale();
     }
 
@@ -275,10 +275,10 @@ public sealed partial class PresenceIndexGrain(
     /// The end of every turn that changed something: stores what changed (before anyone is told), re-arms the timer,
     /// and sends the changes of watched users to their gateways.
     /// </summary>
-    private async Task Complete(DateTimeOffset now, CancellationToken cancellationToken)
+    private async Task Complete(DateTimeOffset now)
     {
         var fresh = _log.TakeFresh();
-        await Store(cancellationToken, fresh);
+        await Store(fresh);
         if (_entries.HasUnsaved && _refreshesDue == DateTimeOffset.MaxValue)
         {
             // Refreshes are not worth a write each: they go together, within the coalescing window.
@@ -292,8 +292,11 @@ public sealed partial class PresenceIndexGrain(
         }
     }
 
-    /// <summary>Writes the rows of what changed, in one write (nothing when the shard does not persist).</summary>
-    private async Task Store(CancellationToken cancellationToken, List<LoggedChange>? fresh = null)
+    /// <summary>
+    /// Writes the rows of what changed, in one write (nothing when the shard does not persist). Never cancelled by a
+    /// caller: a reader that leaves must not end the shard's activation.
+    /// </summary>
+    private async Task Store(List<LoggedChange>? fresh = null)
     {
         if (_journal is null)
         {
@@ -330,7 +333,7 @@ public sealed partial class PresenceIndexGrain(
                 _journal.Put(HoldPrefix + source, lease);
             }
         }
-        await _journal.FlushAsync(this, cancellationToken);
+        await _journal.FlushAsync(this);
     }
 
     private static string LogKey(long sequence) => LogPrefix + sequence.ToString(CultureInfo.InvariantCulture);

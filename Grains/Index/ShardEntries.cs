@@ -44,14 +44,21 @@ internal sealed class ShardEntries(ChangeLog log, HoldLeases holds, bool persist
             return;
         }
 
-        // The update may have spent a moment in transit (or the shard was away): skip steps already due.
+        // The update may have spent a moment in transit (or the shard was away): skip steps already due. Restored, the
+        // steps that fell due while the shard was away are changes nobody logged yet (a row is rewritten whenever a
+        // step is applied, so these were not).
         var status = update.Status;
         var next = 0;
         var wentOfflineAt = now;
         while (next < update.Steps.Length && update.Steps[next].At <= now)
         {
-            status = update.Steps[next].Status;
-            wentOfflineAt = update.Steps[next].At;
+            var step = update.Steps[next];
+            if (restoring && step.Status is not null && step.Status != status)
+            {
+                log.Append(new PresenceChange(step.At, update.UserId, update.Profile, step.Status, update.LastSeenAt, update.StatusText));
+            }
+            status = step.Status;
+            wentOfflineAt = step.At;
             next++;
         }
 
@@ -153,9 +160,9 @@ internal sealed class ShardEntries(ChangeLog log, HoldLeases holds, bool persist
                 if (step.Status != entry.Status)
                 {
                     entry.Status = step.Status;
-                    // What a row stores still yields this status (its due steps are skipped when read back): only the
-                    // log's row is new.
                     log.Append(new PresenceChange(step.At, userId, entry.Profile, step.Status, entry.LastSeenAt, entry.StatusText));
+                    // Its row is rewritten from this step on: a restore then logs only the steps it did not see.
+                    MarkDirty(userId);
                 }
             }
             entry.EndChange();

@@ -80,11 +80,17 @@ internal sealed class CollectionJournal(ICollectionStore store, Serializer seria
                 {
                     await beforeWrite();
                 }
-                await FlushAsync(grain, CancellationToken.None);
+                await FlushAsync(grain);
                 batch.SetResult();
             }
             catch (Exception error)
             {
+                // Also when it was beforeWrite that failed: what is staged was not written, and memory holds it.
+                if (_failed is null)
+                {
+                    _failed = error;
+                    grain.DeactivateOnIdle();
+                }
                 batch.SetException(error);
             }
         }
@@ -97,7 +103,7 @@ internal sealed class CollectionJournal(ICollectionStore store, Serializer seria
     /// Writes what is staged. If that fails, the grain's memory holds changes storage may not have: the activation is
     /// dropped (its next one loads what storage really holds) and this journal refuses every later write.
     /// </summary>
-    public async Task FlushAsync(IGrainBase grain, CancellationToken cancellationToken)
+    public async Task FlushAsync(IGrainBase grain)
     {
         if (_failed is not null)
         {
@@ -112,7 +118,8 @@ internal sealed class CollectionJournal(ICollectionStore store, Serializer seria
         _head = null;
         try
         {
-            _version = await store.WriteAsync(kind, key, write, cancellationToken);
+            // Never cancelled: a write abandoned because one caller left would end the activation for everyone.
+            _version = await store.WriteAsync(kind, key, write, CancellationToken.None);
         }
         catch (Exception error)
         {

@@ -56,7 +56,7 @@ public sealed partial class PresenceSubscriptionsGrain(
         }
         _head.ReminderDue = old.ReminderDue;
         _journal.SetHead(_head);
-        await _journal.FlushAsync(this, cancellationToken);
+        await _journal.FlushAsync(this);
         await legacy.ClearAsync();
         LogCarriedOver(this.GetPrimaryKeyString(), old.Targets.Count);
     }
@@ -69,7 +69,7 @@ public sealed partial class PresenceSubscriptionsGrain(
         var limit = options.Value.Max;
         if (_targets.Count + added > limit)
         {
-            await Save(now, cancellationToken); // the expired ones removed above
+            await Save(); // the expired ones removed above
             return new SubscribeResult(null, _targets.Count, limit);
         }
         var expiry = now + duration;
@@ -78,7 +78,7 @@ public sealed partial class PresenceSubscriptionsGrain(
             _targets[id] = expiry;
             _journal.Put(id, expiry);
         }
-        await Save(now, cancellationToken);
+        await Save();
         return new SubscribeResult(expiry, _targets.Count, limit);
     }
 
@@ -91,7 +91,7 @@ public sealed partial class PresenceSubscriptionsGrain(
                 _journal.Delete(id);
             }
         }
-        await Save(time.GetUtcNow(), cancellationToken);
+        await Save();
     }
 
     public Task<SubscriptionPage> List(int skip, int take, CancellationToken cancellationToken)
@@ -113,15 +113,16 @@ public sealed partial class PresenceSubscriptionsGrain(
         var now = time.GetUtcNow();
         // It fired, so it exists, whatever the stored due time says (a failed write may have lost it).
         _head.ReminderDue ??= now;
+        _journal.SetHead(_head); // something to write, so the reminder is brought in line before it
         RemoveExpired(now);
-        await Save(now, CancellationToken.None);
+        await Save();
     }
 
     private async Task OnTimer(CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         RemoveExpired(now);
-        await Save(now, cancellationToken);
+        await Save();
     }
 
     private void RemoveExpired(DateTimeOffset now)
@@ -136,16 +137,20 @@ public sealed partial class PresenceSubscriptionsGrain(
     }
 
     /// <summary>Writes what changed, with the timer and the one expiry reminder in step with the earliest expiry.</summary>
-    private async Task Save(DateTimeOffset now, CancellationToken cancellationToken)
+    private Task Save()
     {
-        var reminder = await ExpiryReminder.Sync(this, Earliest(), _head.ReminderDue, now);
+        ArmTimer();
+        return _journal.CommitAsync(this, SyncReminder);
+    }
+
+    private async Task SyncReminder()
+    {
+        var reminder = await ExpiryReminder.Sync(this, Earliest(), _head.ReminderDue, time.GetUtcNow());
         if (reminder != _head.ReminderDue)
         {
             _head.ReminderDue = reminder;
             _journal.SetHead(_head);
         }
-        await _journal.FlushAsync(this, cancellationToken);
-        ArmTimer();
     }
 
     private void ArmTimer()

@@ -23,7 +23,9 @@ internal sealed class ExpiryWheel<TEntry> where TEntry : class, IScheduled
     private const int MaxSpareCapacity = 8192;
 
     private readonly Dictionary<long, HashSet<string>> _buckets = [];
+    // Each second at most once: a bucket emptied and filled again must not queue its second again.
     private readonly PriorityQueue<long, long> _seconds = new();
+    private readonly HashSet<long> _queued = [];
     private readonly Stack<HashSet<string>> _spares = new();
 
     public DateTimeOffset EarliestDue
@@ -36,7 +38,7 @@ internal sealed class ExpiryWheel<TEntry> where TEntry : class, IScheduled
                 {
                     return DateTimeOffset.FromUnixTimeSeconds(second);
                 }
-                _seconds.Dequeue();
+                _queued.Remove(_seconds.Dequeue());
             }
             return DateTimeOffset.MaxValue;
         }
@@ -57,7 +59,10 @@ internal sealed class ExpiryWheel<TEntry> where TEntry : class, IScheduled
         if (!_buckets.TryGetValue(second, out var bucket))
         {
             _buckets[second] = bucket = _spares.TryPop(out var spare) ? spare : new HashSet<string>(StringComparer.Ordinal);
-            _seconds.Enqueue(second, second);
+            if (_queued.Add(second))
+            {
+                _seconds.Enqueue(second, second);
+            }
         }
         bucket.Add(entry.Key);
         entry.Bucket = second;
@@ -87,7 +92,7 @@ internal sealed class ExpiryWheel<TEntry> where TEntry : class, IScheduled
         List<string>? due = null;
         while (_seconds.TryPeek(out var second, out _) && second <= limit)
         {
-            _seconds.Dequeue();
+            _queued.Remove(_seconds.Dequeue());
             if (_buckets.Remove(second, out var bucket))
             {
                 (due ??= []).AddRange(bucket);

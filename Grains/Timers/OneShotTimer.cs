@@ -2,7 +2,8 @@ namespace Presence.Grains.Timers;
 
 /// <summary>
 /// A grain timer that fires once at a chosen time and is moved, not recreated, when that time changes
-/// (<see cref="IGrainTimer.Change"/>). Ticks are delivered like grain calls: they never interleave with them.
+/// (<see cref="IGrainTimer.Change"/>). Ticks are delivered like grain calls: they never interleave with them, unless the
+/// grain is reentrant (a channel), where everything interleaves at its awaits.
 /// </summary>
 internal sealed class OneShotTimer(IGrainBase grain, Func<CancellationToken, Task> callback, TimeProvider time, bool keepAlive)
 {
