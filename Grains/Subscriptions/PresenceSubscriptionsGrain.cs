@@ -15,12 +15,13 @@ public sealed partial class PresenceSubscriptionsGrain(
     CollectionStorage storage,
     TimeProvider time,
     Microsoft.Extensions.Options.IOptions<Hosting.PresenceSubscriptionOptions> options,
-    ILogger<PresenceSubscriptionsGrain> logger) : Grain, IPresenceSubscriptionsGrain, IRemindable
+    ILogger<PresenceSubscriptionsGrain> logger) : Grain, IPresenceSubscriptionsGrain, IRemindable, ILetGo
 {
     private readonly Dictionary<string, DateTimeOffset> _targets = new(StringComparer.Ordinal);
     private SubscriptionsHead _head = new();
     private CollectionJournal _journal = null!;
     private OneShotTimer? _timer;
+    private LetGoLater? _letGo;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -103,9 +104,15 @@ public sealed partial class PresenceSubscriptionsGrain(
         {
             // Every realtime stream asks its user's subscriptions, most users have none: an activation holding
             // nothing would only cost memory per open stream.
-            this.DeactivateOnIdle();
+            (_letGo ??= new LetGoLater(this, TimeSpan.FromSeconds(1))).Ask();
         }
         return Task.FromResult(new SubscriptionPage(live.Length, page));
+    }
+
+    Task ILetGo.LetGo()
+    {
+        this.DeactivateOnIdle();
+        return Task.CompletedTask;
     }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using Presence.Grains.Hosting;
 using Presence.Grains.Storage;
 using Presence.Grains.Index;
+using Presence.Grains.Timers;
 using Presence.Channels;
 using Presence.Index;
 using Presence.Users;
@@ -24,7 +25,7 @@ public sealed partial class UserPresenceGrain(
     IOptions<PresenceExpiryOptions> expiry,
     IOptions<PresenceStorageOptions> storage,
     PresenceMetrics metrics,
-    ILogger<UserPresenceGrain> logger) : Grain, IUserPresenceGrain
+    ILogger<UserPresenceGrain> logger) : Grain, IUserPresenceGrain, ILetGo
 {
     // Expiry of each source as last written: a refresh that only moves an expiry by less than the coalescing
     // window is kept in memory and written later (on a real change, or at deactivation).
@@ -104,8 +105,18 @@ public sealed partial class UserPresenceGrain(
     {
         if (PresenceSources.IsStreamHold(source))
         {
-            this.DeactivateOnIdle();
+            (_letGo ??= new LetGoLater(this, LetGoDelay)).Ask();
         }
+    }
+
+    // Long enough for a burst of one user's stream opens to be served by one activation.
+    private static readonly TimeSpan LetGoDelay = TimeSpan.FromSeconds(1);
+    private LetGoLater? _letGo;
+
+    Task ILetGo.LetGo()
+    {
+        this.DeactivateOnIdle();
+        return Task.CompletedTask;
     }
 
     public Task<UserPresence> SetDevice(DeviceUpdate update, CancellationToken cancellationToken)
