@@ -1,14 +1,22 @@
 using Presence.Bench;
 
 // dotnet run -c Release --project Bench -- <scenario>; see README "Benchmarks".
-return args switch
+try
 {
-    ["serve-baseline", .. var rest] => BaselineServer.Run(rest),
-    ["allocations", .. var rest] => await Allocations.Run(rest),
-    ["heap", .. var rest] => HeapCensus.Run(rest),
-    [var scenario, ..] when Scenarios.All.ContainsKey(scenario) => await Scenarios.All[scenario](new BenchSettings(args[1..])),
-    _ => Usage(),
-};
+    return args switch
+    {
+        ["serve-baseline", .. var rest] => BaselineServer.Run(rest),
+        ["allocations", .. var rest] => await Allocations.Run(rest),
+        ["heap", .. var rest] => HeapCensus.Run(rest),
+        [var scenario, ..] when Scenarios.All.ContainsKey(scenario) => await Scenarios.All[scenario](new BenchSettings(args[1..])),
+        _ => Usage(),
+    };
+}
+catch (MissingPrerequisiteException missing)
+{
+    Console.Error.WriteLine($"bench: {missing.Message}");
+    return 2;
+}
 
 static int Usage()
 {

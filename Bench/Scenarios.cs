@@ -24,6 +24,7 @@ public static class Scenarios
 
     private static async Task<int> Baseline(BenchSettings settings)
     {
+        Wrk.Require();
         var scripts = await Prepare(settings);
         using var baseline = await StartBaseline();
         var table = new Table("baseline: bare Kestrel minimal API, no auth, no Orleans");
@@ -35,6 +36,7 @@ public static class Scenarios
 
     private static async Task<int> AgainstBaseline(BenchSettings settings, string name, Func<LoadScripts, string> script, double? target, double? p99TargetMs)
     {
+        Wrk.Require();
         var scripts = await Prepare(settings);
         using var baseline = await StartBaseline();
         using var gateway = await StartGateway(new Dictionary<string, string>());
@@ -61,6 +63,7 @@ public static class Scenarios
     /// <summary>update against the PostgreSQL-backed cluster, interleaved with the in-memory gateway; storage writes per update.</summary>
     private static async Task<int> Postgres(BenchSettings settings)
     {
+        Wrk.Require();
         var scripts = await Prepare(settings);
         await using var cluster = await BenchCluster.Start(new Dictionary<string, string>());
         using var memory = await StartGateway(new Dictionary<string, string>());

@@ -23,7 +23,7 @@ public static partial class Wrk
         }
         catch (System.ComponentModel.Win32Exception)
         {
-            throw new InvalidOperationException("wrk not found: apt-get install wrk");
+            throw Missing();
         }
         var output = await process.StandardOutput.ReadToEndAsync();
         await process.WaitForExitAsync();
@@ -40,6 +40,18 @@ public static partial class Wrk
             (long)(NonSuccess().Match(output) is { Success: true } m ? double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 0)
             + (long)(SocketErrors().Match(output) is { Success: true } s ? s.Groups.Cast<Group>().Skip(1).Sum(g => double.Parse(g.Value, CultureInfo.InvariantCulture)) : 0));
     }
+
+    /// <summary>Fails at once, before anything is built or started, when wrk is not installed.</summary>
+    public static void Require()
+    {
+        var path = Environment.GetEnvironmentVariable("PATH") ?? "";
+        if (!path.Split(Path.PathSeparator).Any(directory => File.Exists(Path.Combine(directory, "wrk"))))
+        {
+            throw Missing();
+        }
+    }
+
+    private static MissingPrerequisiteException Missing() => new("wrk is not installed: apt-get install wrk (this scenario drives HTTP load with it)");
 
     private static double Number(Regex pattern, string output) => double.Parse(pattern.Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
 
@@ -72,3 +84,6 @@ public static partial class Wrk
     [GeneratedRegex(@"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")]
     private static partial Regex SocketErrors();
 }
+
+/// <summary>Something the bench needs is not on this machine: one line saying what to install, and a non-zero exit.</summary>
+public sealed class MissingPrerequisiteException(string message) : Exception(message);

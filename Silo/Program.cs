@@ -26,6 +26,7 @@ try
         return 0;
     }
     builder.UseOrleans(silo => silo.AddPresenceSilo(builder.Configuration));
+    builder.Services.AddPresenceSiloTelemetry(builder.Configuration);
     var host = builder.Build();
     // Every option validated now, before anything starts: a bad value is one line below, not a failed host's log.
     host.Services.GetRequiredService<IStartupValidator>().Validate();

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using OpenTelemetry.Metrics;
 using Presence.Grains.Hosting;
+using Presence.Silo.Hosting;
 
 namespace Presence.Gateway.Hosting;
 
@@ -49,7 +50,7 @@ public static class MetricsEndpoints
         // Also when the gateway is only a client of the silos: the edge counts its rate-limited calls.
         builder.Services.AddMetrics();
         builder.Services.TryAddSingleton<PresenceMetrics>();
-        builder.Services.AddOpenTelemetry().WithMetrics(metrics =>
+        builder.Services.AddOpenTelemetry().ConfigureResource(resource => resource.Describe(PresenceTelemetry.GatewayService)).WithMetrics(metrics =>
         {
             metrics.AddAspNetCoreInstrumentation()
                 .AddRuntimeInstrumentation()

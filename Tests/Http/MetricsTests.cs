@@ -35,6 +35,11 @@ public sealed class MetricsTests(GatewayFactory factory)
             return text.Contains("presence_updates_total") && text.Contains($"tenant=\"{tenant}\"");
         }, "the update and the tenant's online gauge appear in a scrape");
         Assert.Contains("presence_online_users", text);
+        // Which process this is: a gateway, its version, its instance (not "unknown_service:Gateway").
+        var target = text.Split('\n').Single(l => l.StartsWith("target_info{", StringComparison.Ordinal));
+        Assert.Contains($"service_name=\"{Presence.Silo.Hosting.PresenceTelemetry.GatewayService}\"", target);
+        Assert.Contains($"service_instance_id=\"{Environment.MachineName}:{Environment.ProcessId}\"", target);
+        Assert.Contains("service_version=\"", target);
         Assert.Contains("http_server_request_duration", text);
         Assert.Contains("orleans_app_requests_latency", text);
         // Per-call instruments are off unless Presence:Metrics:PerCallDetail is set (a cost on every request).
