@@ -291,7 +291,7 @@ public sealed partial class PresenceEventHub(
         catch (Exception error)
         {
             // The next renewal asks again: the gateway's sequence stays unknown until then.
-            LogRenewalFailed(channel.ChannelId, error.Message);
+            LogRenewalFailed(error, channel.ChannelId);
         }
     }
 
@@ -350,7 +350,7 @@ public sealed partial class PresenceEventHub(
             }
             catch (Exception error) when (!cancellationToken.IsCancellationRequested)
             {
-                LogRenewalFailed(channel.ChannelId, error.Message);
+                LogRenewalFailed(error, channel.ChannelId);
             }
         }
         var shards = index.Value.Shards;
@@ -377,7 +377,7 @@ public sealed partial class PresenceEventHub(
                 }
                 catch (Exception error) when (!cancellationToken.IsCancellationRequested)
                 {
-                        LogRenewalFailed(PresenceKeys.ShardKey(tenant.Name, shard), error.Message);
+                        LogRenewalFailed(error, PresenceKeys.ShardKey(tenant.Name, shard));
                 }
             }
         }
@@ -462,7 +462,7 @@ public sealed partial class PresenceEventHub(
         catch (Exception error)
         {
             // Harmless: an unrenewed registration lapses by itself.
-            LogUnregisterFailed(error.Message);
+            LogUnregisterFailed(error);
         }
     }
 
@@ -475,7 +475,7 @@ public sealed partial class PresenceEventHub(
         catch (Exception error)
         {
             // The next renewal registers them.
-            LogRenewalFailed("members", error.Message);
+            LogRenewalFailed(error, "members");
         }
     }
 
@@ -589,11 +589,11 @@ public sealed partial class PresenceEventHub(
     [LoggerMessage(Level = LogLevel.Information, Message = "Realtime stream {ConnectionId} dropped: {Reason}")]
     private partial void LogDropped(string connectionId, string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not renew the watch of {Target} ({Reason}); the next round retries")]
-    private partial void LogRenewalFailed(string target, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not renew the watch of {Target}; the next round retries")]
+    private partial void LogRenewalFailed(Exception error, string target);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Could not unregister watches ({Reason}); they lapse unrenewed")]
-    private partial void LogUnregisterFailed(string reason);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Could not unregister watches; they lapse unrenewed")]
+    private partial void LogUnregisterFailed(Exception error);
 
     private sealed class TenantWatches(string name)
     {

@@ -33,7 +33,7 @@ public sealed partial class RealtimeService(
                 }
                 catch (Exception error) when (!stoppingToken.IsCancellationRequested)
                 {
-                    LogRoundFailed(error.Message);
+                    LogRoundFailed(error);
                 }
             }
         }
@@ -43,6 +43,6 @@ public sealed partial class RealtimeService(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Realtime renewal round failed ({Reason}); the next round retries")]
-    private partial void LogRoundFailed(string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Realtime renewal round failed; the next round retries")]
+    private partial void LogRoundFailed(Exception error);
 }

@@ -53,7 +53,7 @@ public sealed partial class StreamRunner(
         catch (Exception error)
         {
             // The stream is open (its headers are sent): say why it ends, in the stream, and end it.
-            LogStreamFailed(connection.Id, error.Message);
+            LogStreamFailed(error, connection.Id);
             connection.Fail(RealtimeEvents.Failed("presence service temporarily unavailable, reconnect shortly"));
             await connection.DrainedAsync(TimeSpan.FromSeconds(5));
             return false;
@@ -94,6 +94,6 @@ public sealed partial class StreamRunner(
         return delay < TimeSpan.Zero ? TimeSpan.Zero : delay > TimeSpan.FromDays(24) ? TimeSpan.FromDays(24) : delay;
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Realtime stream {ConnectionId} failed: {Reason}")]
-    private partial void LogStreamFailed(string connectionId, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Realtime stream {ConnectionId} failed")]
+    private partial void LogStreamFailed(Exception error, string connectionId);
 }

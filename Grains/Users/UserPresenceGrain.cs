@@ -58,7 +58,7 @@ public sealed partial class UserPresenceGrain(
             }
             catch (Exception error)
             {
-                LogDeactivationPublishFailed(UserId, error.Message);
+                LogDeactivationPublishFailed(error, UserId);
             }
         }
         if (!_dirty)
@@ -72,7 +72,7 @@ public sealed partial class UserPresenceGrain(
         catch (Exception error)
         {
             // Only coalesced refreshes were unwritten: the stored expiry is at most the coalescing window early.
-            LogDeactivationWriteFailed(UserId, error.Message);
+            LogDeactivationWriteFailed(error, UserId);
         }
     }
 
@@ -436,11 +436,11 @@ public sealed partial class UserPresenceGrain(
         _dirty = false;
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not write the coalesced refresh of {UserId} at deactivation ({Reason})")]
-    private partial void LogDeactivationWriteFailed(string userId, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not write the coalesced refresh of {UserId} at deactivation")]
+    private partial void LogDeactivationWriteFailed(Exception error, string userId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not bring the index up to date for {UserId} at deactivation ({Reason}); its entry follows its last published timeline until the next update")]
-    private partial void LogDeactivationPublishFailed(string userId, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not bring the index up to date for {UserId} at deactivation; its entry follows its last published timeline until the next update")]
+    private partial void LogDeactivationPublishFailed(Exception error, string userId);
 
     [LoggerMessage(Level = LogLevel.Trace, Message = "Refresh of {UserId} coalesced: expiry kept in memory until the next write")]
     private partial void LogRefreshCoalesced(string userId);

@@ -89,7 +89,7 @@ public sealed partial class SchemaMigrator(string connectionString, ILogger<Sche
             catch (NpgsqlException error) when (DateTime.UtcNow < deadline)
             {
                 await connection.DisposeAsync();
-                LogWaiting(error.Message);
+                LogWaiting(error);
                 await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
             }
         }
@@ -101,8 +101,8 @@ public sealed partial class SchemaMigrator(string connectionString, ILogger<Sche
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "PostgreSQL not reachable yet ({Reason}); retrying")]
-    private partial void LogWaiting(string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "PostgreSQL not reachable yet; retrying")]
+    private partial void LogWaiting(Exception error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Applied schema migration {Name}")]
     private partial void LogApplied(string name);

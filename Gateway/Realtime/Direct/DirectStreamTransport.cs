@@ -175,7 +175,7 @@ public sealed partial class DirectStreamTransport(
             catch (Exception error)
             {
                 // Nothing was read from the socket: Kestrel can still serve it.
-                LogRoutingFailed(_logger, error.Message);
+                LogRoutingFailed(_logger, error);
             }
             try
             {
@@ -194,7 +194,7 @@ public sealed partial class DirectStreamTransport(
         [LoggerMessage(Level = LogLevel.Warning, Message = "Could not accept a connection ({Error}); trying again in {DelayMs} ms")]
         private static partial void LogAcceptFailed(ILogger logger, SocketError error, double delayMs);
 
-        [LoggerMessage(Level = LogLevel.Warning, Message = "Could not tell whether a connection opens a stream ({Reason}); Kestrel serves it")]
-        private static partial void LogRoutingFailed(ILogger logger, string reason);
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Could not tell whether a connection opens a stream; Kestrel serves it")]
+        private static partial void LogRoutingFailed(ILogger logger, Exception error);
     }
 }

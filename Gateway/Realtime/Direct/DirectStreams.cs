@@ -114,7 +114,7 @@ public sealed partial class DirectStreams(
         {
             // The client left before its stream opened.
             ends.Dispose();
-            LogNotOpened(connection.Id, error.Message);
+            LogNotOpened(error, connection.Id);
             await Finish(connection, transport, started: false);
             return;
         }
@@ -269,6 +269,6 @@ public sealed partial class DirectStreams(
         return (caller, validTo > DateTime.MinValue ? new DateTimeOffset(validTo, TimeSpan.Zero) : null);
     }
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Direct stream {ConnectionId} did not open: {Reason}")]
-    private partial void LogNotOpened(string connectionId, string reason);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Direct stream {ConnectionId} did not open")]
+    private partial void LogNotOpened(Exception error, string connectionId);
 }
