@@ -1,67 +1,53 @@
-using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Authentication;
-using Microsoft.AspNetCore.Authorization;
-using Microsoft.AspNetCore.Authorization.Infrastructure;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Connections.Features;
 
 namespace Presence.Gateway.Auth;
 
 /// <summary>
-/// The framework's authentication and authorization steps, each with a fast path for the request nearly every call
-/// is: a token validated before (<see cref="ValidatedTokenCache"/>), on an endpoint that asks only for an authenticated
-/// caller. That request skips the per-request handler, result and policy-evaluation objects of the two middlewares,
-/// which profiles of the read path put at about a tenth of its CPU. Everything else (a new or failing token, the
-/// dashboard's own scheme and roles, anonymous endpoints, any challenge or 403) goes through the framework's
-/// middlewares unchanged.
+/// Who calls: the framework's authentication and authorization middlewares, with the caller established in between.
+/// No scheme authenticates every request by default (<see cref="PresenceAuthExtensions.AddPresenceAuth"/>): a token
+/// validated before (<see cref="ValidatedTokenCache"/>, nearly every call) becomes the request's user at the cost of a
+/// lookup, and only a new token goes through <see cref="AuthenticationHttpContextExtensions.AuthenticateAsync(HttpContext, string)"/>
+/// (JwtBearer's validation). The authorization middleware then applies each endpoint's policy as usual: 401 and 403
+/// come from JwtBearer's challenge and forbid, in the dialect's format. Authenticating every request through the
+/// scheme's handler cost about a tenth of a read's CPU (a handler, a result and a ticket per request).
 /// </summary>
 public static class CallerAuthentication
 {
-    /// <summary>
-    /// In place of UseAuthentication and UseAuthorization. The two keys are the ones those methods set: without them,
-    /// WebApplication adds the framework's middlewares again at the front of the pipeline.
-    /// </summary>
-    public static IApplicationBuilder UseCallerAuthentication(this IApplicationBuilder app)
+    public static IApplicationBuilder UsePresenceAuthentication(this IApplicationBuilder app)
     {
-        app.Properties[AuthenticationMiddlewareSetKey] = true;
-        app.Properties[AuthorizationMiddlewareSetKey] = true;
-        return app.UseMiddleware<Middleware>();
+        app.UseAuthentication(); // authenticates nothing by itself here: no default scheme
+        app.UseMiddleware<Middleware>();
+        return app.UseAuthorization();
     }
-
-    internal const string AuthenticationMiddlewareSetKey = "__AuthenticationMiddlewareSet";
-    internal const string AuthorizationMiddlewareSetKey = "__AuthorizationMiddlewareSet";
 
     private static readonly object ConnectionTokenKey = new();
 
     private sealed record ConnectionToken(string Header, ValidatedTokenCache.Entry Entry);
 
-    private sealed class Middleware
+    private sealed class Middleware(RequestDelegate next, ValidatedTokenCache tokens)
     {
-        private readonly RequestDelegate _next;
-        private readonly ValidatedTokenCache _tokens;
-        private readonly AuthenticationMiddleware _frameworkAuthentication;
-        private readonly AuthorizationMiddleware _frameworkAuthorization;
-        private readonly ConcurrentDictionary<Endpoint, bool> _callerOnly = new();
-        private readonly bool _defaultPolicyIsAuthenticatedUser;
-
-        public Middleware(RequestDelegate next, IAuthenticationSchemeProvider schemes, IAuthorizationPolicyProvider policies,
-            IServiceProvider services, ValidatedTokenCache tokens)
-        {
-            _next = next;
-            _tokens = tokens;
-            _frameworkAuthorization = new AuthorizationMiddleware(next, policies, services);
-            _frameworkAuthentication = new AuthenticationMiddleware(AuthorizeAsync, schemes);
-            _defaultPolicyIsAuthenticatedUser = IsAuthenticatedUser(policies.GetDefaultPolicyAsync().GetAwaiter().GetResult());
-        }
-
         public Task InvokeAsync(HttpContext context)
         {
             if (Validated(context) is { } token)
             {
                 context.User = token.Principal;
                 Caller.Remember(context, token.Caller);
-                return NeedsOnlyACaller(context) ? _next(context) : _frameworkAuthorization.Invoke(context);
+                return next(context);
             }
-            return _frameworkAuthentication.Invoke(context); // then AuthorizeAsync
+            return PresenceAuthExtensions.TokenOf(context.Request).IsEmpty ? next(context) : AuthenticateAsync(context);
+        }
+
+        /// <summary>A token not validated before: JwtBearer validates it (and remembers it, see its events).</summary>
+        private async Task AuthenticateAsync(HttpContext context)
+        {
+            var result = await context.AuthenticateAsync(JwtBearerDefaults.AuthenticationScheme);
+            if (result.Succeeded)
+            {
+                context.User = result.Principal;
+            }
+            await next(context);
         }
 
         /// <summary>
@@ -77,11 +63,11 @@ public static class CallerAuthentication
                 ? context.Features.Get<IConnectionItemsFeature>()?.Items
                 : null;
             if (connection is not null && connection.TryGetValue(ConnectionTokenKey, out var last)
-                && last is ConnectionToken remembered && remembered.Header == header && _tokens.Accepts(remembered.Entry))
+                && last is ConnectionToken remembered && remembered.Header == header && tokens.Accepts(remembered.Entry))
             {
                 return remembered.Entry;
             }
-            if (!_tokens.TryGet(PresenceAuthExtensions.TokenOf(context.Request), out var entry))
+            if (!tokens.TryGet(PresenceAuthExtensions.TokenOf(context.Request), out var entry))
             {
                 return null;
             }
@@ -91,30 +77,5 @@ public static class CallerAuthentication
             }
             return entry;
         }
-
-        private Task AuthorizeAsync(HttpContext context) => context.User.Identity?.IsAuthenticated == true && NeedsOnlyACaller(context)
-            ? _next(context)
-            : _frameworkAuthorization.Invoke(context);
-
-        private bool NeedsOnlyACaller(HttpContext context) => _defaultPolicyIsAuthenticatedUser
-            && context.GetEndpoint() is { } endpoint
-            && _callerOnly.GetOrAdd(endpoint, NeedsOnlyTheDefaultPolicy);
-
-        /// <summary>RequireAuthorization() with no policy, roles or schemes, and nothing else asking for more.</summary>
-        private static bool NeedsOnlyTheDefaultPolicy(Endpoint endpoint)
-        {
-            var metadata = endpoint.Metadata;
-            var authorize = metadata.GetOrderedMetadata<IAuthorizeData>();
-            return authorize.Count > 0
-                && authorize.All(a => a.Policy is null && a.Roles is null && a.AuthenticationSchemes is null)
-                && metadata.GetMetadata<IAllowAnonymous>() is null
-                && metadata.GetOrderedMetadata<AuthorizationPolicy>().Count == 0
-                && metadata.GetOrderedMetadata<IAuthorizationRequirementData>().Count == 0;
-        }
-
-        private static bool IsAuthenticatedUser(AuthorizationPolicy policy)
-            => policy.AuthenticationSchemes.Count == 0
-            && policy.Requirements.Count == 1
-            && policy.Requirements[0] is DenyAnonymousAuthorizationRequirement;
     }
 }

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
 using Presence.Gateway.Errors;
@@ -31,10 +32,18 @@ public static class PresenceAuthExtensions
         // The system clock, not the DI TimeProvider: the token handler checks lifetimes on the system clock too.
         builder.Services.AddSingleton(new ValidatedTokenCache(TimeProvider.System));
         builder.Services.AddAuthorization();
-        // Every endpoint passes CallerAuthentication's authorization step, which calls the framework's middleware
-        // except on its fast path; routing's check that that middleware ran would fail the fast path.
-        builder.Services.Configure<RouteOptions>(routing => routing.SuppressCheckForUnhandledSecurityMetadata = true);
-        builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(options =>
+        // The framework's evaluator stays for every policy but "an authenticated caller" (see CallerPolicyEvaluator).
+        builder.Services.AddTransient<Microsoft.AspNetCore.Authorization.Policy.PolicyEvaluator>();
+        builder.Services.Replace(ServiceDescriptor.Singleton<Microsoft.AspNetCore.Authorization.Policy.IPolicyEvaluator, CallerPolicyEvaluator>());
+        // No scheme authenticates every request (CallerAuthentication establishes the caller, through JwtBearer only for
+        // a token not seen before): no default scheme, and not the one scheme by default either (the switch is the
+        // documented way to turn that .NET 7 behaviour off). JwtBearer answers challenges and forbids.
+        AppContext.SetSwitch("Microsoft.AspNetCore.Authentication.SuppressAutoDefaultScheme", true);
+        builder.Services.AddAuthentication(options =>
+        {
+            options.DefaultChallengeScheme = JwtBearerDefaults.AuthenticationScheme;
+            options.DefaultForbidScheme = JwtBearerDefaults.AuthenticationScheme;
+        }).AddJwtBearer(options =>
         {
             options.MapInboundClaims = false;
             options.TokenValidationParameters = new TokenValidationParameters

@@ -45,7 +45,7 @@ public static partial class PresenceGatewayExtensions
     public static WebApplication UsePresenceGateway(this WebApplication app)
     {
         app.UseDialectErrors();
-        app.UseCallerAuthentication();
+        app.UsePresenceAuthentication();
         app.UseRateLimiter(); // after authorization: only authenticated calls count against an app's limit
         app.UseMiddleware<TransientRetry>(); // retries what follows: pnut's update_presence and the endpoint
         app.UseMiddleware<Pnut.UpdatePresence>();

@@ -46,8 +46,21 @@ public sealed class CallerAuthenticationTests(HandlerCountingGatewayFactory fact
         {
             await (await client.GetAsync("/v1/users/me/presence")).AssertOk();
         }
-        // Five calls: the first had its token validated; the framework's middleware was not also added in front.
+        // Five calls: the first had its token validated; the later ones were authorized without asking a handler.
         Assert.Equal(1, factory.HandlerLookups[client.DefaultRequestHeaders.Authorization!.ToString()]);
+    }
+
+    [Fact]
+    public async Task The_framework_authenticates_no_request_by_itself_and_its_authorization_asks_the_caller_evaluator()
+    {
+        // CallerAuthentication establishes the caller between the framework's two middlewares. Should the documented
+        // switch stop suppressing the one-scheme default, every request would be authenticated twice.
+        var schemes = factory.Services.GetRequiredService<IAuthenticationSchemeProvider>();
+        Assert.True(await schemes.GetDefaultAuthenticateSchemeAsync() is null,
+            "a default authenticate scheme is set: Microsoft.AspNetCore.Authentication.SuppressAutoDefaultScheme no longer keeps the one scheme from being the default");
+        Assert.Equal(Microsoft.AspNetCore.Authentication.JwtBearer.JwtBearerDefaults.AuthenticationScheme, (await schemes.GetDefaultChallengeSchemeAsync())?.Name);
+        using var scope = factory.Services.CreateScope();
+        Assert.IsType<Presence.Gateway.Auth.CallerPolicyEvaluator>(scope.ServiceProvider.GetRequiredService<Microsoft.AspNetCore.Authorization.Policy.IPolicyEvaluator>());
     }
 
     [Fact]
