@@ -7,11 +7,13 @@ WORKDIR /src
 COPY global.json Directory.Build.props Directory.Packages.props Orleans.Presence.sln ./
 COPY Grains.Interfaces/Grains.Interfaces.csproj Grains.Interfaces/
 COPY Grains/Grains.csproj Grains/
+COPY Hosting/Hosting.csproj Hosting/
 COPY Silo/Silo.csproj Silo/
 COPY Gateway/Gateway.csproj Gateway/
-RUN dotnet restore Gateway/Gateway.csproj
+RUN dotnet restore Gateway/Gateway.csproj && dotnet restore Silo/Silo.csproj
 COPY Grains.Interfaces/ Grains.Interfaces/
 COPY Grains/ Grains/
+COPY Hosting/ Hosting/
 COPY Silo/ Silo/
 COPY Gateway/ Gateway/
 RUN dotnet publish Silo/Silo.csproj -c Release --no-restore -o /app/silo \

@@ -5,8 +5,9 @@ using Presence.Gateway.Health;
 using Presence.Gateway.Hosting;
 using Presence.Gateway.Pnut;
 using Presence.Gateway.Realtime;
+using Presence.Gateway.Realtime.Direct;
 using Presence.Gateway.RocketChat;
-using Presence.Silo.Hosting;
+using Presence.Hosting;
 
 if (TokenCommand.IsInvocation(args))
 {
@@ -17,6 +18,9 @@ try
 {
     var builder = WebApplication.CreateBuilder(args);
     builder.AddPresenceGateway();
+    // Realtime streams on their own sockets beside Kestrel (Presence:Realtime:DirectStreams, on by default; see
+    // docs/architecture.md): what keeps an idle stream under 4 KB.
+    builder.AddDirectStreams();
 
     var app = builder.Build();
     // Every option validated now, before anything starts: a bad value is one line below, not a failed host's log.

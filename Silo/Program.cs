@@ -1,8 +1,8 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
-using Presence.Silo.Hosting;
-using Presence.Silo.Storage;
+using Presence.Hosting;
+using Presence.Hosting.Storage;
 
 try
 {

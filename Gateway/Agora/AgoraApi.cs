@@ -6,7 +6,6 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Presence.Gateway.Auth;
 using Presence.Grains.Hosting;
-using Presence.Gateway.Errors;
 using Presence.Gateway.Hosting;
 using Presence.Index;
 using Presence.Subscriptions;
@@ -53,7 +52,7 @@ public static class AgoraApi
             {
                 var http = rejected.HttpContext;
                 http.RequestServices.GetRequiredService<PresenceMetrics>().RateLimited(Caller.FromPrincipal(http.User)?.Tenant ?? "");
-                return new ValueTask(AgoraErrors.Instance.WriteAsync(http, StatusCodes.Status429TooManyRequests,
+                return new ValueTask(AgoraDialect.Instance.WriteErrorAsync(http, StatusCodes.Status429TooManyRequests,
                     "This request has reached the call frequency limit of this app; retry later."));
             };
         });
@@ -62,17 +61,14 @@ public static class AgoraApi
 
     public static WebApplication MapAgoraApi(this WebApplication app)
     {
-        var presence = app.MapGroup("/{org_name}/{app_name}/users/{uid}/presence")
-            .RequireAuthorization()
+        var presence = app.MapDialect<AgoraDialect>("/{org_name}/{app_name}/users/{uid}/presence")
             .RequireRateLimiting(RateLimitPolicy)
-            .WithTags("agora")
-            .WithMetadata(new DialectMetadata(AgoraErrors.Instance))
             .WithMetadata(RetriedOnFailover.Instance)
             .AddEndpointFilter(CheckAccess);
-        presence.MapPost("/{resource}/{status}", SetStatus).WithName("AgoraSetStatus");
-        presence.MapPost("", GetStatuses).WithName("AgoraGetStatuses");
-        presence.MapPost("/{expiry}", Subscribe).WithName("AgoraSubscribe");
-        presence.MapDelete("", Unsubscribe).WithName("AgoraUnsubscribe");
+        presence.MapPost("/{resource}/{status}", SetStatus).WithName("AgoraSetStatus").ReadsBody<AgoraDialect>();
+        presence.MapPost("", GetStatuses).WithName("AgoraGetStatuses").ReadsBody<AgoraDialect>();
+        presence.MapPost("/{expiry}", Subscribe).WithName("AgoraSubscribe").ReadsBody<AgoraDialect>();
+        presence.MapDelete("", Unsubscribe).WithName("AgoraUnsubscribe").ReadsBody<AgoraDialect>();
         presence.MapGet("/sublist", ListSubscriptions).WithName("AgoraListSubscriptions");
         return app;
     }
@@ -83,37 +79,29 @@ public static class AgoraApi
         var http = context.HttpContext;
         var caller = Caller.Of(http);
         var tenant = $"{http.Request.RouteValues["org_name"]}/{http.Request.RouteValues["app_name"]}";
-        var uid = http.Request.RouteValues["uid"] as string;
         if (!PresenceKeys.IsValidTenant(tenant))
         {
-            return AgoraFailure.BadRequest("org_name and app_name must be letters, digits, '_', '.' or '-'");
+            return Failure<AgoraDialect>.BadRequest("org_name and app_name must be letters, digits, '_', '.' or '-'");
         }
         if (caller.Tenant != tenant)
         {
-            return new AgoraFailure(StatusCodes.Status403Forbidden, "the token does not belong to this app");
+            return Failure<AgoraDialect>.Forbidden("the token does not belong to this app");
         }
-        if (!PresenceKeys.IsValidId(uid))
-        {
-            return AgoraFailure.BadRequest($"invalid uid: 1-{PresenceKeys.MaxIdLength} letters, digits, '_', '.', ':', '-', '@'");
-        }
-        if (!caller.MayActFor(uid!))
-        {
-            return new AgoraFailure(StatusCodes.Status403Forbidden, "a user token may only act for its own uid");
-        }
-        return await next(context);
+        // Every route acts for the uid: reads of a user's subscriptions as much as its status.
+        return Targets.Write<AgoraDialect>(caller, http.Request.RouteValues["uid"] as string, out _) ?? await next(context);
     }
 
-    public static async Task<Results<AgoraOk<string>, AgoraFailure>> SetStatus(
-        HttpContext http, UserGrains users, IOptions<AgoraOptions> options, IOptions<GatewayHttpOptions> limits, string uid, string resource, string status)
+    public static async Task<Results<AgoraOk<string>, Failure<AgoraDialect>>> SetStatus(
+        HttpContext http, IPresenceGrains users, IOptions<AgoraOptions> options, IOptions<GatewayHttpOptions> limits, string uid, string resource, string status)
     {
         if (!IsValidResource(resource))
         {
-            return AgoraFailure.BadRequest("resource must be {device type}_{resource id}, e.g. android_123 (device types: " + string.Join(", ", DeviceTypes.Order()) + ")");
+            return Failure<AgoraDialect>.BadRequest("resource must be {device type}_{resource id}, e.g. android_123 (device types: " + string.Join(", ", DeviceTypes.Order()) + ")");
         }
         var parsed = PresenceStatus.Parse(status);
         if (!parsed.IsValid)
         {
-            return AgoraFailure.BadRequest(parsed.Error!.Replace("presence", "status", StringComparison.Ordinal));
+            return Failure<AgoraDialect>.BadRequest(parsed.Error!.Replace("presence", "status", StringComparison.Ordinal));
         }
         var (body, failure) = await ReadJson(http, limits.Value.MaxBodyBytes);
         if (failure is not null)
@@ -122,20 +110,20 @@ public static class AgoraApi
         }
         if (body.ValueKind != JsonValueKind.Object || !body.TryGetProperty("ext", out var extElement) || extElement.ValueKind != JsonValueKind.String)
         {
-            return AgoraFailure.BadRequest("the body must be a JSON object with a string field ext");
+            return Failure<AgoraDialect>.BadRequest("the body must be a JSON object with a string field ext");
         }
         var ext = extElement.GetString()!;
         if (Encoding.UTF8.GetByteCount(ext) > MaxExtBytes)
         {
-            return AgoraFailure.BadRequest($"ext is limited to {MaxExtBytes} bytes (UTF-8), got {Encoding.UTF8.GetByteCount(ext)}");
+            return Failure<AgoraDialect>.BadRequest($"ext is limited to {MaxExtBytes} bytes (UTF-8), got {Encoding.UTF8.GetByteCount(ext)}");
         }
         var caller = Caller.Of(http);
-        var profile = uid == caller.UserId ? caller.Profile : null;
-        await users.For(caller.Tenant, uid).SetDevice(new DeviceUpdate(resource, parsed.Status, ext, options.Value.DeviceTtl, profile), http.RequestAborted);
+        var target = Targets.Of(caller, uid); // checked by CheckAccess
+        await users.User(caller.Tenant, target.UserId).SetDevice(new DeviceUpdate(resource, parsed.Status, ext, options.Value.DeviceTtl, target.Profile), http.RequestAborted);
         return new AgoraOk<string>("ok");
     }
 
-    public static async Task<Results<AgoraOk<AgoraPresence[]>, AgoraFailure>> GetStatuses(HttpContext http, IGrainFactory grains, IOptions<GatewayHttpOptions> limits)
+    public static async Task<Results<AgoraOk<AgoraPresence[]>, Failure<AgoraDialect>>> GetStatuses(HttpContext http, IGrainFactory grains, IOptions<GatewayHttpOptions> limits)
     {
         var (usernames, failure) = await ReadUsernames(http, limits.Value.MaxBodyBytes, "usernames");
         if (failure is not null)
@@ -147,12 +135,12 @@ public static class AgoraApi
         return new AgoraOk<AgoraPresence[]>([.. details.Select(d => ToAgora(d, expiry: null))]);
     }
 
-    public static async Task<Results<AgoraOk<AgoraPresence[]>, AgoraFailure>> Subscribe(
+    public static async Task<Results<AgoraOk<AgoraPresence[]>, Failure<AgoraDialect>>> Subscribe(
         HttpContext http, IGrainFactory grains, IOptions<GatewayHttpOptions> limits, string uid, string expiry)
     {
         if (!int.TryParse(expiry, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) || seconds < 1 || seconds > MaxExpirySeconds)
         {
-            return AgoraFailure.BadRequest($"expiry must be a whole number of seconds from 1 to {MaxExpirySeconds}");
+            return Failure<AgoraDialect>.BadRequest($"expiry must be a whole number of seconds from 1 to {MaxExpirySeconds}");
         }
         var (usernames, failure) = await ReadUsernames(http, limits.Value.MaxBodyBytes, "usernames");
         if (failure is not null)
@@ -163,14 +151,14 @@ public static class AgoraApi
         var result = await Subscriptions(grains, caller, uid).Subscribe(usernames!, TimeSpan.FromSeconds(seconds), http.RequestAborted);
         if (result.Expiry is not { } until)
         {
-            return AgoraFailure.BadRequest($"a user can subscribe to at most {result.Limit} users (has {result.Total})");
+            return Failure<AgoraDialect>.BadRequest($"a user can subscribe to at most {result.Limit} users (has {result.Total})");
         }
         var details = await grains.GetGrain<IPresenceDirectoryGrain>(caller.Tenant).GetDetails(usernames!, http.RequestAborted);
         var expiryText = until.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
         return new AgoraOk<AgoraPresence[]>([.. details.Select(d => ToAgora(d, expiryText))]);
     }
 
-    public static async Task<Results<AgoraOk<string>, AgoraFailure>> Unsubscribe(HttpContext http, IGrainFactory grains, IOptions<GatewayHttpOptions> limits, string uid)
+    public static async Task<Results<AgoraOk<string>, Failure<AgoraDialect>>> Unsubscribe(HttpContext http, IGrainFactory grains, IOptions<GatewayHttpOptions> limits, string uid)
     {
         var (users, failure) = await ReadUsernames(http, limits.Value.MaxBodyBytes, "users");
         if (failure is not null)
@@ -181,15 +169,15 @@ public static class AgoraApi
         return new AgoraOk<string>("ok");
     }
 
-    public static async Task<Results<AgoraOk<AgoraSubscriptionList>, AgoraFailure>> ListSubscriptions(HttpContext http, IGrainFactory grains, string uid)
+    public static async Task<Results<AgoraOk<AgoraSubscriptionList>, Failure<AgoraDialect>>> ListSubscriptions(HttpContext http, IGrainFactory grains, string uid)
     {
         if (!TryPositive(http.Request.Query["pageNum"], int.MaxValue, out var pageNum))
         {
-            return AgoraFailure.BadRequest("pageNum must be a whole number from 1");
+            return Failure<AgoraDialect>.BadRequest("pageNum must be a whole number from 1");
         }
         if (!TryPositive(http.Request.Query["pageSize"], MaxPageSize, out var pageSize))
         {
-            return AgoraFailure.BadRequest($"pageSize must be a whole number from 1 to {MaxPageSize}");
+            return Failure<AgoraDialect>.BadRequest($"pageSize must be a whole number from 1 to {MaxPageSize}");
         }
         var skip = (long)(pageNum - 1) * pageSize;
         var page = await Subscriptions(grains, Caller.Of(http), uid).List((int)Math.Min(skip, int.MaxValue), pageSize, http.RequestAborted);
@@ -239,7 +227,7 @@ public static class AgoraApi
     }
 
     /// <summary>A list of user ids: a bare JSON array, or an object with the array under <paramref name="field"/>.</summary>
-    private static async Task<(string[]? Ids, AgoraFailure? Failure)> ReadUsernames(HttpContext http, int maxBytes, string field)
+    private static async Task<(string[]? Ids, Failure<AgoraDialect>? Failure)> ReadUsernames(HttpContext http, int maxBytes, string field)
     {
         var (body, failure) = await ReadJson(http, maxBytes);
         if (failure is not null)
@@ -251,11 +239,11 @@ public static class AgoraApi
             : default;
         if (array.ValueKind != JsonValueKind.Array)
         {
-            return (null, AgoraFailure.BadRequest($"the body must be {{\"{field}\": [\"user1\", ...]}} or a JSON array of user ids"));
+            return (null, Failure<AgoraDialect>.BadRequest($"the body must be {{\"{field}\": [\"user1\", ...]}} or a JSON array of user ids"));
         }
         if (array.GetArrayLength() is 0 or > MaxUsernames)
         {
-            return (null, AgoraFailure.BadRequest($"{field} must list 1 to {MaxUsernames} users, got {array.GetArrayLength()}"));
+            return (null, Failure<AgoraDialect>.BadRequest($"{field} must list 1 to {MaxUsernames} users, got {array.GetArrayLength()}"));
         }
         var ids = new string[array.GetArrayLength()];
         var i = 0;
@@ -263,72 +251,15 @@ public static class AgoraApi
         {
             if (item.ValueKind != JsonValueKind.String || !PresenceKeys.IsValidId(item.GetString()))
             {
-                return (null, AgoraFailure.BadRequest($"{field}[{i}] is not a valid user id"));
+                return (null, Failure<AgoraDialect>.BadRequest($"{field}[{i}] is not a valid user id"));
             }
             ids[i++] = item.GetString()!;
         }
         return (ids, null);
     }
 
-    private static readonly object ParsedBodyKey = new();
-
-    /// <summary>The JSON body, read once: a retried handler gets the same result again.</summary>
-    private static Task<(JsonElement Body, AgoraFailure? Failure)> ReadJson(HttpContext http, int maxBytes)
-        => BoundedBody.ParseOnceAsync(http.Request, ParsedBodyKey, maxBytes, http.RequestAborted, ReadJsonOnce);
-
-    private static async Task<(JsonElement Body, AgoraFailure? Failure)> ReadJsonOnce(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
-    {
-        byte[]? bytes;
-        try
-        {
-            bytes = await BoundedBody.ReadAsync(request, maxBytes, cancellationToken);
-        }
-        catch (EndOfStreamException)
-        {
-            return (default, AgoraFailure.BadRequest("request body is shorter than its Content-Length"));
-        }
-        if (bytes is null)
-        {
-            return (default, new AgoraFailure(StatusCodes.Status413PayloadTooLarge, $"request body too large: at most {maxBytes} bytes"));
-        }
-        if (bytes.Length == 0)
-        {
-            return (default, AgoraFailure.BadRequest("a JSON body is required"));
-        }
-        try
-        {
-            using var document = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 16 });
-            EnsureStringsDecode(document.RootElement);
-            return (document.RootElement.Clone(), null);
-        }
-        catch (Exception error) when (error is JsonException or InvalidOperationException)
-        {
-            return (default, AgoraFailure.BadRequest("malformed JSON body"));
-        }
-    }
-
-    /// <summary>Throws InvalidOperationException for a string that is not valid text (a lone surrogate escape).</summary>
-    private static void EnsureStringsDecode(JsonElement element)
-    {
-        switch (element.ValueKind)
-        {
-            case JsonValueKind.String:
-                _ = element.GetString();
-                break;
-            case JsonValueKind.Array:
-                foreach (var item in element.EnumerateArray())
-                {
-                    EnsureStringsDecode(item);
-                }
-                break;
-            case JsonValueKind.Object:
-                foreach (var property in element.EnumerateObject())
-                {
-                    EnsureStringsDecode(property.Value);
-                }
-                break;
-        }
-    }
+    private static Task<(JsonElement Json, Failure<AgoraDialect>? Failure)> ReadJson(HttpContext http, int maxBytes)
+        => RequestBody.ReadJsonAsync<AgoraDialect>(http, maxBytes);
 
     private static bool TryPositive(Microsoft.Extensions.Primitives.StringValues raw, int max, out int value)
     {
@@ -337,5 +268,5 @@ public static class AgoraApi
     }
 
     private static IPresenceSubscriptionsGrain Subscriptions(IGrainFactory grains, Caller caller, string uid)
-        => grains.GetGrain<IPresenceSubscriptionsGrain>(PresenceKeys.Of(caller.Tenant, uid));
+        => grains.GetGrain<IPresenceSubscriptionsGrain>(PresenceKeys.Of(caller.Tenant, Targets.Of(caller, uid).UserId));
 }

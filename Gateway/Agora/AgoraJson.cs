@@ -1,5 +1,3 @@
-using System.Text.Encodings.Web;
-using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace Presence.Gateway.Agora;
@@ -32,8 +30,4 @@ public sealed record AgoraError(
 [JsonSerializable(typeof(AgoraResult<AgoraPresence[]>))]
 [JsonSerializable(typeof(AgoraResult<AgoraSubscriptionList>))]
 [JsonSerializable(typeof(AgoraError))]
-public sealed partial class AgoraJsonContext : JsonSerializerContext
-{
-    // Lazy: the generated Default is initialised in another part of this class, in no guaranteed order.
-    public static AgoraJsonContext Web => field ??= new(new JsonSerializerOptions(Default.Options) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
-}
+public sealed partial class AgoraJsonContext : JsonSerializerContext;

@@ -1,45 +1,30 @@
 using System.Reflection;
+using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.Metadata;
-using Presence.Gateway.Errors;
-using Presence.Gateway.Hosting;
 
 namespace Presence.Gateway.Agora;
 
-/// <summary>A 200 in Agora's envelope.</summary>
-public sealed class AgoraOk<T>(T result) : IResult, IEndpointMetadataProvider
-{
-    public Task ExecuteAsync(HttpContext httpContext)
-        => JsonResponse.WriteAsync(httpContext, StatusCodes.Status200OK, new AgoraResult<T>(result), AgoraJsonContext.Web);
-
-    public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder)
-        => builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(AgoraResult<T>), ["application/json"]));
-}
-
-/// <summary>A failure in Agora's error format.</summary>
-public sealed class AgoraFailure(int statusCode, string message) : IResult, IEndpointMetadataProvider
-{
-    public static AgoraFailure BadRequest(string message) => new(StatusCodes.Status400BadRequest, message);
-
-    public Task ExecuteAsync(HttpContext httpContext) => AgoraErrors.Instance.WriteAsync(httpContext, statusCode, message);
-
-    public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder)
-    {
-        foreach (var status in new[] { 400, 401, 403, 413, 429 })
-        {
-            builder.Metadata.Add(new ProducesResponseTypeMetadata(status, typeof(AgoraError), ["application/json"]));
-        }
-    }
-}
-
 /// <summary>
-/// Agora's error body: <c>{"error","exception","timestamp","duration","error_description"}</c>, with the error
-/// codes and exception names Agora's own server uses for each status.
+/// The Agora Chat dialect: results as <c>{"result": ...}</c>, errors as
+/// <c>{"error","exception","timestamp","duration","error_description"}</c> with the error codes and exception names
+/// Agora's own server uses for each status. Every route acts for a user of an app (403 otherwise) and counts against
+/// the app's call limit (429).
 /// </summary>
-public sealed class AgoraErrors : IDialectErrors
+public sealed class AgoraDialect : Dialect, IDialect<AgoraDialect>
 {
-    public static readonly AgoraErrors Instance = new();
+    public static AgoraDialect Instance { get; } = new();
 
-    public Task WriteAsync(HttpContext context, int statusCode, string message)
+    private readonly AgoraJsonContext _json = new(Options(AgoraJsonContext.Default));
+
+    public override string Name => "agora";
+
+    public override IReadOnlyList<int> Statuses => [.. base.Statuses, StatusCodes.Status403Forbidden, StatusCodes.Status429TooManyRequests];
+
+    public override Type ErrorBody => typeof(AgoraError);
+
+    public override JsonSerializerContext JsonFor(HttpContext context) => _json;
+
+    public override Task WriteErrorAsync(HttpContext context, int statusCode, string message)
     {
         var (error, exception) = statusCode switch
         {
@@ -52,6 +37,16 @@ public sealed class AgoraErrors : IDialectErrors
             _ => ("internal_server_error", "EasemobInternalServerErrorException"),
         };
         var time = context.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow();
-        return JsonResponse.WriteAsync(context, statusCode, new AgoraError(error, exception, time.ToUnixTimeMilliseconds(), 0, message), AgoraJsonContext.Web);
+        return WriteAsync(context, statusCode, new AgoraError(error, exception, time.ToUnixTimeMilliseconds(), 0, message));
     }
+}
+
+/// <summary>A 200 in Agora's envelope.</summary>
+public sealed class AgoraOk<T>(T result) : IResult, IEndpointMetadataProvider
+{
+    public Task ExecuteAsync(HttpContext httpContext)
+        => AgoraDialect.Instance.WriteAsync(httpContext, StatusCodes.Status200OK, new AgoraResult<T>(result));
+
+    public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder)
+        => builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(AgoraResult<T>), ["application/json"]));
 }

@@ -83,9 +83,6 @@ public sealed record Caller(string Tenant, string UserId, bool IsAdmin, UserProf
         context.Items[ItemKey] = caller;
     }
 
-    /// <summary>Resolves a route's user id: "me" is the caller.</summary>
-    public string Resolve(string userId) => userId == "me" ? UserId : userId;
-
     /// <summary>May this caller act for <paramref name="userId"/>: itself, or anyone of its tenant with an admin token.</summary>
     public bool MayActFor(string userId) => userId == UserId || IsAdmin;
 }

@@ -3,7 +3,6 @@ using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
-using Presence.Gateway.Errors;
 
 namespace Presence.Gateway.Auth;
 
@@ -103,12 +102,12 @@ public static class PresenceAuthExtensions
                     var message = ChallengeMessage(context);
                     var dialects = context.HttpContext.RequestServices.GetRequiredService<DialectRegistry>();
                     context.Response.Headers.WWWAuthenticate = "Bearer";
-                    await dialects.For(context.HttpContext).WriteAsync(context.HttpContext, StatusCodes.Status401Unauthorized, message);
+                    await dialects.For(context.HttpContext).WriteErrorAsync(context.HttpContext, StatusCodes.Status401Unauthorized, message);
                 },
                 OnForbidden = context =>
                 {
                     var dialects = context.HttpContext.RequestServices.GetRequiredService<DialectRegistry>();
-                    return dialects.For(context.HttpContext).WriteAsync(context.HttpContext, StatusCodes.Status403Forbidden, "forbidden");
+                    return dialects.For(context.HttpContext).WriteErrorAsync(context.HttpContext, StatusCodes.Status403Forbidden, "forbidden");
                 },
             };
         });

@@ -7,7 +7,6 @@ using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.Extensions.Options;
 using Orleans.Dashboard;
 using Presence.Gateway.Auth;
-using Presence.Gateway.Errors;
 
 namespace Presence.Gateway.Hosting;
 
@@ -77,7 +76,7 @@ public static class DashboardAccess
         {
             return app;
         }
-        app.Services.GetRequiredService<DialectRegistry>().Add(Path, PlainErrors.Instance);
+        app.Services.GetRequiredService<DialectRegistry>().Add(Path, PlainDialect.Instance);
         app.MapOrleansDashboard(Path)
             .RequireAuthorization(policy => policy.AddAuthenticationSchemes(Scheme).RequireRole(DashboardAuthenticationHandler.OperatorRole))
             .ExcludeFromDescription();
@@ -151,9 +150,9 @@ public sealed class DashboardAuthenticationHandler(
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         Response.Headers.WWWAuthenticate = "Basic realm=\"Orleans.Presence dashboard\", charset=\"UTF-8\"";
-        await PlainErrors.Instance.WriteAsync(Context, StatusCodes.Status401Unauthorized, "the dashboard needs the configured credential or an operator's admin token");
+        await PlainDialect.Instance.WriteErrorAsync(Context, StatusCodes.Status401Unauthorized, "the dashboard needs the configured credential or an operator's admin token");
     }
 
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties)
-        => PlainErrors.Instance.WriteAsync(Context, StatusCodes.Status403Forbidden, "the dashboard needs an admin token of the operators' tenant");
+        => PlainDialect.Instance.WriteErrorAsync(Context, StatusCodes.Status403Forbidden, "the dashboard needs an admin token of the operators' tenant");
 }

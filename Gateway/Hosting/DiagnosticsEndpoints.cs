@@ -1,6 +1,5 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Presence.Gateway.Auth;
-using Presence.Gateway.Errors;
 
 namespace Presence.Gateway.Hosting;
 
@@ -22,7 +21,7 @@ public static class DiagnosticsEndpoints
             .RequireAuthorization()
             .WithTags("operations")
             .WithName("CollectGarbage")
-            .WithMetadata(new DialectMetadata(PlainErrors.Instance));
+            .WithMetadata(new DialectMetadata(PlainDialect.Instance));
         return app;
     }
 

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using OpenTelemetry.Metrics;
 using Presence.Grains.Hosting;
-using Presence.Silo.Hosting;
+using Presence.Hosting;
 
 namespace Presence.Gateway.Hosting;
 

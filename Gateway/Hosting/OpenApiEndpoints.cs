@@ -13,7 +13,7 @@ public static class OpenApiEndpoints
         builder.Services.AddOpenApi(options => options.AddDocumentTransformer((document, _, _) =>
         {
             document.Info.Title = "Orleans.Presence";
-            document.Info.Description = "User presence in the pnut.io, Agora Chat and Rocket.Chat dialects.";
+            document.Info.Description = "User presence in the pnut.io, Agora Chat and Rocket.Chat dialects, and realtime events in Stream's shape. Every route documents the failures it can answer with, in its dialect's error format.";
             return Task.CompletedTask;
         }));
         return builder;

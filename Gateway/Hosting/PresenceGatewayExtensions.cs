@@ -1,10 +1,9 @@
 using Presence.Gateway.Agora;
 using Presence.Gateway.Auth;
-using Presence.Gateway.Errors;
 using Presence.Gateway.Health;
 using Presence.Gateway.Realtime;
 using Presence.Gateway.RocketChat;
-using Presence.Silo.Hosting;
+using Presence.Hosting;
 
 namespace Presence.Gateway.Hosting;
 
@@ -17,15 +16,7 @@ public static partial class PresenceGatewayExtensions
     /// </summary>
     public static WebApplicationBuilder AddPresenceGateway(this WebApplicationBuilder builder)
     {
-        var cluster = PresenceClusterOptions.From(builder.Configuration);
-        if (cluster.UsesPostgres)
-        {
-            builder.UseOrleansClient(client => client.AddPresenceClient(cluster));
-        }
-        else
-        {
-            builder.UseOrleans(silo => silo.AddPresenceSilo(builder.Configuration));
-        }
+        builder.AddPresenceCluster();
         builder.AddPresenceAuth();
         builder.AddAgora();
         builder.AddRocketChat();
@@ -37,7 +28,6 @@ public static partial class PresenceGatewayExtensions
             .Validate(o => o.MaxBodyBytes > 0, $"{GatewayHttpOptions.Section}:MaxBodyBytes must be positive.")
             .ValidateOnStart();
         builder.Services.AddSingleton<DialectRegistry>();
-        builder.Services.AddSingleton<UserGrains>();
         builder.Services.AddHealthChecks().AddCheck<ClusterHealthCheck>("cluster", tags: [HealthEndpoints.ReadyTag]);
         return builder;
     }

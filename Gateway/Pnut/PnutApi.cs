@@ -3,7 +3,6 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Presence.Channels;
 using Presence.Gateway.Auth;
-using Presence.Gateway.Errors;
 using Presence.Gateway.Hosting;
 using Presence.Gateway.Realtime;
 using Presence.Index;
@@ -13,30 +12,28 @@ namespace Presence.Gateway.Pnut;
 
 /// <summary>
 /// The pnut.io presence API: global presence (<c>/v1</c>, and <c>/v0</c> for the three global routes), channel
-/// presence and channel membership. Each handler parses and validates, makes one grain call and maps back.
+/// presence and channel membership. Each handler parses and validates, calls the grains and maps back.
 /// </summary>
 public static class PnutApi
 {
     public static WebApplication MapPnutApi(this WebApplication app)
     {
-        var dialects = app.Services.GetRequiredService<DialectRegistry>();
-        dialects.Add("/v1", PnutErrors.Instance);
-        dialects.Add("/v0", PnutErrors.Instance);
-
         // The hot handlers get their singletons here rather than as parameters: a service parameter is resolved from
-        // the request's service scope, and creating that scope (with its dictionary) was a tenth of a read's allocations.
-        var users = app.Services.GetRequiredService<UserGrains>();
+        // the request's service scope, which is then created (with its dictionary) for the request.
+        var users = app.Services.GetRequiredService<IPresenceGrains>();
         var limits = app.Services.GetRequiredService<IOptions<GatewayHttpOptions>>();
-        Func<HttpContext, string, Task<Results<PnutOk<PnutUserPresence>, PnutError>>> get = (http, user_id) => GetUserPresence(http, users, user_id);
-        Func<HttpContext, string, Task<Results<PnutOk<PnutUserPresence>, PnutError>>> put = (http, user_id) => PutUserPresence(http, users, limits, user_id);
+        Func<HttpContext, string, Task<Results<PnutOk<PnutUserPresence>, Failure<PnutDialect>>>> get = (http, user_id) => GetUserPresence(http, users, user_id);
+        Func<HttpContext, string, Task<Results<PnutOk<PnutUserPresence>, Failure<PnutDialect>>>> put = (http, user_id) => PutUserPresence(http, users, limits, user_id);
 
         var v1 = Group(app, "/v1");
         MapGlobal(v1, "", get, put);
         v1.MapGet("/presence/{user_id}", get).WithName("GetUserPresenceAlias");
         v1.MapGet("/channels/{channel_id}/presence", ListChannelPresence).WithName("ListChannelPresence");
         v1.MapGet("/users/{user_id}/presence/channels/{channel_id}", GetChannelPresence).WithName("GetChannelPresence");
-        v1.MapPut("/users/{user_id}/presence/channels/{channel_id}", PutChannelPresence).WithName("PutChannelPresence");
-        v1.MapPut("/channels/{channel_id}/subscribe", Subscribe).WithName("SubscribeChannel");
+        v1.MapPut("/users/{user_id}/presence/channels/{channel_id}", PutChannelPresence).WithName("PutChannelPresence")
+            .ReadsBody<PnutDialect>().Refuses<PnutDialect>(StatusCodes.Status403Forbidden); // another user's; a full channel
+        v1.MapPut("/channels/{channel_id}/subscribe", Subscribe).WithName("SubscribeChannel")
+            .Refuses<PnutDialect>(StatusCodes.Status403Forbidden); // a full channel
         v1.MapDelete("/channels/{channel_id}/subscribe", Unsubscribe).WithName("UnsubscribeChannel");
         v1.MapGet("/channels/{channel_id}/subscribers", ListSubscribers).WithName("ListChannelSubscribers");
 
@@ -46,10 +43,7 @@ public static class PnutApi
         return app;
     }
 
-    private static RouteGroupBuilder Group(WebApplication app, string prefix) => app.MapGroup(prefix)
-        .RequireAuthorization()
-        .WithTags("pnut")
-        .WithMetadata(new DialectMetadata(PnutErrors.Instance))
+    private static RouteGroupBuilder Group(WebApplication app, string prefix) => app.MapDialect<PnutDialect>(prefix)
         .WithMetadata(RetriedOnFailover.Instance, AppliesUpdatePresence.Instance);
 
     private static void MapGlobal(RouteGroupBuilder group, string suffix, Delegate get, Delegate put)
@@ -57,10 +51,11 @@ public static class PnutApi
         group.MapGet("/presence", ListOnline).WithName("ListOnline" + suffix);
         group.MapGet("/users/{user_id}/presence", get).WithName("GetUserPresence" + suffix);
         group.MapPut("/users/{user_id}/presence", put).WithName("PutUserPresence" + suffix)
+            .ReadsBody<PnutDialect>().Refuses<PnutDialect>(StatusCodes.Status403Forbidden) // another user's
             .WithMetadata(HandlesUpdatePresence.Instance);
     }
 
-    public static async Task<Results<PnutOk<PnutUserPresence[]>, PnutError>> ListOnline(HttpContext http, IGrainFactory grains)
+    public static async Task<Results<PnutOk<PnutUserPresence[]>, Failure<PnutDialect>>> ListOnline(HttpContext http, IGrainFactory grains)
     {
         var caller = Caller.Of(http);
         if (PnutPaging.TryRead(http.Request, out var count, out var before) is { } error)
@@ -79,44 +74,40 @@ public static class PnutApi
         };
     }
 
-    public static async Task<Results<PnutOk<PnutUserPresence>, PnutError>> GetUserPresence(HttpContext http, UserGrains users, string user_id)
+    public static async Task<Results<PnutOk<PnutUserPresence>, Failure<PnutDialect>>> GetUserPresence(HttpContext http, IPresenceGrains users, string user_id)
     {
         var caller = Caller.Of(http);
-        if (UserTarget(caller, user_id, out var userId) is { } error)
+        if (Targets.Read<PnutDialect>(caller, user_id, out var target) is { } error)
         {
             return error;
         }
-        var presence = await users.Get(caller.Tenant, userId, own: userId == caller.UserId, http.RequestAborted);
+        var presence = await users.Get(caller.Tenant, target.UserId, target.Own, http.RequestAborted);
         return new PnutOk<PnutUserPresence>(presence.ToPnut());
     }
 
-    public static async Task<Results<PnutOk<PnutUserPresence>, PnutError>> PutUserPresence(
-        HttpContext http, UserGrains users, IOptions<GatewayHttpOptions> limits, string user_id)
+    public static async Task<Results<PnutOk<PnutUserPresence>, Failure<PnutDialect>>> PutUserPresence(
+        HttpContext http, IPresenceGrains users, IOptions<GatewayHttpOptions> limits, string user_id)
     {
         var caller = Caller.Of(http);
-        if (UserTarget(caller, user_id, out var userId) is { } error)
+        if (Targets.Write<PnutDialect>(caller, user_id, out var target) is { } error)
         {
             return error;
         }
-        if (!caller.MayActFor(userId))
-        {
-            return PnutError.Forbidden("you may only update your own presence");
-        }
-        var (parameters, bodyError) = await PnutParameters.ReadAsync(http.Request, limits.Value.MaxBodyBytes, http.RequestAborted);
+        var (parameters, bodyError) = await PnutParameters.ReadAsync(http, limits.Value.MaxBodyBytes);
         if (bodyError is not null)
         {
             return bodyError;
         }
         if (!parameters!.TryGet("presence", out var raw, out var paramError) || !parameters.TryGetFlag("invisible", out var invisible, out paramError))
         {
-            return PnutError.BadRequest(paramError!);
+            return Failure<PnutDialect>.BadRequest(paramError!);
         }
         var status = PresenceStatus.Parse(raw);
         if (!status.IsValid)
         {
-            return PnutError.BadRequest(status.Error!);
+            return Failure<PnutDialect>.BadRequest(status.Error!);
         }
-        var user = users.For(caller.Tenant, userId);
+        var user = users.User(caller.Tenant, target.UserId);
         UserPresence? presence = null;
         if (invisible is { } flag)
         {
@@ -128,20 +119,19 @@ public static class PnutApi
             }
         }
         // pnut: update_presence on this call overrides it, and the update does not happen twice.
-        if (await UpdatePresence.Apply(http, users) is { } updated && userId == caller.UserId)
+        if (await UpdatePresence.Apply(http, users) is { } updated && target.Own)
         {
             return new PnutOk<PnutUserPresence>(updated.ToPnut());
         }
-        var profile = userId == caller.UserId ? caller.Profile : null;
-        presence = await user.Update(new PresenceUpdate(PresenceSources.Api, status.Status, null, profile), http.RequestAborted);
+        presence = await user.Update(new PresenceUpdate(PresenceSources.Api, status.Status, null, target.Profile), http.RequestAborted);
         return new PnutOk<PnutUserPresence>(presence.ToPnut());
     }
 
-    public static async Task<Results<PnutOk<PnutUserPresence[]>, PnutError>> ListChannelPresence(
+    public static async Task<Results<PnutOk<PnutUserPresence[]>, Failure<PnutDialect>>> ListChannelPresence(
         HttpContext http, IGrainFactory grains, ChannelTypes channelTypes, string channel_id)
     {
         var caller = Caller.Of(http);
-        if (ChannelTarget(channel_id) is { } error)
+        if (Targets.Channel<PnutDialect>(channel_id) is { } error)
         {
             return error;
         }
@@ -161,67 +151,62 @@ public static class PnutApi
         return PagedMembers(page, includePresence: true);
     }
 
-    public static async Task<Results<PnutOk<PnutUserPresence>, PnutError>> GetChannelPresence(
+    public static async Task<Results<PnutOk<PnutUserPresence>, Failure<PnutDialect>>> GetChannelPresence(
         HttpContext http, IGrainFactory grains, ChannelTypes channelTypes, string user_id, string channel_id)
     {
         var caller = Caller.Of(http);
-        if ((UserTarget(caller, user_id, out var userId) ?? ChannelTarget(channel_id)) is { } error)
+        if ((Targets.Read<PnutDialect>(caller, user_id, out var target) ?? Targets.Channel<PnutDialect>(channel_id)) is { } error)
         {
             return error;
         }
         if (!channelTypes.IsEnabled(channel_id))
         {
-            return new PnutOk<PnutUserPresence>(new ChannelMember(userId, UserProfile.Empty, PresenceStatus.Offline, null, false).ToPnut());
+            return new PnutOk<PnutUserPresence>(new ChannelMember(target.UserId, UserProfile.Empty, PresenceStatus.Offline, null, false).ToPnut());
         }
-        var member = await Channel(grains, caller, channel_id).GetMember(userId, own: userId == caller.UserId, http.RequestAborted);
+        var member = await Channel(grains, caller, channel_id).GetMember(target.UserId, target.Own, http.RequestAborted);
         return new PnutOk<PnutUserPresence>(member.ToPnut());
     }
 
-    public static async Task<Results<PnutOk<PnutUserPresence>, PnutError>> PutChannelPresence(
-        HttpContext http, UserGrains users, IOptions<GatewayHttpOptions> limits, ChannelTypes channelTypes, string user_id, string channel_id)
+    public static async Task<Results<PnutOk<PnutUserPresence>, Failure<PnutDialect>>> PutChannelPresence(
+        HttpContext http, IPresenceGrains users, IOptions<GatewayHttpOptions> limits, ChannelTypes channelTypes, string user_id, string channel_id)
     {
         var caller = Caller.Of(http);
-        if ((UserTarget(caller, user_id, out var userId) ?? ChannelTarget(channel_id)) is { } error)
+        if ((Targets.Write<PnutDialect>(caller, user_id, out var target) ?? Targets.Channel<PnutDialect>(channel_id)) is { } error)
         {
             return error;
         }
-        if (!caller.MayActFor(userId))
-        {
-            return PnutError.Forbidden("you may only update your own presence");
-        }
         if (!channelTypes.IsEnabled(channel_id))
         {
-            return PnutError.BadRequest($"presence is disabled for channels of type '{ChannelTypes.TypeOf(channel_id)}'");
+            return Failure<PnutDialect>.BadRequest($"presence is disabled for channels of type '{ChannelTypes.TypeOf(channel_id)}'");
         }
-        var (parameters, bodyError) = await PnutParameters.ReadAsync(http.Request, limits.Value.MaxBodyBytes, http.RequestAborted);
+        var (parameters, bodyError) = await PnutParameters.ReadAsync(http, limits.Value.MaxBodyBytes);
         if (bodyError is not null)
         {
             return bodyError;
         }
         if (!parameters!.TryGet("presence", out var raw, out var paramError) || !parameters.TryGet("expiration", out var expiration, out paramError))
         {
-            return PnutError.BadRequest(paramError!);
+            return Failure<PnutDialect>.BadRequest(paramError!);
         }
         var status = PresenceStatus.Parse(raw);
         if (!status.IsValid)
         {
-            return PnutError.BadRequest(status.Error!);
+            return Failure<PnutDialect>.BadRequest(status.Error!);
         }
         if (!TryParseExpiration(expiration, out var expiresAt))
         {
-            return PnutError.BadRequest("expiration must be a unix timestamp in whole seconds");
+            return Failure<PnutDialect>.BadRequest("expiration must be a unix timestamp in whole seconds");
         }
-        var profile = userId == caller.UserId ? caller.Profile : null;
         // Through the user: it hides the channel presence while the user is invisible.
-        var member = await users.For(caller.Tenant, userId)
-            .SetChannelPresence(channel_id, new ChannelPresenceUpdate(userId, status.Status, expiresAt, profile), http.RequestAborted);
+        var member = await users.User(caller.Tenant, target.UserId)
+            .SetChannelPresence(channel_id, new ChannelPresenceUpdate(target.UserId, status.Status, expiresAt, target.Profile), http.RequestAborted);
         return new PnutOk<PnutUserPresence>(member.ToPnut());
     }
 
-    public static async Task<Results<PnutOk<PnutChannel>, PnutError>> Subscribe(HttpContext http, IGrainFactory grains, string channel_id)
+    public static async Task<Results<PnutOk<PnutChannel>, Failure<PnutDialect>>> Subscribe(HttpContext http, IGrainFactory grains, string channel_id)
     {
         var caller = Caller.Of(http);
-        if (ChannelTarget(channel_id) is { } error)
+        if (Targets.Channel<PnutDialect>(channel_id) is { } error)
         {
             return error;
         }
@@ -229,10 +214,10 @@ public static class PnutApi
         return new PnutOk<PnutChannel>(channel.ToPnut());
     }
 
-    public static async Task<Results<PnutOk<PnutChannel>, PnutError>> Unsubscribe(HttpContext http, IGrainFactory grains, string channel_id)
+    public static async Task<Results<PnutOk<PnutChannel>, Failure<PnutDialect>>> Unsubscribe(HttpContext http, IGrainFactory grains, string channel_id)
     {
         var caller = Caller.Of(http);
-        if (ChannelTarget(channel_id) is { } error)
+        if (Targets.Channel<PnutDialect>(channel_id) is { } error)
         {
             return error;
         }
@@ -240,11 +225,11 @@ public static class PnutApi
         return new PnutOk<PnutChannel>(channel.ToPnut());
     }
 
-    public static async Task<Results<PnutOk<PnutUserPresence[]>, PnutError>> ListSubscribers(
+    public static async Task<Results<PnutOk<PnutUserPresence[]>, Failure<PnutDialect>>> ListSubscribers(
         HttpContext http, IGrainFactory grains, ChannelTypes channelTypes, string channel_id)
     {
         var caller = Caller.Of(http);
-        if (ChannelTarget(channel_id) is { } error)
+        if (Targets.Channel<PnutDialect>(channel_id) is { } error)
         {
             return error;
         }
@@ -267,20 +252,6 @@ public static class PnutApi
         More = page.More,
         MinId = page.More ? PnutPaging.Encode(page.Members[^1].UserId) : null,
     };
-
-    private static PnutError? UserTarget(Caller caller, string routeUserId, out string userId)
-    {
-        userId = caller.Resolve(routeUserId);
-        if (routeUserId.StartsWith('@'))
-        {
-            return PnutError.BadRequest("user ids only: @username lookups are not supported");
-        }
-        return PresenceKeys.IsValidId(userId) ? null
-            : PnutError.BadRequest($"invalid user id: 1-{PresenceKeys.MaxIdLength} letters, digits, '_', '.', ':', '-', '@'");
-    }
-
-    private static PnutError? ChannelTarget(string channelId) => PresenceKeys.IsValidId(channelId, PresenceKeys.MaxChannelIdLength) ? null
-        : PnutError.BadRequest($"invalid channel id: 1-{PresenceKeys.MaxChannelIdLength} letters, digits, '_', '.', ':', '-', '@'");
 
     /// <summary>Unix seconds; absent means the default expiry. Far-future values are clamped by the channel grain.</summary>
     private static bool TryParseExpiration(string? raw, out DateTimeOffset? expiresAt)

@@ -1,5 +1,3 @@
-using System.Text.Encodings.Web;
-using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace Presence.Gateway.Pnut;
@@ -40,12 +38,4 @@ public sealed record PnutChannelCounts(int Subscribers);
 [JsonSerializable(typeof(PnutEnvelope<PnutUserPresence[]>))]
 [JsonSerializable(typeof(PnutEnvelope<PnutChannel>))]
 [JsonSerializable(typeof(PnutErrorEnvelope))]
-public sealed partial class PnutJsonContext : JsonSerializerContext
-{
-    // Statuses are user text, emoji included: written as UTF-8 like pnut does, not as \u escapes. (Lazy: the
-    // generated Default is initialised in another part of this class, in no guaranteed order.)
-    public static PnutJsonContext Compact => field ??= new(new JsonSerializerOptions(Default.Options) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
-
-    /// <summary>The same contract, indented: what <c>X-Pretty-Json: 1</c> asks for.</summary>
-    public static PnutJsonContext Pretty => field ??= new(new JsonSerializerOptions(Compact.Options) { WriteIndented = true });
-}
+public sealed partial class PnutJsonContext : JsonSerializerContext;

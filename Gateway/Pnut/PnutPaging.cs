@@ -15,7 +15,7 @@ public static class PnutPaging
     public const int DefaultCount = 20;
     public const int MaxCount = 200;
 
-    public static PnutError? TryRead(HttpRequest request, out int count, out string? before)
+    public static Failure<PnutDialect>? TryRead(HttpRequest request, out int count, out string? before)
     {
         count = DefaultCount;
         before = request.Query["before_id"].Count > 0 ? request.Query["before_id"][0] : null;
@@ -26,7 +26,7 @@ public static class PnutPaging
         }
         if (!int.TryParse(raw[0], NumberStyles.None, CultureInfo.InvariantCulture, out count) || count < 1)
         {
-            return PnutError.BadRequest($"count must be a whole number from 1 to {MaxCount}");
+            return Failure<PnutDialect>.BadRequest($"count must be a whole number from 1 to {MaxCount}");
         }
         count = Math.Min(count, MaxCount);
         return null;
@@ -96,5 +96,5 @@ public static class PnutPaging
         }
     }
 
-    public static PnutError InvalidCursor() => PnutError.BadRequest("before_id is not a cursor this service issued (pass meta.min_id of the previous page)");
+    public static Failure<PnutDialect> InvalidCursor() => Failure<PnutDialect>.BadRequest("before_id is not a cursor this service issued (pass meta.min_id of the previous page)");
 }

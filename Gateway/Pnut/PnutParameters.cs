@@ -1,8 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.WebUtilities;
-using Microsoft.Net.Http.Headers;
-using Presence.Gateway.Hosting;
+using Presence.Gateway.Dialects;
 
 namespace Presence.Gateway.Pnut;
 
@@ -70,23 +69,24 @@ public sealed class PnutParameters
     private static readonly object ItemKey = new();
 
     /// <summary>Reads the call's parameters once; a retried handler gets the same result again.</summary>
-    public static Task<(PnutParameters? Parameters, PnutError? Error)> ReadAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
-        => BoundedBody.ParseOnceAsync(request, ItemKey, maxBytes, cancellationToken, ReadOnceAsync);
-
-    private static async Task<(PnutParameters? Parameters, PnutError? Error)> ReadOnceAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
+    public static async Task<(PnutParameters? Parameters, Failure<PnutDialect>? Error)> ReadAsync(HttpContext http, int maxBytes)
     {
-        byte[]? bytes;
-        try
+        if (http.Items.TryGetValue(ItemKey, out var cached))
         {
-            bytes = await BoundedBody.ReadAsync(request, maxBytes, cancellationToken);
+            return ((PnutParameters?, Failure<PnutDialect>?))cached!;
         }
-        catch (EndOfStreamException)
+        var result = await ReadOnceAsync(http, maxBytes);
+        http.Items[ItemKey] = result;
+        return result;
+    }
+
+    private static async Task<(PnutParameters? Parameters, Failure<PnutDialect>? Error)> ReadOnceAsync(HttpContext http, int maxBytes)
+    {
+        var request = http.Request;
+        var (bytes, failure) = await RequestBody.ReadBytesAsync<PnutDialect>(http, maxBytes);
+        if (failure is not null)
         {
-            return (null, PnutError.BadRequest("request body is shorter than its Content-Length"));
-        }
-        if (bytes is null)
-        {
-            return (null, TooLarge(maxBytes));
+            return (null, failure);
         }
         var body = new Dictionary<string, string>(StringComparer.Ordinal);
         if (bytes.Length == 0)
@@ -94,10 +94,9 @@ public sealed class PnutParameters
             return (new PnutParameters(body, request.Query), null);
         }
 
-        MediaTypeHeaderValue.TryParse(request.ContentType, out var contentType);
-        var mediaType = contentType?.MediaType.Value?.ToLowerInvariant();
+        var mediaType = RequestBody.MediaType(request);
         var looksLikeJson = mediaType is null && bytes.AsSpan().TrimStart(" \t\r\n"u8).StartsWith("{"u8);
-        if (mediaType is "application/json" || mediaType?.EndsWith("+json", StringComparison.Ordinal) == true || looksLikeJson)
+        if (RequestBody.IsJson(mediaType) || looksLikeJson)
         {
             return ReadJson(bytes, body, request.Query);
         }
@@ -110,7 +109,7 @@ public sealed class PnutParameters
             request.Body = new MemoryStream(bytes, writable: false);
             try
             {
-                var form = await request.ReadFormAsync(cancellationToken);
+                var form = await request.ReadFormAsync(http.RequestAborted);
                 foreach (var (key, values) in form)
                 {
                     body[key] = values.Count == 1 ? values[0]! : NotAScalar;
@@ -118,15 +117,14 @@ public sealed class PnutParameters
             }
             catch (Exception error) when (error is InvalidDataException or IOException)
             {
-                return (null, PnutError.BadRequest("malformed multipart body"));
+                return (null, Failure<PnutDialect>.BadRequest("malformed multipart body"));
             }
             return (new PnutParameters(body, request.Query), null);
         }
-        return (null, new PnutError(StatusCodes.Status415UnsupportedMediaType,
-            $"unsupported content type '{mediaType}': send application/json or form fields"));
+        return (null, new Failure<PnutDialect>(StatusCodes.Status415UnsupportedMediaType, RequestBody.Unsupported(mediaType, "application/json or form fields")));
     }
 
-    private static (PnutParameters?, PnutError?) ReadUrlEncoded(byte[] bytes, Dictionary<string, string> body, IQueryCollection query)
+    private static (PnutParameters?, Failure<PnutDialect>?) ReadUrlEncoded(byte[] bytes, Dictionary<string, string> body, IQueryCollection query)
     {
         string text;
         try
@@ -135,7 +133,7 @@ public sealed class PnutParameters
         }
         catch (DecoderFallbackException)
         {
-            return (null, PnutError.BadRequest("malformed form body: not UTF-8"));
+            return (null, Failure<PnutDialect>.BadRequest("malformed form body: not UTF-8"));
         }
         try
         {
@@ -149,47 +147,41 @@ public sealed class PnutParameters
         }
         catch (InvalidDataException)
         {
-            return (null, PnutError.BadRequest("malformed form body: too many fields or a field name too long"));
+            return (null, Failure<PnutDialect>.BadRequest("malformed form body: too many fields or a field name too long"));
         }
         return (new PnutParameters(body, query), null);
     }
 
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
-    private static (PnutParameters?, PnutError?) ReadJson(byte[] bytes, Dictionary<string, string> body, IQueryCollection query)
+    private static (PnutParameters?, Failure<PnutDialect>?) ReadJson(byte[] bytes, Dictionary<string, string> body, IQueryCollection query)
     {
-        try
+        var (json, failure) = RequestBody.ParseJson<PnutDialect>(bytes);
+        if (failure is not null)
         {
-            using var document = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 16 });
-            if (document.RootElement.ValueKind != JsonValueKind.Object)
-            {
-                return (null, PnutError.BadRequest("JSON body must be an object"));
-            }
-            foreach (var property in document.RootElement.EnumerateObject())
-            {
-                switch (property.Value.ValueKind)
-                {
-                    case JsonValueKind.String:
-                        body[property.Name] = property.Value.GetString()!;
-                        break;
-                    case JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False:
-                        body[property.Name] = property.Value.GetRawText();
-                        break;
-                    case JsonValueKind.Null:
-                        break;
-                    default:
-                        body[property.Name] = NotAScalar;
-                        break;
-                }
-            }
-            return (new PnutParameters(body, query), null);
+            return (null, failure);
         }
-        catch (Exception error) when (error is JsonException or InvalidOperationException)
+        if (json.ValueKind != JsonValueKind.Object)
         {
-            return (null, PnutError.BadRequest("malformed JSON body"));
+            return (null, Failure<PnutDialect>.BadRequest("JSON body must be an object"));
         }
+        foreach (var property in json.EnumerateObject())
+        {
+            switch (property.Value.ValueKind)
+            {
+                case JsonValueKind.String:
+                    body[property.Name] = property.Value.GetString()!;
+                    break;
+                case JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False:
+                    body[property.Name] = property.Value.GetRawText();
+                    break;
+                case JsonValueKind.Null:
+                    break;
+                default:
+                    body[property.Name] = NotAScalar;
+                    break;
+            }
+        }
+        return (new PnutParameters(body, query), null);
     }
-
-    private static PnutError TooLarge(int maxBytes)
-        => new(StatusCodes.Status413PayloadTooLarge, $"request body too large: at most {maxBytes} bytes");
 }

@@ -9,7 +9,7 @@ namespace Presence.Gateway.Pnut;
 /// itself goes on. Runs for endpoints marked <see cref="AppliesUpdatePresence"/> (pnut's), inside the failover retry;
 /// the global PUT handles it itself (<see cref="HandlesUpdatePresence"/>) so it happens once.
 /// </summary>
-public sealed class UpdatePresence(RequestDelegate next, Hosting.UserGrains users)
+public sealed class UpdatePresence(RequestDelegate next, IPresenceGrains users)
 {
     public const string Parameter = "update_presence";
 
@@ -30,7 +30,7 @@ public sealed class UpdatePresence(RequestDelegate next, Hosting.UserGrains user
     }
 
     /// <summary>Applies the call's update_presence to the caller; null when the call has none.</summary>
-    public static async Task<UserPresence?> Apply(HttpContext http, Hosting.UserGrains users)
+    public static async Task<UserPresence?> Apply(HttpContext http, IPresenceGrains users)
     {
         var values = http.Request.Query[Parameter];
         if (values.Count == 0)
@@ -40,13 +40,13 @@ public sealed class UpdatePresence(RequestDelegate next, Hosting.UserGrains user
         var parsed = values.Count == 1 ? PresenceStatus.Parse(values[0]) : StatusParse.Invalid("update_presence given more than once");
         if (!parsed.IsValid)
         {
-            PnutWriter.SetUpdatedPresence(http, false);
+            PnutDialect.SetUpdatedPresence(http, false);
             return null;
         }
         var caller = Caller.Of(http);
-        var presence = await users.For(caller.Tenant, caller.UserId)
+        var presence = await users.User(caller.Tenant, caller.UserId)
             .Update(new PresenceUpdate(PresenceSources.Api, parsed.Status, null, caller.Profile), http.RequestAborted);
-        PnutWriter.SetUpdatedPresence(http, true);
+        PnutDialect.SetUpdatedPresence(http, true);
         return presence;
     }
 }

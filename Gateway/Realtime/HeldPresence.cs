@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Options;
 using Presence.Gateway.Auth;
-using Presence.Grains.Hosting;
 using Presence.Index;
 using Presence.Users;
 
@@ -22,8 +21,8 @@ namespace Presence.Gateway.Realtime;
 /// </summary>
 public sealed class HeldPresence(
     IGrainFactory grains,
+    IPresenceGrains presence,
     IOptions<RealtimeOptions> options,
-    IOptions<PresenceIndexOptions> index,
     TimeProvider time)
 {
     /// <summary>A user's own hold lasts this many leases (15 minutes by default).</summary>
@@ -34,7 +33,7 @@ public sealed class HeldPresence(
 
     private readonly Lock _lock = new();
     private readonly Dictionary<(string Tenant, string UserId), Hold> _holds = [];
-    private readonly Dictionary<string, ShardHold> _shards = new(StringComparer.Ordinal);
+    private readonly Dictionary<IndexShard, ShardHold> _shards = [];
     private long _round;
 
     /// <summary>This gateway's source name, one per process lifetime.</summary>
@@ -79,7 +78,7 @@ public sealed class HeldPresence(
         return Enqueue(HoldOf(caller), async hold =>
         {
             // The shard knows this gateway's hold before the user does: a gateway dying right after is released too.
-            await ShardKnows(caller.Tenant, ShardOf(caller), cancellationToken);
+            await ShardKnows(ShardOf(caller), cancellationToken);
             var presence = await User(caller).Update(update, cancellationToken);
             hold.Live = true;
             return presence;
@@ -145,10 +144,10 @@ public sealed class HeldPresence(
         {
             held = [.. _holds.Values.Where(h => h.Connections > 0)];
         }
-        var shards = held.GroupBy(h => (h.Caller.Tenant, Shard: ShardOf(h.Caller))).ToList();
+        var shards = held.GroupBy(h => ShardOf(h.Caller)).ToList();
         lock (_lock)
         {
-            var current = shards.Select(s => PresenceKeys.ShardKey(s.Key.Tenant, s.Key.Shard)).ToHashSet(StringComparer.Ordinal);
+            var current = shards.Select(s => s.Key).ToHashSet();
             foreach (var gone in _shards.Keys.Where(k => !current.Contains(k)).ToList())
             {
                 _shards.Remove(gone);
@@ -159,7 +158,7 @@ public sealed class HeldPresence(
         {
             try
             {
-                if (!await RenewShard(shard.Key.Tenant, shard.Key.Shard))
+                if (!await RenewShard(shard.Key))
                 {
                     lock (again)
                     {
@@ -197,15 +196,14 @@ public sealed class HeldPresence(
     }
 
     /// <summary>Renews the hold with a shard unless this was done within the last third of a lease (or is under way).</summary>
-    private async Task ShardKnows(string tenant, int shard, CancellationToken cancellationToken)
+    private async Task ShardKnows(IndexShard shard, CancellationToken cancellationToken)
     {
         Task<bool> renewing;
         lock (_lock)
         {
-            var key = PresenceKeys.ShardKey(tenant, shard);
-            if (!_shards.TryGetValue(key, out var known))
+            if (!_shards.TryGetValue(shard, out var known))
             {
-                _shards.Add(key, known = new ShardHold());
+                _shards.Add(shard, known = new ShardHold());
             }
             if (known.Renewing is { } pending)
             {
@@ -222,11 +220,11 @@ public sealed class HeldPresence(
                 // Started off the lock: its own bookkeeping takes the lock, after this assignment.
                 renewing = known.Renewing = Task.Run(async () =>
                 {
-                    var alive = await RenewShard(tenant, shard);
+                    var alive = await RenewShard(shard);
                     if (!alive && renewedBefore)
                     {
                         // Not awaited: the users to set again may include the one whose open is waiting for this.
-                        _ = SetAgain(tenant, shard);
+                        _ = SetAgain(shard);
                     }
                     return alive;
                 });
@@ -236,26 +234,25 @@ public sealed class HeldPresence(
     }
 
     /// <summary>Sets the holds again of every user held here in a shard that had let go of them.</summary>
-    private Task SetAgain(string tenant, int shard)
+    private Task SetAgain(IndexShard shard)
     {
         List<Hold> held;
         lock (_lock)
         {
-            held = [.. _holds.Values.Where(h => h.Live && h.Connections > 0 && h.Caller.Tenant == tenant && ShardOf(h.Caller) == shard)];
+            held = [.. _holds.Values.Where(h => h.Live && h.Connections > 0 && ShardOf(h.Caller) == shard)];
         }
         return RenewUsers(held, CancellationToken.None);
     }
 
-    private async Task<bool> RenewShard(string tenant, int shard)
+    private async Task<bool> RenewShard(IndexShard shard)
     {
-        var key = PresenceKeys.ShardKey(tenant, shard);
         var at = time.GetUtcNow();
         try
         {
-            var alive = await grains.GetGrain<IPresenceIndexGrain>(key).RenewHold(Source, Lease);
+            var alive = await presence.Shard(shard).RenewHold(Source, Lease);
             lock (_lock)
             {
-                if (_shards.TryGetValue(key, out var known))
+                if (_shards.TryGetValue(shard, out var known))
                 {
                     known.RenewedAt = at;
                 }
@@ -266,7 +263,7 @@ public sealed class HeldPresence(
         {
             lock (_lock)
             {
-                if (_shards.TryGetValue(key, out var known))
+                if (_shards.TryGetValue(shard, out var known))
                 {
                     known.Renewing = null;
                 }
@@ -274,7 +271,7 @@ public sealed class HeldPresence(
         }
     }
 
-    private int ShardOf(Caller caller) => PresenceKeys.ShardOf(caller.UserId, index.Value.Shards);
+    private IndexShard ShardOf(Caller caller) => presence.ShardOf(caller.Tenant, caller.UserId);
 
     private Hold HoldOf(Caller caller)
     {
@@ -327,7 +324,7 @@ public sealed class HeldPresence(
         }
     }
 
-    // Not the gateway's shared cache of references (UserGrains): a held user is called once a backstop period, and
+    // Not the gateway's shared cache of references (IPresenceGrains): a held user is called once a backstop period, and
     // its cached reference would stay in memory for nothing meanwhile.
     private IUserPresenceGrain User(Caller caller) => grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(caller.Tenant, caller.UserId));
 

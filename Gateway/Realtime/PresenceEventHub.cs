@@ -1,7 +1,5 @@
-using Microsoft.Extensions.Options;
 using Presence.Channels;
 using Presence.Events;
-using Presence.Grains.Hosting;
 using Presence.Index;
 
 namespace Presence.Gateway.Realtime;
@@ -15,7 +13,7 @@ namespace Presence.Gateway.Realtime;
 /// </summary>
 public sealed partial class PresenceEventHub(
     IGrainFactory grains,
-    IOptions<PresenceIndexOptions> index,
+    IPresenceGrains presence,
     RealtimeMetrics metrics,
     ILogger<PresenceEventHub> logger) : IPresenceEventsObserver
 {
@@ -353,10 +351,14 @@ public sealed partial class PresenceEventHub(
                 LogRenewalFailed(error, channel.ChannelId);
             }
         }
-        var shards = index.Value.Shards;
         foreach (var tenant in tenants)
         {
-            for (var shard = 0; shard < shards; shard++)
+            IndexShard[] shards;
+            lock (_lock)
+            {
+                shards = [.. tenant.Users.Keys.Select(u => presence.ShardOf(tenant.Name, u)).Distinct()];
+            }
+            foreach (var shard in shards)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 try
@@ -367,17 +369,17 @@ public sealed partial class PresenceEventHub(
                         lock (_lock)
                         {
                             // Taken now, under the registration lock: nothing registered meanwhile is undone.
-                            users = [.. tenant.Users.Keys.Where(u => PresenceKeys.ShardOf(u, shards) == shard)];
+                            users = [.. tenant.Users.Keys.Where(u => presence.ShardOf(tenant.Name, u) == shard)];
                         }
                         if (users.Length > 0)
                         {
-                            await Shard(tenant, shard).Watch(watch, users, [], replace: true);
+                            await presence.Shard(shard).Watch(watch, users, [], replace: true);
                         }
                     });
                 }
                 catch (Exception error) when (!cancellationToken.IsCancellationRequested)
                 {
-                        LogRenewalFailed(error, PresenceKeys.ShardKey(tenant.Name, shard));
+                    LogRenewalFailed(error, shard.ToString());
                 }
             }
         }
@@ -505,11 +507,10 @@ public sealed partial class PresenceEventHub(
             removed = [.. removed.Where(u => !tenant.Users.ContainsKey(u))];
         }
         var watch = Watch();
-        var shards = index.Value.Shards;
-        var calls = added.Select(u => (Shard: PresenceKeys.ShardOf(u, shards), User: u, Add: true))
-            .Concat(removed.Select(u => (Shard: PresenceKeys.ShardOf(u, shards), User: u, Add: false)))
+        var calls = added.Select(u => (Shard: presence.ShardOf(tenant.Name, u), User: u, Add: true))
+            .Concat(removed.Select(u => (Shard: presence.ShardOf(tenant.Name, u), User: u, Add: false)))
             .GroupBy(x => x.Shard)
-            .Select(g => Shard(tenant, g.Key).Watch(watch,
+            .Select(g => presence.Shard(g.Key).Watch(watch,
                 [.. g.Where(x => x.Add).Select(x => x.User)],
                 [.. g.Where(x => !x.Add).Select(x => x.User)],
                 replace: false));
@@ -579,9 +580,6 @@ public sealed partial class PresenceEventHub(
     /// <summary>This gateway as grains address it (created once the cluster client is up).</summary>
     private GatewayWatch Watch()
         => _watch ??= new GatewayWatch(_gateway, grains.CreateObjectReference<IPresenceEventsObserver>(this));
-
-    private IPresenceIndexGrain Shard(TenantWatches tenant, int shard)
-        => grains.GetGrain<IPresenceIndexGrain>(PresenceKeys.ShardKey(tenant.Name, shard));
 
     private IChannelPresenceGrain Channel(TenantWatches tenant, string channelId)
         => grains.GetGrain<IChannelPresenceGrain>(PresenceKeys.Of(tenant.Name, channelId));

@@ -4,7 +4,6 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.Extensions.Options;
 using Presence.Gateway.Auth;
-using Presence.Gateway.Errors;
 using Presence.Grains.Hosting;
 
 namespace Presence.Gateway.Realtime;
@@ -42,16 +41,11 @@ public static class RealtimeApi
                 $"{section}: MaxChannelsPerConnection, MaxUsersPerConnection and MaxConnectionsPerUser must be positive.")
             .Validate(o => o.SendBuffer > 0, $"{section}:SendBuffer must be positive.")
             .ValidateOnStart();
-        builder.Services.AddOptions<PresenceIndexOptions>().BindConfiguration(PresenceIndexOptions.Section);
         builder.Services.AddSingleton(new ChannelTypes(builder.Configuration));
         builder.Services.AddSingleton<RealtimeMetrics>();
         builder.Services.AddSingleton<PresenceEventHub>();
         builder.Services.AddSingleton<HeldPresence>();
         builder.Services.AddSingleton<StreamRunner>();
-        builder.Services.AddSingleton<Direct.DirectStreams>();
-        builder.Services.AddSingleton<Direct.IdleSockets>();
-        // After Kestrel's own transport: Kestrel tries the last registered first.
-        builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory, Direct.DirectStreamTransport>();
         builder.Services.AddHostedService<RealtimeService>();
         return builder;
     }
@@ -62,26 +56,23 @@ public static class RealtimeApi
         // Only where a WebSocket may be asked for: the middleware sets up a handshake feature on every request it sees.
         app.UseWhen(context => Routes(context.Request.Path, StreamPath),
             stream => stream.UseWebSockets(new WebSocketOptions { KeepAliveInterval = keepAlive, KeepAliveTimeout = keepAlive * 2 }));
-        var realtime = app.MapGroup("/v1")
-            .RequireAuthorization()
-            .WithTags("realtime")
-            .WithMetadata(new DialectMetadata(StreamErrors.Instance));
+        var realtime = app.MapDialect<StreamDialect>("/v1");
         realtime.MapGet("/events", Events).WithName("RealtimeEvents");
         realtime.MapGet("/stream", Stream).WithName("RealtimeStream");
         return app;
     }
 
-    public static Results<EventStream, StreamError> Events(HttpContext http, ChannelTypes channelTypes, IOptions<RealtimeOptions> options)
+    public static Results<EventStream, Failure<StreamDialect>> Events(HttpContext http, ChannelTypes channelTypes, IOptions<RealtimeOptions> options)
     {
         var (request, error) = StreamRequest.Read(http.Request.Query, options.Value, channelTypes);
         return error is not null ? error : new EventStream(request!, Transport.Sse);
     }
 
-    public static Results<EventStream, StreamError> Stream(HttpContext http, ChannelTypes channelTypes, IOptions<RealtimeOptions> options)
+    public static Results<EventStream, Failure<StreamDialect>> Stream(HttpContext http, ChannelTypes channelTypes, IOptions<RealtimeOptions> options)
     {
         if (!http.WebSockets.IsWebSocketRequest)
         {
-            return StreamError.BadRequest("this endpoint is a WebSocket: send an upgrade request (GET with Upgrade: websocket)");
+            return Failure<StreamDialect>.BadRequest("this endpoint is a WebSocket: send an upgrade request (GET with Upgrade: websocket)");
         }
         var (request, error) = StreamRequest.Read(http.Request.Query, options.Value, channelTypes);
         return error is not null ? error : new EventStream(request!, Transport.WebSocket);
@@ -109,7 +100,7 @@ public sealed class EventStream(StreamRequest request, RealtimeApi.Transport tra
         var caller = Caller.Of(http);
         if (!held.TryReserve(caller))
         {
-            await StreamErrors.Instance.WriteAsync(http, StatusCodes.Status400BadRequest,
+            await StreamDialect.Instance.WriteErrorAsync(http, StatusCodes.Status400BadRequest,
                 $"a user may have at most {options.MaxConnectionsPerUser} open streams on a gateway");
             return;
         }

@@ -1,8 +1,4 @@
-using System.Reflection;
 using System.Text.Json.Serialization;
-using Microsoft.AspNetCore.Http.Metadata;
-using Presence.Gateway.Errors;
-using Presence.Gateway.Hosting;
 
 namespace Presence.Gateway.Realtime;
 
@@ -16,20 +12,23 @@ public sealed record StreamErrorBody(
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(StreamErrorBody))]
-public sealed partial class StreamJsonContext : JsonSerializerContext
-{
-    // Messages quote ids and names: written as UTF-8 like the other dialects, not as \u escapes. (Lazy: the
-    // generated Default is initialised in another part of this class, in no guaranteed order.)
-    public static StreamJsonContext Compact => field ??= new(new System.Text.Json.JsonSerializerOptions(Default.Options) { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
-}
+public sealed partial class StreamJsonContext : JsonSerializerContext;
 
-/// <summary>The realtime dialect's error writer, also for 401/403/503 raised outside the handlers.</summary>
-public sealed class StreamErrors : IDialectErrors
+/// <summary>The realtime streams, in Stream's shape: errors as Stream writes them, with its error codes.</summary>
+public sealed class StreamDialect : Dialect, IDialect<StreamDialect>
 {
-    public static readonly StreamErrors Instance = new();
+    public static StreamDialect Instance { get; } = new();
 
-    public Task WriteAsync(HttpContext context, int statusCode, string message)
-        => JsonResponse.WriteAsync(context, statusCode, new StreamErrorBody(CodeOf(statusCode), message, statusCode), StreamJsonContext.Compact);
+    private readonly StreamJsonContext _json = new(Options(StreamJsonContext.Default));
+
+    public override string Name => "realtime";
+
+    public override Type ErrorBody => typeof(StreamErrorBody);
+
+    public override JsonSerializerContext JsonFor(HttpContext context) => _json;
+
+    public override Task WriteErrorAsync(HttpContext context, int statusCode, string message)
+        => WriteAsync(context, statusCode, new StreamErrorBody(CodeOf(statusCode), message, statusCode));
 
     /// <summary>Stream's error codes: 4 input, 5 authentication, 17 not allowed, 16 does not exist, 9 rate limit, -1 internal.</summary>
     private static int CodeOf(int status) => status switch
@@ -41,23 +40,4 @@ public sealed class StreamErrors : IDialectErrors
         429 => 9,
         _ => -1,
     };
-}
-
-/// <summary>A refusal before a stream opens, in Stream's error format.</summary>
-public sealed class StreamError(int statusCode, string message) : IResult, IEndpointMetadataProvider
-{
-    public int StatusCode { get; } = statusCode;
-    public string Message { get; } = message;
-
-    public static StreamError BadRequest(string message) => new(StatusCodes.Status400BadRequest, message);
-
-    public Task ExecuteAsync(HttpContext httpContext) => StreamErrors.Instance.WriteAsync(httpContext, StatusCode, Message);
-
-    public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder)
-    {
-        foreach (var status in new[] { 400, 401, 503 })
-        {
-            builder.Metadata.Add(new ProducesResponseTypeMetadata(status, typeof(StreamErrorBody), ["application/json"]));
-        }
-    }
 }

@@ -8,25 +8,25 @@ namespace Presence.Gateway.Realtime;
 public sealed record StreamRequest(string[] Users, string[] Channels)
 {
     /// <summary>Reads and checks the query against the connection limits; channels of disabled types are accepted and never produce events.</summary>
-    public static (StreamRequest? Request, StreamError? Error) Read(IQueryCollection query, RealtimeOptions limits, ChannelTypes channelTypes)
+    public static (StreamRequest? Request, Failure<StreamDialect>? Error) Read(IQueryCollection query, RealtimeOptions limits, ChannelTypes channelTypes)
     {
         var users = List(query["users"]);
         var channels = List(query["channels"]);
         if (users.FirstOrDefault(u => !PresenceKeys.IsValidId(u)) is { } badUser)
         {
-            return (null, StreamError.BadRequest($"users: '{badUser}' is not a valid user id (1-{PresenceKeys.MaxIdLength} letters, digits, '_', '.', ':', '-', '@')"));
+            return (null, Failure<StreamDialect>.BadRequest($"users: '{badUser}' is not a valid user id (1-{PresenceKeys.MaxIdLength} letters, digits, '_', '.', ':', '-', '@')"));
         }
         if (channels.FirstOrDefault(c => !PresenceKeys.IsValidId(c, PresenceKeys.MaxChannelIdLength)) is { } badChannel)
         {
-            return (null, StreamError.BadRequest($"channels: '{badChannel}' is not a valid channel id (1-{PresenceKeys.MaxChannelIdLength} letters, digits, '_', '.', ':', '-', '@')"));
+            return (null, Failure<StreamDialect>.BadRequest($"channels: '{badChannel}' is not a valid channel id (1-{PresenceKeys.MaxChannelIdLength} letters, digits, '_', '.', ':', '-', '@')"));
         }
         if (users.Length > limits.MaxUsersPerConnection)
         {
-            return (null, StreamError.BadRequest($"a connection watches at most {limits.MaxUsersPerConnection} users, asked for {users.Length}"));
+            return (null, Failure<StreamDialect>.BadRequest($"a connection watches at most {limits.MaxUsersPerConnection} users, asked for {users.Length}"));
         }
         if (channels.Length > limits.MaxChannelsPerConnection)
         {
-            return (null, StreamError.BadRequest($"a connection watches at most {limits.MaxChannelsPerConnection} channels, asked for {channels.Length}"));
+            return (null, Failure<StreamDialect>.BadRequest($"a connection watches at most {limits.MaxChannelsPerConnection} channels, asked for {channels.Length}"));
         }
         return (new StreamRequest(users, [.. channels.Where(channelTypes.IsEnabled)]), null);
     }

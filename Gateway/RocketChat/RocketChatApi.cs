@@ -3,7 +3,6 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Presence.Gateway.Auth;
-using Presence.Gateway.Errors;
 using Presence.Gateway.Hosting;
 using Presence.Index;
 using Presence.Users;
@@ -29,17 +28,14 @@ public static class RocketChatApi
 
     public static WebApplication MapRocketChatApi(this WebApplication app)
     {
-        app.Services.GetRequiredService<DialectRegistry>().Add("/api/v1", RocketChatErrors.Instance);
-        var api = app.MapGroup("/api/v1")
-            .RequireAuthorization()
-            .WithTags("rocket.chat")
-            .WithMetadata(new DialectMetadata(RocketChatErrors.Instance))
+        var api = app.MapDialect<RocketChatDialect>("/api/v1")
             .WithMetadata(RetriedOnFailover.Instance)
             .AddEndpointFilter(CheckUserId);
         api.MapGet("/users.presence", UsersPresence).WithName("RocketChatUsersPresence");
         api.MapGet("/users.getPresence", GetPresence).WithName("RocketChatGetPresence");
         api.MapGet("/users.getStatus", GetStatus).WithName("RocketChatGetStatus");
-        api.MapPost("/users.setStatus", SetStatus).WithName("RocketChatSetStatus");
+        api.MapPost("/users.setStatus", SetStatus).WithName("RocketChatSetStatus")
+            .ReadsBody<RocketChatDialect>().Refuses<RocketChatDialect>(StatusCodes.Status403Forbidden); // another user's
         return app;
     }
 
@@ -49,12 +45,12 @@ public static class RocketChatApi
         var http = context.HttpContext;
         if (http.Request.Headers[UserIdHeader] is not [{ } userId] || userId != Caller.Of(http).UserId)
         {
-            return new RocketChatFailure(StatusCodes.Status401Unauthorized, "X-User-Id does not match the token");
+            return new Failure<RocketChatDialect>(StatusCodes.Status401Unauthorized, "X-User-Id does not match the token");
         }
         return await next(context);
     }
 
-    public static async Task<Results<RocketChatOk<RocketChatPresenceList>, RocketChatFailure>> UsersPresence(
+    public static async Task<Results<RocketChatOk<RocketChatPresenceList>, Failure<RocketChatDialect>>> UsersPresence(
         HttpContext http, IGrainFactory grains, TimeProvider time, IOptions<RocketChatOptions> options)
     {
         var caller = Caller.Of(http);
@@ -69,7 +65,7 @@ public static class RocketChatApi
         {
             if (!TryParseFrom(rawFrom, out var parsed))
             {
-                return RocketChatFailure.BadRequest("The 'from' param is invalid: use an ISO 8601 date such as 2019-05-22T12:11:45.392Z");
+                return Failure<RocketChatDialect>.BadRequest("The 'from' param is invalid: use an ISO 8601 date such as 2019-05-22T12:11:45.392Z");
             }
             from = parsed;
         }
@@ -106,23 +102,25 @@ public static class RocketChatApi
         return new RocketChatOk<RocketChatPresenceList>(new([.. users], Full: true));
     }
 
-    public static async Task<Results<RocketChatOk<RocketChatGetPresence>, RocketChatFailure>> GetPresence(HttpContext http, UserGrains users)
+    public static async Task<Results<RocketChatOk<RocketChatGetPresence>, Failure<RocketChatDialect>>> GetPresence(HttpContext http, IPresenceGrains users)
     {
-        if (Target(http) is not { } userId)
+        var caller = Caller.Of(http);
+        if (Target(http, caller, out var target) is { } error)
         {
-            return RocketChatFailure.BadRequest("userId is not a valid user id");
+            return error;
         }
-        var presence = await users.Get(Caller.Of(http).Tenant, userId, own: userId == Caller.Of(http).UserId, http.RequestAborted);
+        var presence = await users.Get(caller.Tenant, target.UserId, target.Own, http.RequestAborted);
         return new RocketChatOk<RocketChatGetPresence>(new(Map(presence).Status));
     }
 
-    public static async Task<Results<RocketChatOk<RocketChatGetStatus>, RocketChatFailure>> GetStatus(HttpContext http, UserGrains users)
+    public static async Task<Results<RocketChatOk<RocketChatGetStatus>, Failure<RocketChatDialect>>> GetStatus(HttpContext http, IPresenceGrains users)
     {
-        if (Target(http) is not { } userId)
+        var caller = Caller.Of(http);
+        if (Target(http, caller, out var target) is { } error)
         {
-            return RocketChatFailure.BadRequest("userId is not a valid user id");
+            return error;
         }
-        var presence = await users.Get(Caller.Of(http).Tenant, userId, own: userId == Caller.Of(http).UserId, http.RequestAborted);
+        var presence = await users.Get(caller.Tenant, target.UserId, target.Own, http.RequestAborted);
         return new RocketChatOk<RocketChatGetStatus>(StatusOf(presence));
     }
 
@@ -130,43 +128,38 @@ public static class RocketChatApi
     /// users.setStatus: a manual status that holds (no TTL) while the user is otherwise live; "online" goes back to
     /// automatic, "offline" means appearing offline (invisible). <c>message</c> becomes the statusText.
     /// </summary>
-    public static async Task<Results<RocketChatOk<RocketChatGetStatus>, RocketChatFailure>> SetStatus(
-        HttpContext http, UserGrains users, IOptions<GatewayHttpOptions> limits)
+    public static async Task<Results<RocketChatOk<RocketChatGetStatus>, Failure<RocketChatDialect>>> SetStatus(
+        HttpContext http, IPresenceGrains users, IOptions<GatewayHttpOptions> limits)
     {
         var caller = Caller.Of(http);
-        var (body, bodyError) = await RocketChatBody.ReadAsync(http.Request, limits.Value.MaxBodyBytes, http.RequestAborted);
+        var (body, bodyError) = await RocketChatBody.ReadAsync(http, limits.Value.MaxBodyBytes);
         if (bodyError is not null)
         {
             return bodyError;
         }
-        var userId = body!.UserId ?? caller.UserId;
-        if (!PresenceKeys.IsValidId(userId))
+        if (Targets.Write<RocketChatDialect>(caller, body!.UserId, out var target) is { } targetError)
         {
-            return RocketChatFailure.BadRequest("userId is not a valid user id");
-        }
-        if (!caller.MayActFor(userId))
-        {
-            return new RocketChatFailure(StatusCodes.Status403Forbidden, "Not allowed to change another user's status");
+            return targetError;
         }
         if (body.Status is null && body.Message is null)
         {
-            return RocketChatFailure.BadRequest("status or message is required");
+            return Failure<RocketChatDialect>.BadRequest("status or message is required");
         }
         if (body.Status is not null && !ManualStatuses.Contains(body.Status))
         {
-            return RocketChatFailure.BadRequest("status must be one of online, away, busy, offline");
+            return Failure<RocketChatDialect>.BadRequest("status must be one of online, away, busy, offline");
         }
         if (body.Message is { } message && MessageProblem(message) is { } problem)
         {
-            return RocketChatFailure.BadRequest(problem);
+            return Failure<RocketChatDialect>.BadRequest(problem);
         }
-        var user = users.For(caller.Tenant, userId);
+        var user = users.User(caller.Tenant, target.UserId);
         var status = body.Status;
         var manual = new ManualStatus(
             status is "away" or "busy" ? status : null,
             body.Message?.Trim(),
             Invisible: status == PresenceStatus.Offline,
-            userId == caller.UserId ? caller.Profile : null,
+            target.Profile,
             TextOnly: status is null); // a message alone keeps whatever status there is
         var presence = await user.SetManualStatus(manual, http.RequestAborted);
         return new RocketChatOk<RocketChatGetStatus>(StatusOf(presence));
@@ -214,19 +207,23 @@ public static class RocketChatApi
         return new RocketChatUser(id, profile.Username ?? id, profile.Name, mapped, text);
     }
 
-    /// <summary>?userId=, or the caller.</summary>
-    private static string? Target(HttpContext http)
+    /// <summary>?userId= (once), or the caller.</summary>
+    private static Failure<RocketChatDialect>? Target(HttpContext http, Caller caller, out Target target)
     {
         var raw = http.Request.Query["userId"];
-        var userId = raw.Count == 0 ? Caller.Of(http).UserId : raw.Count == 1 ? raw[0] : null;
-        return PresenceKeys.IsValidId(userId) ? userId : null;
+        if (raw.Count > 1)
+        {
+            target = default;
+            return Failure<RocketChatDialect>.BadRequest("userId given more than once");
+        }
+        return Targets.Read<RocketChatDialect>(caller, raw.Count == 0 ? null : raw[0] ?? "", out target);
     }
 
     /// <summary>
     /// ids in every form Rocket.Chat clients send: <c>ids=a,b</c>, repeated <c>ids=a&amp;ids=b</c>, <c>ids[]=a&amp;ids[]=b</c>,
     /// and a JSON array string <c>ids=["a","b"]</c>. Null when the call has no ids.
     /// </summary>
-    private static (string[]? Ids, RocketChatFailure? Error) ReadIds(IQueryCollection query)
+    private static (string[]? Ids, Failure<RocketChatDialect>? Error) ReadIds(IQueryCollection query)
     {
         var values = query["ids"].Concat(query["ids[]"]).ToArray();
         if (values.Length == 0)
@@ -245,7 +242,7 @@ public static class RocketChatApi
                 }
                 catch (JsonException)
                 {
-                    return (null, RocketChatFailure.BadRequest("ids is not a valid JSON array of user ids"));
+                    return (null, Failure<RocketChatDialect>.BadRequest("ids is not a valid JSON array of user ids"));
                 }
             }
             else
@@ -255,11 +252,11 @@ public static class RocketChatApi
         }
         if (ids.Count > MaxIds)
         {
-            return (null, RocketChatFailure.BadRequest($"at most {MaxIds} ids per call"));
+            return (null, Failure<RocketChatDialect>.BadRequest($"at most {MaxIds} ids per call"));
         }
         if (ids.Any(id => !PresenceKeys.IsValidId(id)))
         {
-            return (null, RocketChatFailure.BadRequest($"'{ids.First(id => !PresenceKeys.IsValidId(id))}' is not a valid user id"));
+            return (null, Failure<RocketChatDialect>.BadRequest($"'{ids.First(id => !PresenceKeys.IsValidId(id))}' is not a valid user id"));
         }
         return ([.. ids.Distinct(StringComparer.Ordinal)], null);
     }

@@ -1,73 +1,42 @@
 using System.Text.Json;
-using Presence.Gateway.Hosting;
 
 namespace Presence.Gateway.RocketChat;
 
 /// <summary>users.setStatus's JSON body: <c>{"status":"away","message":"...","userId":"..."}</c>, every field optional.</summary>
 public sealed record RocketChatBody(string? Status, string? Message, string? UserId)
 {
-    private static readonly object ItemKey = new();
-
-    /// <summary>Reads the body once: a call retried during a failover gets the same result again.</summary>
-    public static Task<(RocketChatBody? Body, RocketChatFailure? Error)> ReadAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
-        => BoundedBody.ParseOnceAsync(request, ItemKey, maxBytes, cancellationToken, ReadOnceAsync);
-
-    private static async Task<(RocketChatBody? Body, RocketChatFailure? Error)> ReadOnceAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
+    public static async Task<(RocketChatBody? Body, Failure<RocketChatDialect>? Error)> ReadAsync(HttpContext http, int maxBytes)
     {
-        if (request.ContentType is { } type && !type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
+        var (json, failure) = await RequestBody.ReadJsonAsync<RocketChatDialect>(http, maxBytes);
+        if (failure is not null)
         {
-            return (null, new RocketChatFailure(StatusCodes.Status415UnsupportedMediaType, "send the body as application/json"));
+            return (null, failure);
         }
-        byte[]? bytes;
-        try
+        if (json.ValueKind != JsonValueKind.Object)
         {
-            bytes = await BoundedBody.ReadAsync(request, maxBytes, cancellationToken);
+            return (null, Failure<RocketChatDialect>.BadRequest("the body must be a JSON object: {\"status\":\"away\",\"message\":\"...\"}"));
         }
-        catch (EndOfStreamException)
+        string? status = null, message = null, userId = null;
+        foreach (var property in json.EnumerateObject())
         {
-            return (null, RocketChatFailure.BadRequest("the body ended early"));
-        }
-        if (bytes is null)
-        {
-            return (null, new RocketChatFailure(StatusCodes.Status413PayloadTooLarge, $"the body is limited to {maxBytes} bytes"));
-        }
-        if (bytes.Length == 0)
-        {
-            return (null, RocketChatFailure.BadRequest("a JSON body is required: {\"status\":\"away\",\"message\":\"...\"}"));
-        }
-        try
-        {
-            using var document = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 8 });
-            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            if (property.Value.ValueKind is not (JsonValueKind.String or JsonValueKind.Null))
             {
-                return (null, RocketChatFailure.BadRequest("the body must be a JSON object"));
+                return (null, Failure<RocketChatDialect>.BadRequest($"{property.Name} must be a string"));
             }
-            string? status = null, message = null, userId = null;
-            foreach (var property in document.RootElement.EnumerateObject())
+            var value = property.Value.ValueKind == JsonValueKind.String ? property.Value.GetString() : null;
+            switch (property.Name)
             {
-                if (property.Value.ValueKind is not (JsonValueKind.String or JsonValueKind.Null))
-                {
-                    return (null, RocketChatFailure.BadRequest($"{property.Name} must be a string"));
-                }
-                var value = property.Value.ValueKind == JsonValueKind.String ? property.Value.GetString() : null;
-                switch (property.Name)
-                {
-                    case "status":
-                        status = value;
-                        break;
-                    case "message":
-                        message = value;
-                        break;
-                    case "userId":
-                        userId = value;
-                        break;
-                }
+                case "status":
+                    status = value;
+                    break;
+                case "message":
+                    message = value;
+                    break;
+                case "userId":
+                    userId = value;
+                    break;
             }
-            return (new RocketChatBody(status, message, userId), null);
         }
-        catch (JsonException)
-        {
-            return (null, RocketChatFailure.BadRequest("the body is not valid JSON"));
-        }
+        return (new RocketChatBody(status, message, userId), null);
     }
 }

@@ -1,5 +1,3 @@
-using System.Text.Encodings.Web;
-using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace Presence.Gateway.RocketChat;
@@ -30,8 +28,4 @@ public sealed record RocketChatError(string Error, bool Success = false);
 [JsonSerializable(typeof(RocketChatGetPresence))]
 [JsonSerializable(typeof(RocketChatGetStatus))]
 [JsonSerializable(typeof(RocketChatError))]
-public sealed partial class RocketChatJsonContext : JsonSerializerContext
-{
-    // Lazy: the generated Default is initialised in another part of this class, in no guaranteed order.
-    public static RocketChatJsonContext Web => field ??= new(new JsonSerializerOptions(Default.Options) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
-}
+public sealed partial class RocketChatJsonContext : JsonSerializerContext;

@@ -1,44 +1,37 @@
 using System.Reflection;
+using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.Metadata;
-using Presence.Gateway.Errors;
-using Presence.Gateway.Hosting;
 
 namespace Presence.Gateway.RocketChat;
+
+/// <summary>The Rocket.Chat dialect under <c>/api/v1</c>: bodies with <c>"success": true</c>, failures as <c>{"success":false,"error":"..."}</c>.</summary>
+public sealed class RocketChatDialect : Dialect, IDialect<RocketChatDialect>
+{
+    public static RocketChatDialect Instance { get; } = new();
+
+    private readonly RocketChatJsonContext _json = new(Options(RocketChatJsonContext.Default));
+
+    public override string Name => "rocket.chat";
+
+    public override IReadOnlyList<PathString> Prefixes => ["/api/v1"];
+
+    public override Type ErrorBody => typeof(RocketChatError);
+
+    public override JsonSerializerContext JsonFor(HttpContext context) => _json;
+
+    public override Task WriteErrorAsync(HttpContext context, int statusCode, string message)
+    {
+        // Rocket.Chat says this for every authentication failure; the reason stays in the gateway's log.
+        var error = statusCode == StatusCodes.Status401Unauthorized ? "You must be logged in to do this." : message;
+        return WriteAsync(context, statusCode, new RocketChatError(error));
+    }
+}
 
 /// <summary>A 200 with one of Rocket.Chat's response bodies.</summary>
 public sealed class RocketChatOk<T>(T body) : IResult, IEndpointMetadataProvider
 {
-    public Task ExecuteAsync(HttpContext httpContext)
-        => JsonResponse.WriteAsync(httpContext, StatusCodes.Status200OK, body, RocketChatJsonContext.Web);
+    public Task ExecuteAsync(HttpContext httpContext) => RocketChatDialect.Instance.WriteAsync(httpContext, StatusCodes.Status200OK, body);
 
     public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder)
         => builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(T), ["application/json"]));
-}
-
-/// <summary>A failure as Rocket.Chat answers it: <c>{"success":false,"error":"..."}</c>.</summary>
-public sealed class RocketChatFailure(int statusCode, string message) : IResult, IEndpointMetadataProvider
-{
-    public static RocketChatFailure BadRequest(string message) => new(StatusCodes.Status400BadRequest, message);
-
-    public Task ExecuteAsync(HttpContext httpContext) => RocketChatErrors.Instance.WriteAsync(httpContext, statusCode, message);
-
-    public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder)
-    {
-        foreach (var status in new[] { 400, 401, 403 })
-        {
-            builder.Metadata.Add(new ProducesResponseTypeMetadata(status, typeof(RocketChatError), ["application/json"]));
-        }
-    }
-}
-
-public sealed class RocketChatErrors : IDialectErrors
-{
-    public static readonly RocketChatErrors Instance = new();
-
-    public Task WriteAsync(HttpContext context, int statusCode, string message)
-    {
-        // Rocket.Chat says this for every authentication failure; the reason stays in the gateway's log.
-        var error = statusCode == StatusCodes.Status401Unauthorized ? "You must be logged in to do this." : message;
-        return JsonResponse.WriteAsync(context, statusCode, new RocketChatError(error), RocketChatJsonContext.Web);
-    }
 }

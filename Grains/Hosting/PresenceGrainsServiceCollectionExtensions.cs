@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orleans.Configuration;
+using Presence.Client;
 using Presence.Grains.Index;
 
 namespace Presence.Grains.Hosting;
@@ -23,9 +24,7 @@ public static class PresenceGrainsServiceCollectionExtensions
         services.AddOptions<PresenceSubscriptionOptions>().BindConfiguration(PresenceSubscriptionOptions.Section)
             .Validate(o => o.Max >= 1, $"{PresenceSubscriptionOptions.Section}:Max must be at least 1.")
             .ValidateOnStart();
-        services.AddOptions<PresenceIndexOptions>().BindConfiguration(PresenceIndexOptions.Section)
-            .Validate(o => o.Shards is >= 1 and <= PresenceIndexOptions.MaxShards, $"{PresenceIndexOptions.Section}:Shards must be between 1 and {PresenceIndexOptions.MaxShards}.")
-            .ValidateOnStart();
+        services.AddPresenceGrainsClient();
         services.AddOptions<PresenceStorageOptions>().BindConfiguration(PresenceStorageOptions.Section)
             .Validate(o => o.RefreshCoalesce >= TimeSpan.Zero, $"{PresenceStorageOptions.Section}:RefreshCoalesce must not be negative.")
             .ValidateOnStart();
@@ -39,6 +38,24 @@ public static class PresenceGrainsServiceCollectionExtensions
         services.AddSingleton<LocalIndexShards>();
         services.AddMetrics();
         services.TryAddSingleton<PresenceMetrics>();
+        return services;
+    }
+
+    /// <summary>
+    /// What an edge needs to call the grains, in either topology (beside a silo in the same process, or as an Orleans
+    /// client of silos elsewhere): the index's options, validated at start-up (every process must agree on them), and
+    /// <see cref="IPresenceGrains"/>. Registered once, by whichever asks first.
+    /// </summary>
+    public static IServiceCollection AddPresenceGrainsClient(this IServiceCollection services)
+    {
+        if (services.Any(s => s.ServiceType == typeof(IPresenceGrains)))
+        {
+            return services;
+        }
+        services.AddOptions<PresenceIndexOptions>().BindConfiguration(PresenceIndexOptions.Section)
+            .Validate(o => o.Shards is >= 1 and <= PresenceIndexOptions.MaxShards, $"{PresenceIndexOptions.Section}:Shards must be between 1 and {PresenceIndexOptions.MaxShards}.")
+            .ValidateOnStart();
+        services.AddSingleton<IPresenceGrains, PresenceGrains>();
         return services;
     }
 }

@@ -114,7 +114,7 @@ public sealed class FaultTests(ITestOutputHelper output) : MigratedDatabaseTests
     public async Task While_postgres_is_down_writes_fail_fast_with_503_and_service_resumes_by_itself_losing_nothing()
     {
         await using var postgres = await PrivatePostgres.Create();
-        await new Presence.Silo.Storage.SchemaMigrator(postgres.ConnectionString, Microsoft.Extensions.Logging.Abstractions.NullLogger<Presence.Silo.Storage.SchemaMigrator>.Instance).MigrateAsync();
+        await new Presence.Hosting.Storage.SchemaMigrator(postgres.ConnectionString, Microsoft.Extensions.Logging.Abstractions.NullLogger<Presence.Hosting.Storage.SchemaMigrator>.Instance).MigrateAsync();
         await using var cluster = new ProcessCluster(postgres.ConnectionString, silos: 1, gateways: 1);
         cluster.StartAll();
         await cluster.WaitReady(TimeSpan.FromSeconds(120));

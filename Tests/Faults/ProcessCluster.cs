@@ -4,7 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
-using Presence.Silo.Hosting;
+using Presence.Hosting;
 using Presence.Tests.Support;
 
 namespace Presence.Tests.Faults;

@@ -43,8 +43,10 @@ public sealed class StoredCollectionFaultTests(ITestOutputHelper output) : Migra
         // Reads only from here on: nobody writes, so only what the shards stored can bring the list back.
         for (var gateway = 0; gateway < 2; gateway++)
         {
-            await Until(clock, TimeSpan.FromSeconds(30), async () => (await PnutList(cluster, gateway)).SequenceEqual(Users), $"gateway {gateway} lists all {Users.Length} users (pnut)", cluster);
-            await Until(clock, TimeSpan.FromSeconds(30), async () => (await RocketFull(cluster, gateway)).SequenceEqual(Users), $"gateway {gateway} lists all {Users.Length} users (Rocket.Chat)", cluster);
+            await Poll.Until(async () => (await PnutList(cluster, gateway)).SequenceEqual(Users), $"gateway {gateway} lists all {Users.Length} users (pnut) within 30 s of the kill",
+                timeout: TimeSpan.FromSeconds(30) - clock.Elapsed, interval: TimeSpan.FromMilliseconds(250), failuresAreNotYet: true, details: cluster.Logs);
+            await Poll.Until(async () => (await RocketFull(cluster, gateway)).SequenceEqual(Users), $"gateway {gateway} lists all {Users.Length} users (Rocket.Chat) within 30 s of the kill",
+                timeout: TimeSpan.FromSeconds(30) - clock.Elapsed, interval: TimeSpan.FromMilliseconds(250), failuresAreNotYet: true, details: cluster.Logs);
         }
         output.WriteLine($"the list was whole again from both gateways {clock.Elapsed.TotalSeconds:F1} s after the kill");
 
@@ -196,26 +198,6 @@ public sealed class StoredCollectionFaultTests(ITestOutputHelper output) : Migra
         var json = await Json(await http.GetAsync("/api/v1/users.presence"));
         Assert.True(json.GetProperty("full").GetBoolean());
         return [.. json.GetProperty("users").EnumerateArray().Select(u => u.GetProperty("_id").GetString()!).Order(StringComparer.Ordinal)];
-    }
-
-    /// <summary>Polls <paramref name="condition"/> (a failing call counts as not yet) until it holds or the clock passes <paramref name="limit"/>.</summary>
-    private static async Task Until(Stopwatch clock, TimeSpan limit, Func<Task<bool>> condition, string what, ProcessCluster cluster)
-    {
-        while (true)
-        {
-            try
-            {
-                if (await condition())
-                {
-                    return;
-                }
-            }
-            catch (Exception error) when (error is HttpRequestException or TaskCanceledException or Xunit.Sdk.XunitException)
-            {
-            }
-            Assert.True(clock.Elapsed < limit, $"not within {limit.TotalSeconds} s of the kill: {what}; logs:\n{cluster.Logs()}");
-            await Task.Delay(250);
-        }
     }
 
     private static async Task<JsonElement> Json(HttpResponseMessage response)

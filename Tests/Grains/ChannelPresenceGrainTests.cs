@@ -29,7 +29,7 @@ public sealed class ChannelPresenceGrainTests(ClusterFixture fixture)
         // The timer runs at the next whole second (members are bucketed by second) and writes the removal: the stored
         // row changes without any call to the grain.
         await fixture.Advance(TimeSpan.FromSeconds(1));
-        await ClusterFixture.Eventually(async () =>
+        await Poll.Until(async () =>
             (await Stored(channel)).Items["ann"].Status is null,
             "the channel timer removed the expired presence");
         var member = await channel.GetMember("ann");
@@ -55,7 +55,7 @@ public sealed class ChannelPresenceGrainTests(ClusterFixture fixture)
         {
             await fixture.Advance(TimeSpan.FromHours(1));
         }
-        await ClusterFixture.Eventually(async () =>
+        await Poll.Until(async () =>
         {
             fixture.Time.Advance(TimeSpan.FromSeconds(30));
             return (await Stored(channel)).Items["ann"].Status is null;

@@ -6,6 +6,7 @@ using Presence.Channels;
 using Presence.Gateway.Auth;
 using Presence.Gateway.Realtime;
 using Presence.Grains.Hosting;
+using Presence.Grains.Index;
 using Presence.Tests.Support;
 using Presence.Users;
 using System.Diagnostics.Metrics;
@@ -24,7 +25,8 @@ public sealed class EventFanOutTests(ClusterFixture fixture)
     private (PresenceEventHub Hub, RealtimeMetrics Metrics) Gateway()
     {
         var metrics = new RealtimeMetrics(Meters);
-        var hub = new PresenceEventHub(fixture.Grains, Options.Create(new PresenceIndexOptions { Shards = ClusterFixture.Shards }), metrics, NullLogger<PresenceEventHub>.Instance);
+        var grains = new PresenceGrains(fixture.Grains, Options.Create(new PresenceIndexOptions { Shards = ClusterFixture.Shards }));
+        var hub = new PresenceEventHub(fixture.Grains, grains, metrics, NullLogger<PresenceEventHub>.Instance);
         return (hub, metrics);
     }
 
@@ -45,7 +47,7 @@ public sealed class EventFanOutTests(ClusterFixture fixture)
         await fixture.Grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(tenant, "star"))
             .Update(new PresenceUpdate(PresenceSources.Api, "live", null, null));
 
-        await ClusterFixture.Eventually(() => Task.FromResult(many.All(c => c.Events.Count == 1) && one.Events.Count == 1), "every connection got the change");
+        await Poll.Until(() => many.All(c => c.Events.Count == 1) && one.Events.Count == 1, "every connection got the change");
         Assert.Equal(1, crowdedMetrics.Notifications);
         Assert.Equal(1, quietMetrics.Notifications);
         Assert.Contains("\"status\":\"live\"", many[0].Events[0]);
@@ -67,14 +69,14 @@ public sealed class EventFanOutTests(ClusterFixture fixture)
         await fixture.Grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(tenant, "singer"))
             .SetChannelPresence("stage", new ChannelPresenceUpdate("singer", "singing", null, null));
 
-        await ClusterFixture.Eventually(() => Task.FromResult(watchers.All(w => w.Events.Count == 1)), "every watcher got the channel change");
+        await Poll.Until(() => watchers.All(w => w.Events.Count == 1), "every watcher got the channel change");
         Assert.Equal(1, metrics.Notifications);
         Assert.Contains("channel.presence.changed", watchers[^1].Events[0]);
 
         // A member's own status: once more per gateway, not per watcher.
         await fixture.Grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(tenant, "singer"))
             .Update(new PresenceUpdate(PresenceSources.Api, "on stage", null, null));
-        await ClusterFixture.Eventually(() => Task.FromResult(watchers.All(w => w.Events.Count == 2)), "every watcher got the member's change");
+        await Poll.Until(() => watchers.All(w => w.Events.Count == 2), "every watcher got the member's change");
         Assert.Equal(2, metrics.Notifications);
     }
 
@@ -91,7 +93,7 @@ public sealed class EventFanOutTests(ClusterFixture fixture)
         foreach (var status in new[] { "a", "b", "c", "d" })
         {
             await jumpy.Update(new PresenceUpdate(PresenceSources.Api, status, null, null));
-            await ClusterFixture.Eventually(() => Task.FromResult(healthy.Events.Any(e => e.Contains($"\"status\":\"{status}\""))), $"status {status} delivered");
+            await Poll.Until(() => healthy.Events.Any(e => e.Contains($"\"status\":\"{status}\"")), $"status {status} delivered");
         }
         Assert.NotNull(stuck.DroppedBecause);
         Assert.True(stuck.Aborted);

@@ -48,7 +48,7 @@ public sealed class IndexStorageTests(ClusterFixture fixture)
         Assert.Equal(first, await StoredEnd(shard)); // acknowledged without a write of the shard
 
         await fixture.Advance(TimeSpan.FromMinutes(1));
-        await ClusterFixture.Eventually(async () => await StoredEnd(shard) == first.AddSeconds(20), "the shard wrote the refresh with its periodic write");
+        await Poll.Until(async () => await StoredEnd(shard) == first.AddSeconds(20), "the shard wrote the refresh with its periodic write");
     }
 
     private async Task<DateTimeOffset> StoredEnd(string shardKey)
@@ -67,7 +67,7 @@ public sealed class IndexStorageTests(ClusterFixture fixture)
             .Update(new PresenceUpdate(PresenceSources.Api, "here", TimeSpan.FromMinutes(1), Profile));
 
         await fixture.Advance(TimeSpan.FromMinutes(1) + TimeSpan.FromSeconds(1));
-        await ClusterFixture.Eventually(async () => (await Rows(shard)).SequenceEqual(["l:1", "l:2"]), "the timer deleted ann's row");
+        await Poll.Until(async () => (await Rows(shard)).SequenceEqual(["l:1", "l:2"]), "the timer deleted ann's row");
     }
 
     [Fact]

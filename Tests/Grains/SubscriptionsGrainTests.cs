@@ -27,7 +27,7 @@ public sealed class SubscriptionsGrainTests(ClusterFixture fixture)
         {
             await fixture.Advance(TimeSpan.FromHours(1));
         }
-        await ClusterFixture.Eventually(async () =>
+        await Poll.Until(async () =>
         {
             fixture.Time.Advance(TimeSpan.FromSeconds(30));
             return !(await Stored(grain)).ContainsKey("b");

@@ -57,7 +57,7 @@ public sealed class UserPresenceGrainTests(ClusterFixture fixture)
 
         await fixture.Advance(TimeSpan.FromSeconds(21));
         // Read the shards' memory without calling them: only their timers can have emptied them.
-        await ClusterFixture.Eventually(() => Task.FromResult(OnlineInShards(tenant) == 0), "every shard's timer removed its users");
+        await Poll.Until(() => OnlineInShards(tenant) == 0, "every shard's timer removed its users");
 
         var changes = await directory.ChangesSince(fixture.Time.GetUtcNow().AddMinutes(-1));
         Assert.Equal(12, changes.Count(c => c.Status == PresenceStatus.Offline));

@@ -7,7 +7,8 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Presence.Gateway.Hosting;
+using Presence.Client;
+using Presence.Grains.Index;
 using Presence.Tests.Support;
 using Presence.Users;
 
@@ -24,7 +25,10 @@ public sealed class FailingClusterFactory : GatewayFactory
         base.ConfigureWebHost(builder);
         builder.ConfigureTestServices(services =>
         {
-            services.Replace(ServiceDescriptor.Singleton(provider => new UserGrains(FailingGrains.Wrap(provider.GetRequiredService<IGrainFactory>()), provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<Presence.Grains.Hosting.PresenceIndexOptions>>())));
+            services.Replace(ServiceDescriptor.Singleton<IPresenceGrains>(provider => new PresenceGrains(
+                FailingGrains.Wrap(provider.GetRequiredService<IGrainFactory>()),
+                provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<Presence.Grains.Hosting.PresenceIndexOptions>>(),
+                provider.GetService<LocalIndexShards>())));
             services.AddSingleton<IStartupFilter>(new RecordOutcomes(Outcomes));
         });
     }
@@ -145,7 +149,7 @@ public sealed class FailingClusterTests(FailingClusterFactory factory) : IClassF
         Assert.Contains("temporarily unavailable", json.GetProperty("error").GetString());
 
         using var scraper = factory.CreateClient();
-        await ClusterFixture.Eventually(async () => (await scraper.GetStringAsync("/metrics"))
+        await Poll.Until(async () => (await scraper.GetStringAsync("/metrics"))
             .Contains("error_type=\"Presence.Storage.StorageUnavailableException\"", StringComparison.Ordinal),
             "the request-duration metric names the failure");
     }
@@ -161,7 +165,7 @@ public sealed class FailingClusterTests(FailingClusterFactory factory) : IClassF
         await leaving.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
 
-        await ClusterFixture.Eventually(() => Task.FromResult(factory.Outcomes.Any(o => o.Path == "/v1/users/reset-1/presence")),
+        await Poll.Until(() => Task.FromResult(factory.Outcomes.Any(o => o.Path == "/v1/users/reset-1/presence")),
             "the aborted request has left the pipeline");
         Assert.Equal(("/v1/users/reset-1/presence", 499, false), factory.Outcomes.First(o => o.Path == "/v1/users/reset-1/presence"));
     }

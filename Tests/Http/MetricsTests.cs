@@ -27,7 +27,7 @@ public sealed class MetricsTests(GatewayFactory factory)
         using var scraper = factory.CreateClient();
         string text = "";
         // The exporter caches a scrape briefly; the update is counted by the next fresh one.
-        await ClusterFixture.Eventually(async () =>
+        await Poll.Until(async () =>
         {
             var response = await scraper.GetAsync("/metrics");
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -37,7 +37,7 @@ public sealed class MetricsTests(GatewayFactory factory)
         Assert.Contains("presence_online_users", text);
         // Which process this is: a gateway, its version, its instance (not "unknown_service:Gateway").
         var target = text.Split('\n').Single(l => l.StartsWith("target_info{", StringComparison.Ordinal));
-        Assert.Contains($"service_name=\"{Presence.Silo.Hosting.PresenceTelemetry.GatewayService}\"", target);
+        Assert.Contains($"service_name=\"{Presence.Hosting.PresenceTelemetry.GatewayService}\"", target);
         Assert.Contains($"service_instance_id=\"{Environment.MachineName}:{Environment.ProcessId}\"", target);
         Assert.Contains("service_version=\"", target);
         Assert.Contains("http_server_request_duration", text);

@@ -14,7 +14,7 @@ public sealed class PerCallMetricsTests(PerCallMetricsGatewayFactory factory) : 
         await (await client.PutAsync("/v1/users/me/presence", Pnut.Form(("presence", "here")))).AssertOk();
 
         using var scraper = factory.CreateClient();
-        await ClusterFixture.Eventually(async () =>
+        await Poll.Until(async () =>
         {
             var text = await scraper.GetStringAsync("/metrics");
             return text.Contains("aspnetcore_routing_match_attempts") && text.Contains("orleans_directory_lookups_cache_issued");

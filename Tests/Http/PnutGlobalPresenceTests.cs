@@ -48,7 +48,7 @@ public sealed class PnutGlobalPresenceTests(GatewayFactory factory)
             return stats.Any(s => s.GrainId.Type.ToString() == "presence-user" && s.GrainId.Key.ToString() == key);
         }
         await grains.GetGrain<Presence.Users.IUserPresenceGrain>(Presence.Model.PresenceKeys.Of(tenant, "ann")).Cast<IGrainManagementExtension>().DeactivateOnIdle();
-        await ClusterFixture.Eventually(async () => !await Active("ann"), "ann's grain is deactivated");
+        await Poll.Until(async () => !await Active("ann"), "ann's grain is deactivated");
 
         using var bob = factory.ClientFor("bob", tenant);
         Assert.Equal("busy", (await (await bob.GetAsync("/v1/users/ann/presence")).AssertOk()).GetProperty("data").GetProperty("presence").GetString());

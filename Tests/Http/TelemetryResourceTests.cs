@@ -1,5 +1,5 @@
 using OpenTelemetry.Resources;
-using Presence.Silo.Hosting;
+using Presence.Hosting;
 
 namespace Presence.Tests.Http;
 

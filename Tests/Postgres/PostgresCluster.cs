@@ -2,7 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Presence.Silo.Hosting;
+using Presence.Hosting;
 
 using Presence.Tests.Support;
 

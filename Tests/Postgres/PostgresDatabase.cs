@@ -1,5 +1,5 @@
 using Npgsql;
-using Presence.Silo.Storage;
+using Presence.Hosting.Storage;
 
 namespace Presence.Tests.Postgres;
 

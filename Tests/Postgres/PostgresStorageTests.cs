@@ -5,7 +5,7 @@ using Presence.Grains.Channels;
 using Presence.Grains.Hosting;
 using Presence.Grains.Index;
 using Presence.Index;
-using Presence.Silo.Storage;
+using Presence.Hosting.Storage;
 using Presence.Users;
 
 namespace Presence.Tests.Postgres;

@@ -153,7 +153,7 @@ public sealed class RealtimeEventTests(RealtimeGatewayFactory factory)
 
         // The last one: still online within the grace period, offline after it.
         await tab2.Close();
-        await WaitUntil(() => Task.FromResult(!Held.Holds(tenant, "cat")));
+        await Poll.Until(() => !Held.Holds(tenant, "cat"), "the gateway released cat's hold", EventClient.Patience);
         factory.Time.Advance(TimeSpan.FromSeconds(10));
         Assert.Equal("online", (await Read(tenant, "w", "cat")).GetProperty("presence").GetString());
         await watcher.AssertNoEvent(Quiet, e => e.GetProperty("type").GetString() == "user.presence.changed");
@@ -172,7 +172,7 @@ public sealed class RealtimeEventTests(RealtimeGatewayFactory factory)
         await using var stream = await SseClient.Open(factory, GatewayFactory.Token("idle", tenant));
         var user = GrainId.Create("presence-user", PresenceKeys.Of(tenant, "idle"));
         var management = factory.Services.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0);
-        await WaitUntil(async () => !(await management.GetActiveGrains(GrainType.Create("presence-user"))).Contains(user));
+        await Poll.Until(async () => !(await management.GetActiveGrains(GrainType.Create("presence-user"))).Contains(user), "the user grain was deactivated", EventClient.Patience);
         var directory = factory.Services.GetRequiredService<IGrainFactory>().GetGrain<Presence.Index.IPresenceDirectoryGrain>(tenant);
         Assert.Contains((await directory.ListOnline(null, 100)).Users, u => u.UserId == "idle");
         Assert.Equal("online", (await Read(tenant, "w", "idle")).GetProperty("presence").GetString());
@@ -191,9 +191,9 @@ public sealed class RealtimeEventTests(RealtimeGatewayFactory factory)
         Assert.True(await shard.RenewHold(Held.Source, TimeSpan.Zero)); // the lease ends now
         factory.Time.Advance(TimeSpan.FromMilliseconds(1)); // the shard's timer: it releases the hold
 
-        await WaitUntil(async () => (await Read(tenant, "w", "phoenix")).GetProperty("presence").GetString() == "offline");
+        await Poll.Until(async () => (await Read(tenant, "w", "phoenix")).GetProperty("presence").GetString() == "offline", "phoenix reads offline", EventClient.Patience);
         factory.Time.Advance(TimeSpan.FromSeconds(20)); // the gateway's next round: the shard says it let go
-        await WaitUntil(async () => (await Read(tenant, "w", "phoenix")).GetProperty("presence").GetString() == "online");
+        await Poll.Until(async () => (await Read(tenant, "w", "phoenix")).GetProperty("presence").GetString() == "online", "phoenix reads online", EventClient.Patience);
     }
 
     [Fact]
@@ -204,7 +204,7 @@ public sealed class RealtimeEventTests(RealtimeGatewayFactory factory)
         var first = await SseClient.Open(factory, GatewayFactory.Token("dan", tenant));
         await watcher.NextUserChange("dan");
         await first.DisposeAsync();
-        await WaitUntil(() => Task.FromResult(!Held.Holds(tenant, "dan")));
+        await Poll.Until(() => !Held.Holds(tenant, "dan"), "the gateway released dan's hold", EventClient.Patience);
         factory.Time.Advance(TimeSpan.FromSeconds(5));
         await using var second = await SseClient.Open(factory, GatewayFactory.Token("dan", tenant));
         factory.Time.Advance(TimeSpan.FromSeconds(20));
@@ -347,7 +347,7 @@ public sealed class RealtimeEventTests(RealtimeGatewayFactory factory)
     {
         await using var watcher = await SseClient.Open(factory, GatewayFactory.Token("w", Keys.Tenant()));
         factory.Time.Advance(TimeSpan.FromSeconds(15));
-        await WaitUntil(() => Task.FromResult(watcher.KeepAlives > 0));
+        await Poll.Until(() => watcher.KeepAlives > 0, "a keep-alive arrived", EventClient.Patience);
     }
 
     private static async Task AssertStreamError(HttpResponseMessage response, HttpStatusCode status, int code, string message)
@@ -358,15 +358,5 @@ public sealed class RealtimeEventTests(RealtimeGatewayFactory factory)
         Assert.Equal(code, json.GetProperty("code").GetInt32());
         Assert.Equal((int)status, json.GetProperty("StatusCode").GetInt32());
         Assert.Contains(message, json.GetProperty("message").GetString(), StringComparison.OrdinalIgnoreCase);
-    }
-
-    private static async Task WaitUntil(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow + EventClient.Patience;
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "condition not met in time");
-            await Task.Delay(50);
-        }
     }
 }

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using Orleans.Configuration;
 using Presence.Grains.Storage;
-using Presence.Silo.Storage;
+using Presence.Hosting.Storage;
 using Presence.Storage;
 using Presence.Tests.Postgres;
 

@@ -9,7 +9,7 @@ using Orleans.Storage;
 using Orleans.TestingHost;
 using Presence.Grains.Hosting;
 using Presence.Grains.Storage;
-using Presence.Silo.Hosting;
+using Presence.Hosting;
 
 namespace Presence.Tests.Support;
 
@@ -74,20 +74,6 @@ public sealed class ClusterFixture : IAsyncLifetime
         var stored = await Collections.LoadAsync(kind, key, CancellationToken.None);
         return (stored.Items.ToDictionary(i => i.Key, i => serializer.Deserialize<T>(i.Value)!),
             stored.Head is null ? null : serializer.Deserialize<THead>(stored.Head));
-    }
-
-    /// <summary>Polls (real time) until <paramref name="condition"/> holds: for work a timer or reminder does in the background.</summary>
-    public static async Task Eventually(Func<Task<bool>> condition, string what, int timeoutMs = 10_000)
-    {
-        var deadline = Environment.TickCount64 + timeoutMs;
-        while (!await condition())
-        {
-            if (Environment.TickCount64 > deadline)
-            {
-                Assert.Fail($"Timed out waiting until {what}");
-            }
-            await Task.Delay(50);
-        }
     }
 }
 

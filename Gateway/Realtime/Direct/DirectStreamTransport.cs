@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Reflection;
 using System.Threading.Channels;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
@@ -12,7 +11,7 @@ namespace Presence.Gateway.Realtime.Direct;
 /// Kestrel's socket transport for TCP endpoints, with one step before Kestrel sees a connection: a connection whose
 /// first request opens a realtime stream is given to <see cref="DirectStreams"/> (see there why). Every other
 /// connection becomes Kestrel's as its own transport would make it (<see cref="SocketConnectionContextFactory"/>,
-/// with Kestrel's socket options). Only on Linux, and while every configured endpoint is plain HTTP/1.1; off with
+/// with Kestrel's socket options, through <see cref="KestrelSocketConnections"/>). Only on Linux, and while every configured endpoint is plain HTTP/1.1; off with
 /// <c>Presence:Realtime:DirectStreams=false</c>. Other endpoint kinds (Unix sockets, inherited handles) always use
 /// Kestrel's transport.
 /// </summary>
@@ -27,14 +26,19 @@ public sealed partial class DirectStreamTransport(
     // served here would skip the TLS (or the protocol choice) configured for it. TLS in front, in a proxy, keeps it on.
     private readonly bool _plainHttp1 = IsPlainHttp1(configuration);
 
-    // Kestrel's transport builds its connection options from its own (with the memory pool Kestrel's HTTP layer
-    // expects, which the public constructor does not set) through an internal constructor. Should a framework
-    // update remove it, streams simply stay in Kestrel (the direct stream tests then fail, and say so).
-    private static readonly ConstructorInfo? ConnectionOptionsOfTransport = typeof(SocketConnectionFactoryOptions)
-        .GetConstructor(BindingFlags.Instance | BindingFlags.NonPublic, [typeof(SocketTransportOptions)]);
-
     public bool CanBind(EndPoint endpoint)
-        => realtime.Value.DirectStreams && _plainHttp1 && endpoint is IPEndPoint && ConnectionOptionsOfTransport is not null && IdleSockets.IsSupported;
+    {
+        if (!realtime.Value.DirectStreams || !_plainHttp1 || endpoint is not IPEndPoint || !IdleSockets.IsSupported)
+        {
+            return false;
+        }
+        if (!KestrelSocketConnections.Available)
+        {
+            LogSeamMissing(loggers.CreateLogger<DirectStreamTransport>(), KestrelSocketConnections.Missing);
+            return false;
+        }
+        return true;
+    }
 
     /// <summary>Whether every endpoint configured (URLs, HTTPS ports, Kestrel's endpoints and defaults) is plain HTTP/1.x.</summary>
     public static bool IsPlainHttp1(IConfiguration configuration)
@@ -63,7 +67,7 @@ public sealed partial class DirectStreamTransport(
             throw new AddressInUseException(error.Message, error); // what Kestrel's transport throws, so its fallbacks apply
         }
         socket.Listen(options.Backlog);
-        var connectionOptions = (SocketConnectionFactoryOptions)ConnectionOptionsOfTransport!.Invoke([options]);
+        var connectionOptions = KestrelSocketConnections.Options(options);
         var kestrel = new SocketConnectionContextFactory(connectionOptions, loggers.CreateLogger("Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets"));
         var listener = new Listener(socket, kestrel, options.NoDelay, services.GetRequiredService<DirectStreams>(), loggers.CreateLogger<DirectStreamTransport>());
         return ValueTask.FromResult<IConnectionListener>(listener);
@@ -197,4 +201,7 @@ public sealed partial class DirectStreamTransport(
         [LoggerMessage(Level = LogLevel.Warning, Message = "Could not tell whether a connection opens a stream; Kestrel serves it")]
         private static partial void LogRoutingFailed(ILogger logger, Exception error);
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Message}")]
+    private static partial void LogSeamMissing(ILogger logger, string message);
 }

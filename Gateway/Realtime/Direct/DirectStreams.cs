@@ -70,7 +70,7 @@ public sealed partial class DirectStreams(
                 return Decline(socket);
             }
             (caller, expires) = validated;
-            StreamError? error;
+            Failure<StreamDialect>? error;
             (request, error) = StreamRequest.Read(query, options.Value, channelTypes);
             if (error is not null || !held.TryReserve(caller))
             {

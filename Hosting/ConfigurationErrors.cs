@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Options;
 
-namespace Presence.Silo.Hosting;
+namespace Presence.Hosting;
 
 /// <summary>What the Silo and Gateway programs print when start-up meets bad configuration: one line, no stack trace.</summary>
 public static class ConfigurationErrors

@@ -5,7 +5,7 @@ using Orleans.Configuration;
 using Presence.Grains.Storage;
 using Presence.Storage;
 
-namespace Presence.Silo.Storage;
+namespace Presence.Hosting.Storage;
 
 /// <summary>
 /// Collections in PostgreSQL (<c>presence_collection</c>, <c>presence_collection_item</c>, migration 0002): a load is

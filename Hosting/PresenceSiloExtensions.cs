@@ -10,9 +10,9 @@ using Npgsql;
 using Orleans.Storage;
 using Presence.Grains.Hosting;
 using Presence.Grains.Storage;
-using Presence.Silo.Storage;
+using Presence.Hosting.Storage;
 
-namespace Presence.Silo.Hosting;
+namespace Presence.Hosting;
 
 public static class PresenceSiloExtensions
 {

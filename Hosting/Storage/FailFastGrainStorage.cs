@@ -4,7 +4,7 @@ using Orleans.Runtime;
 using Orleans.Storage;
 using Presence.Storage;
 
-namespace Presence.Silo.Storage;
+namespace Presence.Hosting.Storage;
 
 /// <summary>
 /// Wraps a grain storage provider so that a database failure (PostgreSQL down, a broken connection) surfaces as a

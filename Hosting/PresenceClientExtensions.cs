@@ -1,7 +1,7 @@
 using Orleans.Dashboard;
 using Orleans.Configuration;
 
-namespace Presence.Silo.Hosting;
+namespace Presence.Hosting;
 
 public static class PresenceClientExtensions
 {

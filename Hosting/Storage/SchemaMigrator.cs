@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Reflection;
 using Npgsql;
 
-namespace Presence.Silo.Storage;
+namespace Presence.Hosting.Storage;
 
 /// <summary>
 /// Applies this project's PostgreSQL schema: numbered scripts embedded in this assembly (Storage/Migrations,

@@ -2,7 +2,7 @@ using System.Runtime.ExceptionServices;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.IdentityModel.Tokens;
 
-namespace Presence.Gateway.Errors;
+namespace Presence.Gateway.Dialects;
 
 public static partial class ErrorHandlingExtensions
 {
@@ -90,7 +90,7 @@ public static partial class ErrorHandlingExtensions
                 StatusCodes.Status415UnsupportedMediaType => "unsupported content type",
                 _ => "request failed",
             };
-            return dialects.For(context).WriteAsync(context, status, message);
+            return dialects.For(context).WriteErrorAsync(context, status, message);
         }
 
         private async Task HandleAsync(HttpContext context, Exception error)
@@ -123,7 +123,7 @@ public static partial class ErrorHandlingExtensions
             context.Response.Headers.Expires = "-1";
             try
             {
-                await dialects.For(context).WriteAsync(context, status, message);
+                await dialects.For(context).WriteErrorAsync(context, status, message);
             }
             catch (Exception writing) when (!context.RequestAborted.IsCancellationRequested)
             {

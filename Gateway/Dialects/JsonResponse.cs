@@ -3,7 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 
-namespace Presence.Gateway.Hosting;
+namespace Presence.Gateway.Dialects;
 
 /// <summary>Writes a dialect's JSON body with its source-generated contract: one way for every dialect.</summary>
 public static class JsonResponse

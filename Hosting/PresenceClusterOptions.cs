@@ -2,7 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 
-namespace Presence.Silo.Hosting;
+namespace Presence.Hosting;
 
 /// <summary>
 /// How a process joins the cluster: <c>Presence:Silo</c> (ports, ids, advertised address),

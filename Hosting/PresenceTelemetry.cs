@@ -5,7 +5,7 @@ using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using Presence.Grains.Hosting;
 
-namespace Presence.Silo.Hosting;
+namespace Presence.Hosting;
 
 /// <summary>
 /// What every process tells OpenTelemetry about itself: the service name of its kind (<c>orleans-presence-gateway</c>

@@ -1,0 +1,181 @@
+using System.Buffers;
+using System.Text.Json;
+using Microsoft.Net.Http.Headers;
+
+namespace Presence.Gateway.Dialects;
+
+/// <summary>
+/// Request bodies, read the same way in every dialect: whole, up to <c>Presence:Http:MaxBodyBytes</c> (a larger one is
+/// refused with 413 without being read further), once per request (a call retried during a failover, see
+/// <see cref="Hosting.TransientRetry"/>, gets the first result again: the body can be read only once), and JSON parsed
+/// to a depth of <see cref="MaxDepth"/> with every string valid text. The same failure has the same message in every
+/// dialect, in that dialect's format.
+/// </summary>
+public static class RequestBody
+{
+    public const int MaxDepth = 16;
+
+    public const string Malformed = "malformed JSON body";
+    public const string Required = "a JSON body is required";
+    public const string CutShort = "request body is shorter than its Content-Length";
+
+    public static string TooLarge(int maxBytes) => $"request body too large: at most {maxBytes} bytes";
+
+    public static string Unsupported(string? mediaType, string accepted) => $"unsupported content type '{mediaType}': send {accepted}";
+
+    private static readonly object JsonKey = new();
+    private static readonly object BytesKey = new();
+
+    /// <summary>
+    /// A JSON body (its content type absent, <c>application/json</c> or <c>*/*+json</c>), or the failure: 413 too large,
+    /// 415 another content type, 400 cut short, empty or malformed.
+    /// </summary>
+    public static async Task<(JsonElement Json, Failure<TDialect>? Failure)> ReadJsonAsync<TDialect>(HttpContext http, int maxBytes)
+        where TDialect : Dialect, IDialect<TDialect>
+    {
+        var (json, problem) = await ParseOnceAsync(http, JsonKey, maxBytes, ReadJsonOnceAsync);
+        return problem is { } p ? (default, new Failure<TDialect>(p.Status, p.Message)) : (json, null);
+    }
+
+    /// <summary>The body's bytes (empty when there is none), for a dialect that also reads other media types.</summary>
+    public static async Task<(byte[] Bytes, Failure<TDialect>? Failure)> ReadBytesAsync<TDialect>(HttpContext http, int maxBytes)
+        where TDialect : Dialect, IDialect<TDialect>
+    {
+        var (bytes, problem) = await ParseOnceAsync(http, BytesKey, maxBytes, ReadBytesOnceAsync);
+        return problem is { } p ? ([], new Failure<TDialect>(p.Status, p.Message)) : (bytes, null);
+    }
+
+    /// <summary>Parses JSON bytes as every dialect does; the failure is 400 <see cref="Malformed"/>.</summary>
+    public static (JsonElement Json, Failure<TDialect>? Failure) ParseJson<TDialect>(ReadOnlyMemory<byte> bytes)
+        where TDialect : Dialect, IDialect<TDialect>
+        => Parse(bytes) is ({ } json, null) ? (json, null) : (default, Failure<TDialect>.BadRequest(Malformed));
+
+    /// <summary>Whether a media type is JSON: <c>application/json</c> or a <c>+json</c> suffix.</summary>
+    public static bool IsJson(string? mediaType)
+        => mediaType is not null && (mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+            || mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The request's media type (lower case, no parameters), or null when it has none.</summary>
+    public static string? MediaType(HttpRequest request)
+        => MediaTypeHeaderValue.TryParse(request.ContentType, out var contentType) ? contentType.MediaType.Value?.ToLowerInvariant() : null;
+
+    private readonly record struct Problem(int Status, string Message);
+
+    private static async Task<(T Value, Problem? Problem)> ParseOnceAsync<T>(HttpContext http, object key, int maxBytes,
+        Func<HttpRequest, int, CancellationToken, Task<(T, Problem?)>> parse)
+    {
+        var items = http.Items;
+        if (items.TryGetValue(key, out var cached))
+        {
+            return ((T, Problem?))cached!;
+        }
+        var result = await parse(http.Request, maxBytes, http.RequestAborted);
+        items[key] = result;
+        return result;
+    }
+
+    private static async Task<(JsonElement, Problem?)> ReadJsonOnceAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
+    {
+        if (request.ContentType is not null && !IsJson(MediaType(request)))
+        {
+            return (default, new Problem(StatusCodes.Status415UnsupportedMediaType, Unsupported(MediaType(request) ?? request.ContentType, "application/json")));
+        }
+        var (bytes, problem) = await ReadBytesOnceAsync(request, maxBytes, cancellationToken);
+        if (problem is not null)
+        {
+            return (default, problem);
+        }
+        if (bytes.Length == 0)
+        {
+            return (default, new Problem(StatusCodes.Status400BadRequest, Required));
+        }
+        return Parse(bytes) is ({ } json, null) ? (json, null) : (default, new Problem(StatusCodes.Status400BadRequest, Malformed));
+    }
+
+    private static (JsonElement? Json, Exception? Error) Parse(ReadOnlyMemory<byte> bytes)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = MaxDepth });
+            EnsureStringsDecode(document.RootElement);
+            return (document.RootElement.Clone(), null);
+        }
+        catch (Exception error) when (error is JsonException or InvalidOperationException)
+        {
+            return (null, error);
+        }
+    }
+
+    /// <summary>Throws InvalidOperationException for a string that is not valid text (a lone surrogate escape).</summary>
+    private static void EnsureStringsDecode(JsonElement element)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.String:
+                _ = element.GetString();
+                break;
+            case JsonValueKind.Array:
+                foreach (var item in element.EnumerateArray())
+                {
+                    EnsureStringsDecode(item);
+                }
+                break;
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    _ = property.Name;
+                    EnsureStringsDecode(property.Value);
+                }
+                break;
+        }
+    }
+
+    private static async Task<(byte[], Problem?)> ReadBytesOnceAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await ReadAsync(request, maxBytes, cancellationToken) is { } bytes
+                ? (bytes, null)
+                : ([], new Problem(StatusCodes.Status413PayloadTooLarge, TooLarge(maxBytes)));
+        }
+        catch (EndOfStreamException)
+        {
+            return ([], new Problem(StatusCodes.Status400BadRequest, CutShort));
+        }
+    }
+
+    /// <summary>The body, or null when it is longer than <paramref name="maxBytes"/>; EndOfStreamException when cut short.</summary>
+    private static async Task<byte[]?> ReadAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
+    {
+        if (request.ContentLength > maxBytes)
+        {
+            return null;
+        }
+        if (request.ContentLength is { } length)
+        {
+            // The common case: a small body of announced length, read straight into an array of that size.
+            var exact = new byte[length];
+            await request.Body.ReadExactlyAsync(exact, cancellationToken);
+            return exact;
+        }
+        var chunk = ArrayPool<byte>.Shared.Rent(4096);
+        try
+        {
+            using var buffer = new MemoryStream();
+            int read;
+            while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
+            {
+                if (buffer.Length + read > maxBytes)
+                {
+                    return null;
+                }
+                buffer.Write(chunk, 0, read);
+            }
+            return buffer.ToArray();
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
+    }
+}

@@ -1,0 +1,3 @@
+global using Microsoft.Extensions.Logging;
+global using Orleans;
+global using Orleans.Hosting;
