@@ -1,6 +1,6 @@
 using Presence.Bench;
 
-// dotnet run -c Release --project Bench -- <scenario>; see README "Benchmarks".
+// dotnet run -c Release --project Bench -- <scenario>; see docs/benchmarks.md.
 try
 {
     return args switch

@@ -258,7 +258,7 @@ public static class AgoraApi
         return (ids, null);
     }
 
-    private static Task<(JsonElement Json, Failure<AgoraDialect>? Failure)> ReadJson(HttpContext http, int maxBytes)
+    private static ValueTask<(JsonElement Json, Failure<AgoraDialect>? Failure)> ReadJson(HttpContext http, int maxBytes)
         => RequestBody.ReadJsonAsync<AgoraDialect>(http, maxBytes);
 
     private static bool TryPositive(Microsoft.Extensions.Primitives.StringValues raw, int max, out int value)

@@ -11,7 +11,7 @@ namespace Presence.Gateway.Auth;
 /// lookup, and only a new token goes through <see cref="AuthenticationHttpContextExtensions.AuthenticateAsync(HttpContext, string)"/>
 /// (JwtBearer's validation). The authorization middleware then applies each endpoint's policy as usual: 401 and 403
 /// come from JwtBearer's challenge and forbid, in the dialect's format. Authenticating every request through the
-/// scheme's handler cost about a tenth of a read's CPU (a handler, a result and a ticket per request).
+/// scheme's handler would cost a handler, a result and a ticket per request (docs/benchmarks.md).
 /// </summary>
 public static class CallerAuthentication
 {

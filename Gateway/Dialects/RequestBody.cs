@@ -23,25 +23,33 @@ public static class RequestBody
 
     public static string Unsupported(string? mediaType, string accepted) => $"unsupported content type '{mediaType}': send {accepted}";
 
-    private static readonly object JsonKey = new();
     private static readonly object BytesKey = new();
 
     /// <summary>
     /// A JSON body (its content type absent, <c>application/json</c> or <c>*/*+json</c>), or the failure: 413 too large,
     /// 415 another content type, 400 cut short, empty or malformed.
     /// </summary>
-    public static async Task<(JsonElement Json, Failure<TDialect>? Failure)> ReadJsonAsync<TDialect>(HttpContext http, int maxBytes)
+    public static async ValueTask<(JsonElement Json, Failure<TDialect>? Failure)> ReadJsonAsync<TDialect>(HttpContext http, int maxBytes)
         where TDialect : Dialect, IDialect<TDialect>
     {
-        var (json, problem) = await ParseOnceAsync(http, JsonKey, maxBytes, ReadJsonOnceAsync);
-        return problem is { } p ? (default, new Failure<TDialect>(p.Status, p.Message)) : (json, null);
+        var request = http.Request;
+        if (request.ContentType is not null && !IsJson(MediaType(request)))
+        {
+            return (default, new Failure<TDialect>(StatusCodes.Status415UnsupportedMediaType, Unsupported(MediaType(request) ?? request.ContentType, "application/json")));
+        }
+        var (bytes, problem) = await BytesAsync(http, maxBytes);
+        if (problem is { } p)
+        {
+            return (default, new Failure<TDialect>(p.Status, p.Message));
+        }
+        return bytes.Length == 0 ? (default, Failure<TDialect>.BadRequest(Required)) : ParseJson<TDialect>(bytes);
     }
 
     /// <summary>The body's bytes (empty when there is none), for a dialect that also reads other media types.</summary>
-    public static async Task<(byte[] Bytes, Failure<TDialect>? Failure)> ReadBytesAsync<TDialect>(HttpContext http, int maxBytes)
+    public static async ValueTask<(byte[] Bytes, Failure<TDialect>? Failure)> ReadBytesAsync<TDialect>(HttpContext http, int maxBytes)
         where TDialect : Dialect, IDialect<TDialect>
     {
-        var (bytes, problem) = await ParseOnceAsync(http, BytesKey, maxBytes, ReadBytesOnceAsync);
+        var (bytes, problem) = await BytesAsync(http, maxBytes);
         return problem is { } p ? ([], new Failure<TDialect>(p.Status, p.Message)) : (bytes, null);
     }
 
@@ -60,37 +68,6 @@ public static class RequestBody
         => MediaTypeHeaderValue.TryParse(request.ContentType, out var contentType) ? contentType.MediaType.Value?.ToLowerInvariant() : null;
 
     private readonly record struct Problem(int Status, string Message);
-
-    private static async Task<(T Value, Problem? Problem)> ParseOnceAsync<T>(HttpContext http, object key, int maxBytes,
-        Func<HttpRequest, int, CancellationToken, Task<(T, Problem?)>> parse)
-    {
-        var items = http.Items;
-        if (items.TryGetValue(key, out var cached))
-        {
-            return ((T, Problem?))cached!;
-        }
-        var result = await parse(http.Request, maxBytes, http.RequestAborted);
-        items[key] = result;
-        return result;
-    }
-
-    private static async Task<(JsonElement, Problem?)> ReadJsonOnceAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
-    {
-        if (request.ContentType is not null && !IsJson(MediaType(request)))
-        {
-            return (default, new Problem(StatusCodes.Status415UnsupportedMediaType, Unsupported(MediaType(request) ?? request.ContentType, "application/json")));
-        }
-        var (bytes, problem) = await ReadBytesOnceAsync(request, maxBytes, cancellationToken);
-        if (problem is not null)
-        {
-            return (default, problem);
-        }
-        if (bytes.Length == 0)
-        {
-            return (default, new Problem(StatusCodes.Status400BadRequest, Required));
-        }
-        return Parse(bytes) is ({ } json, null) ? (json, null) : (default, new Problem(StatusCodes.Status400BadRequest, Malformed));
-    }
 
     private static (JsonElement? Json, Exception? Error) Parse(ReadOnlyMemory<byte> bytes)
     {
@@ -130,22 +107,30 @@ public static class RequestBody
         }
     }
 
-    private static async Task<(byte[], Problem?)> ReadBytesOnceAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
+    /// <summary>The body, read once per request and kept: a retried handler gets the same bytes (or failure) again.</summary>
+    private static async ValueTask<(byte[] Bytes, Problem? Problem)> BytesAsync(HttpContext http, int maxBytes)
     {
+        if (http.Items.TryGetValue(BytesKey, out var kept))
+        {
+            return ((byte[], Problem?))kept!;
+        }
+        (byte[], Problem?) read;
         try
         {
-            return await ReadAsync(request, maxBytes, cancellationToken) is { } bytes
+            read = await ReadAsync(http.Request, maxBytes, http.RequestAborted) is { } bytes
                 ? (bytes, null)
                 : ([], new Problem(StatusCodes.Status413PayloadTooLarge, TooLarge(maxBytes)));
         }
         catch (EndOfStreamException)
         {
-            return ([], new Problem(StatusCodes.Status400BadRequest, CutShort));
+            read = ([], new Problem(StatusCodes.Status400BadRequest, CutShort));
         }
+        http.Items[BytesKey] = read;
+        return read;
     }
 
     /// <summary>The body, or null when it is longer than <paramref name="maxBytes"/>; EndOfStreamException when cut short.</summary>
-    private static async Task<byte[]?> ReadAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
+    private static async ValueTask<byte[]?> ReadAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
     {
         if (request.ContentLength > maxBytes)
         {

@@ -16,8 +16,8 @@ public static class MetricsEndpoints
     public const string PerCallDetailKey = "Presence:Metrics:PerCallDetail";
 
     /// <summary>
-    /// Instruments recorded several times on every request or grain call, each measurement a tag-set lookup: together
-    /// they cost about a tenth of a read's CPU in profiles. What they count is already in
+    /// Instruments recorded several times on every request or grain call, each measurement a tag-set lookup on the hot
+    /// path (their cost: docs/benchmarks.md). What they count is already in
     /// <c>http.server.request.duration</c> (per route and status) and <c>orleans-app-requests-latency</c>, so they are
     /// dropped unless <see cref="PerCallDetailKey"/> is set. Failures, timeouts, rejections and everything per
     /// connection, activation or silo stay.

@@ -12,7 +12,9 @@ namespace Presence.Gateway.Pnut;
 
 /// <summary>
 /// The pnut.io presence API: global presence (<c>/v1</c>, and <c>/v0</c> for the three global routes), channel
-/// presence and channel membership. Each handler parses and validates, calls the grains and maps back.
+/// presence and channel membership. Each handler parses and validates, calls the grains and maps back: one call for
+/// most; the global PUT can make three (invisible, update_presence, the update), and a read of an online user none
+/// when its shard is in this process.
 /// </summary>
 public static class PnutApi
 {

@@ -66,21 +66,11 @@ public sealed class PnutParameters
         }
     }
 
-    private static readonly object ItemKey = new();
-
-    /// <summary>Reads the call's parameters once; a retried handler gets the same result again.</summary>
-    public static async Task<(PnutParameters? Parameters, Failure<PnutDialect>? Error)> ReadAsync(HttpContext http, int maxBytes)
-    {
-        if (http.Items.TryGetValue(ItemKey, out var cached))
-        {
-            return ((PnutParameters?, Failure<PnutDialect>?))cached!;
-        }
-        var result = await ReadOnceAsync(http, maxBytes);
-        http.Items[ItemKey] = result;
-        return result;
-    }
-
-    private static async Task<(PnutParameters? Parameters, Failure<PnutDialect>? Error)> ReadOnceAsync(HttpContext http, int maxBytes)
+    /// <summary>
+    /// Reads the call's parameters. The body is read once per request (<see cref="RequestBody"/>): a handler retried
+    /// during a failover parses the same bytes again.
+    /// </summary>
+    public static async ValueTask<(PnutParameters? Parameters, Failure<PnutDialect>? Error)> ReadAsync(HttpContext http, int maxBytes)
     {
         var request = http.Request;
         var (bytes, failure) = await RequestBody.ReadBytesAsync<PnutDialect>(http, maxBytes);
@@ -137,8 +127,7 @@ public sealed class PnutParameters
         }
         try
         {
-            // Disposed: the reader rents a 16 KB buffer, which an undisposed reader never gives back (it was two thirds
-            // of everything an update allocated).
+            // Disposed: the reader rents a 16 KB buffer, which an undisposed reader never gives back.
             using var reader = new FormReader(text);
             foreach (var (key, values) in reader.ReadForm())
             {

@@ -45,7 +45,7 @@ public abstract class StreamConnection
     /// <summary>Channels watched: their members' presence and their channel presence.</summary>
     public string[] Channels { get; }
 
-    /// <summary>Whether the hub must send keep-alive frames (SSE); WebSockets ping by themselves.</summary>
+    /// <summary>Whether the hub must send keep-alive frames (SSE, and direct WebSockets); Kestrel's WebSockets ping by themselves.</summary>
     public abstract bool NeedsKeepAlive { get; }
 
     /// <summary>Why the connection was dropped, if it was.</summary>

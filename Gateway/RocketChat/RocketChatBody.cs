@@ -5,7 +5,7 @@ namespace Presence.Gateway.RocketChat;
 /// <summary>users.setStatus's JSON body: <c>{"status":"away","message":"...","userId":"..."}</c>, every field optional.</summary>
 public sealed record RocketChatBody(string? Status, string? Message, string? UserId)
 {
-    public static async Task<(RocketChatBody? Body, Failure<RocketChatDialect>? Error)> ReadAsync(HttpContext http, int maxBytes)
+    public static async ValueTask<(RocketChatBody? Body, Failure<RocketChatDialect>? Error)> ReadAsync(HttpContext http, int maxBytes)
     {
         var (json, failure) = await RequestBody.ReadJsonAsync<RocketChatDialect>(http, maxBytes);
         if (failure is not null)

@@ -10,7 +10,7 @@ internal interface IKeyed
 /// Items (channel members, index entries) in the ordinal order of their ids, kept in blocks of bounded size: adding,
 /// removing and finding where a page starts cost a binary search over the blocks and a move within one block, and a
 /// page costs its own length, whatever the size of the set; a page reads the items themselves, with no lookup by id.
-/// (A <see cref="SortedSet{T}"/> view counts its whole range when it is made, so every page after an id cost the size
+/// (A <see cref="SortedSet{T}"/> view counts its whole range when it is made, so every page after an id would cost the size
 /// of the set; and a node per id costs several times the memory of a slot in a block.)
 /// </summary>
 internal sealed class SortedKeys<T> where T : class, IKeyed

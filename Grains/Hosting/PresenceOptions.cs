@@ -63,7 +63,8 @@ public sealed class PresenceStorageOptions
 
     /// <summary>
     /// A refresh that changes nothing but a source's expiry is written to storage only once the expiry has moved by
-    /// this much (capped at a quarter of the source's TTL). Changes of status, sources or profile are always written.
+    /// between half of and all of this (each activation picks its share, so users brought online together do not write
+    /// together; capped at a quarter of the source's TTL). Changes of status, sources or profile are always written.
     /// </summary>
     public TimeSpan RefreshCoalesce { get; set; } = TimeSpan.FromMinutes(1);
 }

@@ -82,9 +82,6 @@ internal sealed class ChangeLog
         return [.. found];
     }
 
-    /// <summary>Every change in the log (carrying an older format over).</summary>
-    public IEnumerable<LoggedChange> All => _changes;
-
     /// <summary>The changes appended since the last call, oldest first.</summary>
     public List<LoggedChange>? TakeFresh()
     {

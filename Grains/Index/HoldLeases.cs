@@ -97,8 +97,6 @@ internal sealed class HoldLeases
         }
     }
 
-    public IEnumerable<HoldLease> All => _leases.Values;
-
     private void Changed(string source)
     {
         if (TrackChanges)

@@ -2,7 +2,7 @@ using Presence.Index;
 
 namespace Presence.Grains.Index;
 
-/// <summary>An index shard as it was when it was last deactivated; empty at any other time.</summary>
+/// <summary>An index shard as an earlier version stored it at deactivation (one blob): read once by the shard's first activation, carried over as rows, then cleared.</summary>
 [GenerateSerializer, Alias("presence.IndexShardSnapshot")]
 public sealed class IndexShardSnapshot
 {

@@ -10,8 +10,8 @@ namespace Presence.Grains.Index;
 /// <summary>
 /// <see cref="IPresenceGrains"/>, next to the grains whose placement it knows: users map to index shards by
 /// <see cref="PresenceKeys.ShardOf"/> over <see cref="PresenceIndexOptions.Shards"/>. One grain reference per user
-/// and per shard is kept across calls (Orleans resolves the grain interface on every GetGrain, a cost that stood out
-/// in profiles of the read path), bounded: when full it starts over, like the token cache.
+/// and per shard is kept across calls (Orleans resolves the grain interface on every GetGrain, a cost on every read),
+/// bounded: when full it starts over, like the token cache.
 /// </summary>
 /// <param name="local">The shards active in this process, when it runs a silo: reads of them need no grain call.</param>
 public sealed class PresenceGrains(IGrainFactory grains, IOptions<PresenceIndexOptions> index, LocalIndexShards? local = null) : IPresenceGrains

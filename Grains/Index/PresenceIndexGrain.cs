@@ -12,9 +12,10 @@ namespace Presence.Grains.Index;
 /// <summary>
 /// One shard of a tenant's online users: a thin coordinator over plain parts — the entries with their order and
 /// expiry wheel (<see cref="ShardEntries"/>), the ten-minute change log (<see cref="ChangeLog"/>), the gateways' stream
-/// holds (<see cref="HoldLeases"/>) and watches (<see cref="ShardWatches"/>). Every entry point runs the same sequence:
-/// apply what is due, make its own change, then <see cref="Complete"/>: store what changed, re-arm the one timer, tell
-/// the watching gateways.
+/// holds (<see cref="HoldLeases"/>) and watches (<see cref="ShardWatches"/>). Every entry point that changes or lists
+/// entries (Apply, RenewHold, List, ChangesSince, the timer) runs the same sequence: apply what is due, make its own
+/// change, then <see cref="Complete"/>: store what changed, re-arm the one timer, tell the watching gateways. Watch
+/// only updates <see cref="ShardWatches"/>, and Find only reads.
 /// Stored by change (<c>Presence:Index:Persist</c>, on with PostgreSQL): each entry, logged change and hold is a row of
 /// the shard's collection, written in the turn that changed it — one write per call, however many updates the
 /// publisher's batch carried (group commit) — so a shard reactivated anywhere, after a crash too, comes back whole.

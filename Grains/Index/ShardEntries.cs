@@ -29,8 +29,6 @@ internal sealed class ShardEntries(ChangeLog log, HoldLeases holds, bool persist
 
     public bool TryGet(string userId, out IndexEntry entry) => _entries.TryGetValue(userId, out entry!);
 
-    public IEnumerable<IndexEntry> All => _entries.Values;
-
     /// <summary>
     /// Applies what a user grain published (or, <paramref name="restoring"/>, what the shard stored): stale updates
     /// (an older version than the entry's or than the user's tombstone) are ignored.
@@ -104,7 +102,7 @@ internal sealed class ShardEntries(ChangeLog log, HoldLeases holds, bool persist
         entry.Status = status;
         // The entry keeps an array of its own and a refresh (a heartbeat: one step, to offline, as long as the timeline
         // it replaces) is copied into it: the update's array dies young, where replacing every entry's array on every
-        // heartbeat promoted each to the oldest generation before it died. Never the update's own array: an
+        // heartbeat would promote each to the oldest generation before it dies. Never the update's own array: an
         // [Immutable] update is passed by reference within a silo, and whoever else holds it must not see it change.
         if (entry.Steps.Length == update.Steps.Length && entry.Steps.Length > 0)
         {

@@ -15,7 +15,7 @@ internal interface IScheduled : Collections.IKeyed
 /// moving an entry is O(1), and a shard with a million refreshing users keeps one small bucket per second instead of a
 /// heap of stale timers.
 /// Emptied buckets are kept for the next seconds (a few, of bounded size): a bucket lives about as long as a TTL, so a
-/// new set (and its regrowth) every second was garbage promoted to the oldest generation before it died.
+/// new set (and its regrowth) every second would be garbage promoted to the oldest generation before it dies.
 /// </summary>
 internal sealed class ExpiryWheel<TEntry> where TEntry : class, IScheduled
 {

@@ -13,7 +13,7 @@ public interface ILetGo : IGrainWithStringKey
 /// Lets an activation go a moment after it asks to, by a call to itself that waits its turn behind the calls already
 /// queued. <see cref="GrainBaseExtensions.DeactivateOnIdle"/> from within a call instead forwards every call queued
 /// behind it to a new activation, which asked to go in turn; Orleans forwards a message twice at most, so a burst of
-/// calls for one grain (a user opening twenty streams at once) ended in errors after the third.
+/// calls for one grain (a user opening twenty streams at once) fails after the third.
 /// </summary>
 internal sealed class LetGoLater(ILetGo self, TimeSpan after)
 {

@@ -415,7 +415,7 @@ public sealed partial class UserPresenceGrain(
     /// <summary>
     /// The refresh window of this activation: between half of and the whole configured one, so users brought online
     /// together (a mass reconnect after an outage, a benchmark's warm-up) do not all rewrite their refreshes in the same
-    /// second every minute, a storm of storage writes that showed as a 28 ms p99 in the update benchmark.
+    /// second every minute (a storm of storage writes, and a latency spike with it).
     /// </summary>
     private readonly double _coalesceSpread = 0.5 + Random.Shared.NextDouble() / 2;
 

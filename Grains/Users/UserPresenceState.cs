@@ -45,7 +45,7 @@ public sealed class UserPresenceState
 /// <summary>
 /// One live source of presence. It counts while ExpiresAt is in the future, whether or not a timer fired. A refresh of
 /// the same status moves it along in place (<see cref="Refresh"/>): a source lives as long as its user, and one
-/// replaced on every heartbeat was, under load, garbage promoted to the oldest generation before it died.
+/// replaced on every heartbeat would be, under load, garbage promoted to the oldest generation before it dies.
 /// </summary>
 [GenerateSerializer, Alias("presence.PresenceSource")]
 public sealed record PresenceSource(string Status, DateTimeOffset UpdatedAt, DateTimeOffset ExpiresAt)

@@ -12,8 +12,9 @@ namespace Presence.Gateway.Realtime.Direct;
 /// <summary>
 /// Streams served on their own sockets, beside Kestrel's HTTP. An open stream is idle nearly all its life, and in
 /// Kestrel each one keeps a whole request in flight: its connection, request and response state, pipes and
-/// middleware frames, about 11 KB. A connection whose first request opens a stream, with a valid token and query,
-/// is taken here instead: what stays per stream is the socket and the stream's own state.
+/// middleware frames (about 11 KB of managed heap in a census, about 15 KB of the process's memory). A connection
+/// whose first request opens a stream, with a valid token and query, is taken here instead: what stays per stream is
+/// the socket and the stream's own state.
 /// <para>
 /// Nothing is read from the socket until the request is known to be served here: its head is only peeked at. Every
 /// other connection (another route, a bad token or query, a limit reached, TLS, HTTP/2, a head that is odd in any

@@ -6,11 +6,11 @@ public static class DirectStreamsHosting
 {
     /// <summary>
     /// Serves a connection whose first request opens a realtime stream on its own socket, beside Kestrel
-    /// (<see cref="DirectStreams"/>): an idle stream then costs about 3 KB instead of the ~15 KB of a request held open
-    /// in Kestrel. It plugs in where Kestrel supports it: an <see cref="IConnectionListenerFactory"/> registered after
+    /// (<see cref="DirectStreams"/>): an idle stream then costs about 3 KB, where a request held open in Kestrel costs
+    /// about 15 KB more. It plugs in where Kestrel supports it: an <see cref="IConnectionListenerFactory"/> registered after
     /// Kestrel's socket transport (Kestrel tries the last registered first) that binds plain TCP endpoints on Linux
-    /// while every endpoint is plain HTTP/1.1, and builds Kestrel's own socket connections, through the transport's
-    /// public connection factory, for everything that is not such a stream (REST included).
+    /// while every endpoint is plain HTTP/1.1, and makes every connection that is not such a stream (REST included)
+    /// Kestrel's as its own transport would (<see cref="KestrelSocketConnections"/>).
     /// <para>
     /// Called by the gateway's Program and on by default, because the memory target of an idle stream (under 4 KB) is met
     /// only this way (docs/architecture.md, "Direct streams"). <c>Presence:Realtime:DirectStreams=false</c> turns it

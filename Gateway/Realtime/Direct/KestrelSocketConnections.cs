@@ -14,7 +14,7 @@ namespace Presence.Gateway.Realtime.Direct;
 /// under 4 KB (Kestrel's own transport, or a connection middleware, keeps its pipes and a pending receive per stream).
 /// <para>
 /// Should a framework update remove the constructor, <see cref="Available"/> turns false: direct streams are then off
-/// (Kestrel serves every connection, streams included, correctly but at about 15 KB per idle stream), the gateway logs
+/// (Kestrel serves every connection, streams included, correctly but at about 15 KB more per idle stream), the gateway logs
 /// <see cref="Missing"/> at start-up, and <c>DirectStreamTests</c> fails with it.
 /// </para>
 /// </summary>
@@ -24,7 +24,7 @@ public static class KestrelSocketConnections
         .GetConstructor(BindingFlags.Instance | BindingFlags.NonPublic, [typeof(SocketTransportOptions)]);
 
     public const string Missing = "Kestrel no longer has SocketConnectionFactoryOptions(SocketTransportOptions): direct streams are off and "
-        + "Kestrel serves every stream (about 15 KB per idle stream instead of 3); see docs/architecture.md, \"Direct streams\".";
+        + "Kestrel serves every stream (about 15 KB more per idle stream); see docs/architecture.md, \"Direct streams\".";
 
     /// <summary>Whether Kestrel's connection options can be made as its transport makes them.</summary>
     public static bool Available => FromTransport is not null;
