@@ -3,6 +3,7 @@ using Presence.Gateway.Auth;
 using Presence.Gateway.Health;
 using Presence.Gateway.Realtime;
 using Presence.Gateway.RocketChat;
+using Presence.Gateway.Stream;
 using Presence.Hosting;
 
 namespace Presence.Gateway.Hosting;
@@ -20,6 +21,7 @@ public static partial class PresenceGatewayExtensions
         builder.AddPresenceAuth();
         builder.AddAgora();
         builder.AddRocketChat();
+        builder.AddStream();
         builder.AddRealtime();
         builder.AddPresenceDashboard();
         builder.AddPresenceOpenApi();

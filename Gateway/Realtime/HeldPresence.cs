@@ -52,6 +52,15 @@ public sealed class HeldPresence(
         }
     }
 
+    /// <summary>The user's open streams on this gateway.</summary>
+    public int Connections(string tenant, string userId)
+    {
+        lock (_lock)
+        {
+            return _holds.TryGetValue((tenant, userId), out var hold) ? hold.Connections : 0;
+        }
+    }
+
     /// <summary>Takes one connection slot of the user; false when the user has as many as allowed.</summary>
     public bool TryReserve(Caller caller)
     {

@@ -147,7 +147,7 @@ public sealed class RealtimeEventTests(RealtimeGatewayFactory factory)
 
         // One of two tabs closing changes nothing.
         await tab1.DisposeAsync();
-        await Task.Delay(300);
+        await Poll.Until(() => Held.Connections(tenant, "cat") == 1, "the gateway noticed the first tab closed", EventClient.Patience);
         factory.Time.Advance(TimeSpan.FromSeconds(30));
         Assert.Equal("online", (await Read(tenant, "w", "cat")).GetProperty("presence").GetString());
 
