@@ -28,7 +28,10 @@ public static partial class PresenceGatewayExtensions
         builder.AddPresenceMetrics();
         builder.Services.AddOptions<GatewayHttpOptions>().BindConfiguration(GatewayHttpOptions.Section)
             .Validate(o => o.MaxBodyBytes > 0, $"{GatewayHttpOptions.Section}:MaxBodyBytes must be positive.")
+            .Validate(o => o.CorsOrigins.All(origin => GatewayHttpOptions.Origin(origin) is not null),
+                $"{GatewayHttpOptions.Section}:CorsOrigins must each be an origin (https://host[:port], no path) or *.")
             .ValidateOnStart();
+        builder.AddPresenceCors();
         builder.Services.AddSingleton<DialectRegistry>();
         builder.Services.AddHealthChecks().AddCheck<ClusterHealthCheck>("cluster", tags: [HealthEndpoints.ReadyTag]);
         return builder;
@@ -37,6 +40,7 @@ public static partial class PresenceGatewayExtensions
     public static WebApplication UsePresenceGateway(this WebApplication app)
     {
         app.UseDialectErrors();
+        app.UsePresenceCors(); // preflights are answered before authentication asks for a token
         app.UsePresenceAuthentication();
         app.UseRateLimiter(); // after authorization: only authenticated calls count against an app's limit
         app.UseMiddleware<TransientRetry>(); // retries what follows: pnut's update_presence and the endpoint

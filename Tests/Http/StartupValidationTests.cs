@@ -18,6 +18,7 @@ public sealed class StartupValidationTests
     [InlineData("Presence__Users__IdleActivation", "00:00:10", "IdleActivation")]
     [InlineData("Presence__Stream__Apps__key1__Secret", "too-short", "Presence:Stream:Apps:key1:Secret")]
     [InlineData("Presence__Stream__Apps__key1__Tenant", "/bad", "Presence:Stream:Apps:key1:Tenant")]
+    [InlineData("Presence__Http__CorsOrigins__0", "https://chat.example.com/app", "Presence:Http:CorsOrigins")]
     public async Task A_bad_setting_stops_start_up_with_a_one_line_reason(string key, string value, string named)
     {
         var start = new ProcessStartInfo("dotnet")

@@ -16,8 +16,11 @@ namespace Presence.Tests.Realtime;
 public sealed class DirectStreamGatewayFactory : GatewayFactory
 {
     public DirectStreamGatewayFactory()
-        : base(("Presence:Realtime:DisconnectGrace", "00:00:00"), ("Presence:Realtime:MaxConnectionsPerUser", "2"))
+        : base(("Presence:Realtime:DisconnectGrace", "00:00:00"), ("Presence:Realtime:MaxConnectionsPerUser", "2"),
+            ("Presence:Http:CorsOrigins:0", CrossOrigin))
         => UseKestrel(0);
+
+    public const string CrossOrigin = "https://chat.example.com";
 
     public Uri Address
     {
@@ -164,6 +167,19 @@ public sealed class DirectStreamTests(DirectStreamGatewayFactory factory)
         Assert.Contains("at most 2 open streams", (await third.ReadBody()).GetProperty("message").GetString());
 
         Assert.Equal(served + 2, factory.Served);
+    }
+
+    [DirectStreamFact]
+    public async Task A_browsers_cross_origin_event_stream_is_kestrels_so_cors_answers_it()
+    {
+        var token = GatewayFactory.Token("browser", Keys.Tenant());
+        var served = factory.Served;
+        await using var raw = await RawConnection.Open(factory.Address,
+            $"GET /v1/events HTTP/1.1\r\nHost: gw\r\nOrigin: {DirectStreamGatewayFactory.CrossOrigin}\r\nAuthorization: Bearer {token}\r\n\r\n");
+        var head = await raw.ReadHead();
+        Assert.StartsWith("HTTP/1.1 200 ", head);
+        Assert.Contains($"Access-Control-Allow-Origin: {DirectStreamGatewayFactory.CrossOrigin}", head, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(served, factory.Served);
     }
 
     [DirectStreamFact]

@@ -31,8 +31,11 @@ public sealed partial class DirectStreams(
     PresenceEventHub hub,
     IdleSockets idle,
     IHostApplicationLifetime lifetime,
+    IOptions<Hosting.GatewayHttpOptions> http,
     ILogger<DirectStreams> logger)
 {
+    private readonly bool _crossOrigin = http.Value.CorsOrigins.Length > 0;
+
     // No stream links its own end to shutdown (a registration each): the hub ends them all at once.
     private readonly CancellationTokenRegistration _shutdown = lifetime.ApplicationStopping.Register(static hub => ((PresenceEventHub)hub!).EndAll(), hub);
 
@@ -61,7 +64,8 @@ public sealed partial class DirectStreams(
         {
             socket.Blocking = false; // every read and write here must return at once
             head = await PeekHead(socket);
-            if (head is null)
+            // A browser's cross-origin event stream is Kestrel's when CORS is configured: its middleware answers it.
+            if (head is null || (head.HasOrigin && head.Transport == RealtimeApi.Transport.Sse && _crossOrigin))
             {
                 return Decline(socket);
             }

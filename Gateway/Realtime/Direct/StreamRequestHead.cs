@@ -28,8 +28,9 @@ public sealed class StreamRequestHead
 
     private const int MaxHeaders = 64;
 
-    private StreamRequestHead(RealtimeApi.Transport transport, int length, string query, string? authorization, string? authToken, string? webSocketKey)
+    private StreamRequestHead(RealtimeApi.Transport transport, int length, string query, string? authorization, string? authToken, string? webSocketKey, bool hasOrigin)
     {
+        HasOrigin = hasOrigin;
         Transport = transport;
         Length = length;
         Query = query;
@@ -52,6 +53,9 @@ public sealed class StreamRequestHead
     public string? AuthToken { get; }
 
     public string? WebSocketKey { get; }
+
+    /// <summary>Whether the request names its origin (a browser's cross-origin request).</summary>
+    public bool HasOrigin { get; }
 
     public static HeadVerdict Read(ReadOnlySpan<byte> data, out StreamRequestHead? head)
     {
@@ -96,7 +100,7 @@ public sealed class StreamRequestHead
         }
         var hosts = 0;
         var headers = 0;
-        string? authorization = null, authToken = null, key = null, upgrade = null, connection = null, version = null;
+        string? authorization = null, authToken = null, key = null, upgrade = null, connection = null, version = null, origin = null;
         for (lines = lines[(lineEnd + 2)..]; lines.Length > 0; lines = lines[(lineEnd + 2)..])
         {
             lineEnd = lines.IndexOf("\r\n"u8);
@@ -127,7 +131,8 @@ public sealed class StreamRequestHead
                 && Once(name, "x-auth-token"u8, value, ref authToken)
                 && Once(name, "sec-websocket-key"u8, value, ref key)
                 && Once(name, "upgrade"u8, value, ref upgrade)
-                && Once(name, "sec-websocket-version"u8, value, ref version)))
+                && Once(name, "sec-websocket-version"u8, value, ref version)
+                && Once(name, "origin"u8, value, ref origin)))
             {
                 return null;
             }
@@ -140,7 +145,7 @@ public sealed class StreamRequestHead
         {
             return null;
         }
-        var head = new StreamRequestHead(transport.Value, length, query!, authorization, authToken, key);
+        var head = new StreamRequestHead(transport.Value, length, query!, authorization, authToken, key, origin is not null);
         if (transport == RealtimeApi.Transport.Sse)
         {
             return upgrade is null && key is null ? head : null;
