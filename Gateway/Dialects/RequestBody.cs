@@ -33,7 +33,7 @@ public static class RequestBody
         where TDialect : Dialect, IDialect<TDialect>
     {
         var request = http.Request;
-        if (request.ContentType is not null && !IsJson(MediaType(request)))
+        if (!string.IsNullOrWhiteSpace(request.ContentType) && !IsJson(MediaType(request)))
         {
             return (default, new Failure<TDialect>(StatusCodes.Status415UnsupportedMediaType, Unsupported(MediaType(request) ?? request.ContentType, "application/json")));
         }

@@ -80,13 +80,7 @@ public sealed class StreamTokens(IOptions<StreamOptions> options, TimeProvider t
     /// <summary>A token's claims: <c>user_id</c> or <c>server</c>, and the times <c>exp</c>, <c>nbf</c> and <c>iat</c> on this service's clock.</summary>
     private (StreamCaller?, StreamTokenError?) Claims(string apiKey, StreamApp app, byte[] payload, bool allowServer)
     {
-        JsonElement claims;
-        try
-        {
-            using var document = JsonDocument.Parse(payload);
-            claims = document.RootElement.Clone();
-        }
-        catch (JsonException)
+        if (RequestBody.ParseJson<Realtime.StreamDialect>(payload) is not (var claims, null))
         {
             return (null, new(StreamTokenError.AuthenticationFailed, "the token's payload is not JSON"));
         }

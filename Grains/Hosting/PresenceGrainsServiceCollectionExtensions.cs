@@ -48,14 +48,18 @@ public static class PresenceGrainsServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddPresenceGrainsClient(this IServiceCollection services)
     {
-        if (services.Any(s => s.ServiceType == typeof(IPresenceGrains)))
+        if (services.Any(s => s.ServiceType == typeof(GrainsClientRegistered)))
         {
             return services;
         }
+        services.AddSingleton<GrainsClientRegistered>();
         services.AddOptions<PresenceIndexOptions>().BindConfiguration(PresenceIndexOptions.Section)
             .Validate(o => o.Shards is >= 1 and <= PresenceIndexOptions.MaxShards, $"{PresenceIndexOptions.Section}:Shards must be between 1 and {PresenceIndexOptions.MaxShards}.")
             .ValidateOnStart();
-        services.AddSingleton<IPresenceGrains, PresenceGrains>();
+        services.TryAddSingleton<IPresenceGrains, PresenceGrains>();
         return services;
     }
+
+    /// <summary>Marks <see cref="AddPresenceGrainsClient"/> done: its options are bound and validated once.</summary>
+    private sealed class GrainsClientRegistered;
 }

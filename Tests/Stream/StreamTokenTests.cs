@@ -100,6 +100,12 @@ public sealed class StreamTokenTests
         var server = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9." + Convert.ToBase64String(Encoding.UTF8.GetBytes("""{"server":true}""")) + ".devtoken";
         Assert.Equal(5, (await Tokens(allowDevTokens: true).ValidateAsync(Key, server)).Error!.Code);
         Assert.Equal(5, (await Tokens(allowDevTokens: true).ValidateAsync(Key, "x.%%%.devtoken")).Error!.Code);
+        foreach (var payload in new[] { """{"user_id":"\ud800"}""", """{"\ud800":1,"user_id":"a"}""", "not json", "" })
+        {
+            var token = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9." + Convert.ToBase64String(Encoding.UTF8.GetBytes(payload)) + ".devtoken";
+            Assert.Equal(5, (await Tokens(allowDevTokens: true).ValidateAsync(Key, token)).Error!.Code);
+            Assert.Equal(5, (await Tokens().ValidateAsync(Key, Sign(payload))).Error!.Code);
+        }
     }
 
     [Fact]
