@@ -20,14 +20,6 @@ public static class DialectRoutes
             .WithMetadata(new DialectMetadata(dialect));
     }
 
-    /// <summary>Every route of the group can also refuse with <paramref name="statuses"/>, as OpenAPI says.</summary>
-    public static RouteGroupBuilder Refuses<TDialect>(this RouteGroupBuilder group, params int[] statuses)
-        where TDialect : Dialect, IDialect<TDialect>
-    {
-        ((IEndpointConventionBuilder)group).Add(endpoint => Document(endpoint, TDialect.Instance, statuses));
-        return group;
-    }
-
     /// <summary>The route can also refuse with <paramref name="statuses"/> (a 403 of its own, say), as OpenAPI says.</summary>
     public static RouteHandlerBuilder Refuses<TDialect>(this RouteHandlerBuilder route, params int[] statuses)
         where TDialect : Dialect, IDialect<TDialect>
