@@ -22,6 +22,14 @@ public interface IUserPresenceGrain : IGrainWithStringKey
     Task<UserPresence> SetInvisible(bool invisible, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Sets the user's profile (username, name, avatar) alone, as Stream's user upserts do, whatever its presence:
+    /// where the user is listed, others see it at once (while invisible, they keep seeing the profile it had when it
+    /// turned invisible). Returns the own view.
+    /// </summary>
+    [Alias("SetProfile")]
+    Task<UserPresence> SetProfile(UserProfile profile, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// A status the user chose (Rocket.Chat's setStatus): it overrides the effective status while any source is
     /// live, without a TTL and without making the user live by itself. Returns the own view.
     /// </summary>

@@ -156,6 +156,19 @@ public sealed partial class UserPresenceGrain(
         return View(now, own: true);
     }
 
+    public async Task<UserPresence> SetProfile(UserProfile profile, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        // Also when unchanged but an earlier publication may have failed: a retry must reach the index.
+        if (profile != state.State.Profile || _publishPending)
+        {
+            var before = PublicStatus(now);
+            state.State.Profile = profile;
+            await Commit(now, before, mustWrite: true, cancellationToken);
+        }
+        return View(now, own: true);
+    }
+
     public async Task<UserPresence> SetManualStatus(ManualStatus status, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();

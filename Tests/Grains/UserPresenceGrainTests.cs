@@ -238,6 +238,34 @@ public sealed class UserPresenceGrainTests(ClusterFixture fixture)
         Assert.Equal(ids.Order(), (await fixture.Grains.GetGrain<IPresenceDirectoryGrain>(tenant).ListOnline(null, 100)).Users.Select(u => u.UserId).Order());
     }
 
+    [Fact]
+    public async Task A_profile_set_alone_is_seen_where_the_user_is_listed_and_kept_hidden_while_invisible()
+    {
+        var tenant = Keys.Tenant();
+        var user = User(tenant, "ann");
+        var shard = fixture.Grains.GetGrain<IPresenceIndexGrain>(PresenceKeys.ShardKey(tenant, PresenceKeys.ShardOf("ann", ClusterFixture.Shards)));
+        await user.Update(new PresenceUpdate(PresenceSources.Api, "busy", null, Profile));
+        var renamed = new UserProfile("ann", "Ann Onymous", null);
+
+        var own = await user.SetProfile(renamed);
+        Assert.Equal(renamed, own.Profile);
+        Assert.Equal("busy", own.Status); // presence is untouched
+        Assert.Equal(renamed, (await shard.Find("ann"))!.Profile);
+        Assert.Equal(renamed, (await fixture.Grains.GetGrain<IPresenceDirectoryGrain>(tenant).ListOnline(null, 10)).Users.Single().Profile);
+
+        // Invisible: others keep the profile of the moment it turned invisible; the user sees its own.
+        await user.SetInvisible(true);
+        var secret = new UserProfile("ann", "Someone Else", null);
+        Assert.Equal(secret, (await user.SetProfile(secret)).Profile);
+        Assert.Equal(renamed, (await user.Get()).Profile);
+
+        // Offline: kept for when the user is next seen.
+        var offline = User(tenant, "bob");
+        var bob = new UserProfile("bob", "Bob", "https://example.test/bob.png");
+        Assert.Equal(PresenceStatus.Offline, (await offline.SetProfile(bob)).Status);
+        Assert.Equal(bob, (await offline.Get()).Profile);
+    }
+
     private int OnlineInShards(string tenant)
     {
         var count = 0;
