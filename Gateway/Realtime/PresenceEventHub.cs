@@ -353,35 +353,44 @@ public sealed partial class PresenceEventHub(
         }
         foreach (var tenant in tenants)
         {
-            IndexShard[] shards;
-            lock (_lock)
+            // Shard by shard; a shard that got its first user during the round is renewed in the same round.
+            var renewed = new HashSet<IndexShard>();
+            while (NotYetRenewed(tenant, renewed) is { Length: > 0 } shards)
             {
-                shards = [.. tenant.Users.Keys.Select(u => presence.ShardOf(tenant.Name, u)).Distinct()];
-            }
-            foreach (var shard in shards)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                try
+                foreach (var shard in shards)
                 {
-                    await Serialized(async () =>
+                    renewed.Add(shard);
+                    cancellationToken.ThrowIfCancellationRequested();
+                    try
                     {
-                        string[] users;
-                        lock (_lock)
+                        await Serialized(async () =>
                         {
-                            // Taken now, under the registration lock: nothing registered meanwhile is undone.
-                            users = [.. tenant.Users.Keys.Where(u => presence.ShardOf(tenant.Name, u) == shard)];
-                        }
-                        if (users.Length > 0)
-                        {
-                            await presence.Shard(shard).Watch(watch, users, [], replace: true);
-                        }
-                    });
-                }
-                catch (Exception error) when (!cancellationToken.IsCancellationRequested)
-                {
-                    LogRenewalFailed(error, shard.ToString());
+                            string[] users;
+                            lock (_lock)
+                            {
+                                // Taken now, under the registration lock: nothing registered meanwhile is undone.
+                                users = [.. tenant.Users.Keys.Where(u => presence.ShardOf(tenant.Name, u) == shard)];
+                            }
+                            if (users.Length > 0)
+                            {
+                                await presence.Shard(shard).Watch(watch, users, [], replace: true);
+                            }
+                        });
+                    }
+                    catch (Exception error) when (!cancellationToken.IsCancellationRequested)
+                    {
+                        LogRenewalFailed(error, shard.ToString());
+                    }
                 }
             }
+        }
+    }
+
+    private IndexShard[] NotYetRenewed(TenantWatches tenant, HashSet<IndexShard> renewed)
+    {
+        lock (_lock)
+        {
+            return [.. tenant.Users.Keys.Select(u => presence.ShardOf(tenant.Name, u)).Distinct().Where(s => !renewed.Contains(s))];
         }
     }
 
