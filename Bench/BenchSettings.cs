@@ -22,6 +22,7 @@ public sealed class BenchSettings
             switch (args[i])
             {
                 case "--members": Members = value; break;
+                case "--tenants": Tenants = value; break;
                 case "--seconds": Seconds = value; break;
                 case "--rounds": Rounds = value; break;
                 case "--users": Users = value; UsersGiven = true; break;
@@ -44,6 +45,9 @@ public sealed class BenchSettings
     /// <summary>Whether --users was given (the memory scenario defaults to a million).</summary>
     public bool UsersGiven { get; }
     public int Connections { get; } = 64;
+
+    /// <summary>tenants: small tenants of three users each (the target is 100,000; today's layout needs about 257 KiB each).</summary>
+    public int Tenants { get; } = 2_000;
 
     /// <summary>fanout: streams watching one channel, and member changes measured.</summary>
     public int Watchers { get; } = 10_000;

@@ -21,11 +21,12 @@ public sealed class LoadScripts
     private static readonly SigningCredentials Credentials = new(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(SigningKey)), SecurityAlgorithms.HmacSha256);
 
     /// <summary>A token for <paramref name="sub"/>, valid for six hours; an admin token acts for any user of its tenant.</summary>
-    public static string Token(string sub, bool admin = false) => Handler.CreateToken(new SecurityTokenDescriptor
+    public static string Token(string sub, bool admin = false, string? tenant = null) => Handler.CreateToken(new SecurityTokenDescriptor
     {
         Subject = new ClaimsIdentity(admin
             ? [new Claim("sub", sub), new Claim("role", "admin")]
-            : [new Claim("sub", sub), new Claim("username", "user-" + sub)]),
+            : tenant is null ? [new Claim("sub", sub), new Claim("username", "user-" + sub)]
+            : [new Claim("sub", sub), new Claim("username", "user-" + sub), new Claim("tenant", tenant)]),
         Expires = DateTime.UtcNow.AddHours(6),
         SigningCredentials = Credentials,
     });

@@ -93,7 +93,8 @@ public static class MemoryScenario
         return (await response.Content.ReadFromJsonAsync<Report>())!;
     }
 
-    private static async Task<double> Metric(HttpClient http, string name)
+    /// <summary>A metric's value (summed over its series) from the gateway's /metrics.</summary>
+    public static async Task<double> Metric(HttpClient http, string name)
     {
         var text = await http.GetStringAsync("/metrics");
         return text.Split('\n').Where(l => l.StartsWith(name, StringComparison.Ordinal) && (l.Length == name.Length || l[name.Length] is '{' or ' '))

@@ -20,6 +20,7 @@ public static class Scenarios
         ["memory"] = MemoryScenario.Run,
         ["fanout"] = Fanout.Run,
         ["channel"] = ChannelScenario.Run,
+        ["tenants"] = TenantsScenario.Run,
     };
 
     private static async Task<int> Baseline(BenchSettings settings)

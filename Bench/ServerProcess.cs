@@ -13,6 +13,16 @@ public sealed class ServerProcess : IDisposable
 
     public Uri Url { get; }
 
+    /// <summary>The process's CPU time so far (user and system), from /proc.</summary>
+    public TimeSpan CpuTime
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.TotalProcessorTime;
+        }
+    }
+
     public static string Root { get; } = FindRoot();
 
     public static string Dll(string project) => Path.Combine(Root, project, "bin", "Release", "net10.0", project + ".dll");

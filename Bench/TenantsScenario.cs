@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+
+namespace Presence.Bench;
+
+/// <summary>
+/// tenants: N small tenants (<c>--tenants</c>, 2,000) of three users each on one silo, against the same 3×N users in one
+/// tenant on a fresh gateway: each user goes online once with its own token, then each tenant lists itself once and
+/// must list exactly its users. Reports what a tenant costs beyond its users (resident memory and managed heap after a
+/// full GC, the difference of the two runs per tenant), grain activations, and the CPU each gateway burns idle for 30 s
+/// afterwards.
+/// </summary>
+public static class TenantsScenario
+{
+    private const int UsersPerTenant = 3;
+    private static readonly TimeSpan Idle = TimeSpan.FromSeconds(30);
+
+    public static async Task<int> Run(BenchSettings settings)
+    {
+        var tenants = settings.Tenants;
+        await Scenarios.BuildServers();
+        var one = await Measure("one tenant", 1, tenants * UsersPerTenant);
+        var many = await Measure($"{tenants:N0} tenants", tenants, UsersPerTenant);
+
+        Console.WriteLine();
+        Console.WriteLine($"tenants: {tenants:N0} tenants of {UsersPerTenant} users against one tenant of {tenants * UsersPerTenant:N0}, one silo (co-hosted gateway, in-memory storage); target < 4 KB per tenant beyond its users, idle CPU < 2 % of a core");
+        Console.WriteLine("| run | resident MiB (empty / full) | heap MiB (empty / full) | grain activations | idle CPU, % of a core | lists correct |");
+        Console.WriteLine("|---|---|---|---|---|---|");
+        foreach (var run in new[] { one, many })
+        {
+            Console.WriteLine($"| {run.Name} | {run.Empty.ResidentBytes / 1048576.0:N0} / {run.Full.ResidentBytes / 1048576.0:N0} | {run.Empty.ManagedHeapBytes / 1048576.0:N0} / {run.Full.ManagedHeapBytes / 1048576.0:N0} | {run.Activations:N0} | {run.IdleCpu:P1} | {run.Correct:N0} of {run.Tenants:N0} |");
+        }
+        var resident = (Growth(many, r => r.ResidentBytes) - Growth(one, r => r.ResidentBytes)) / tenants;
+        var heap = (Growth(many, r => r.ManagedHeapBytes) - Growth(one, r => r.ManagedHeapBytes)) / tenants;
+        Console.WriteLine($"| per tenant beyond its users | {resident / 1024:N1} KiB | {heap / 1024:N1} KiB | | | |");
+        Console.WriteLine();
+        return many.Correct == tenants && one.Correct == 1 ? 0 : 1;
+    }
+
+    private static double Growth(Result run, Func<MemoryScenario.Report, long> figure) => figure(run.Full) - figure(run.Empty);
+
+    private sealed record Result(string Name, int Tenants, MemoryScenario.Report Empty, MemoryScenario.Report Full, double Activations, double IdleCpu, int Correct);
+
+    private static async Task<Result> Measure(string name, int tenants, int usersPerTenant)
+    {
+        using var gateway = await Scenarios.StartGateway(new Dictionary<string, string>
+        {
+            ["Presence__Diagnostics__Enabled"] = "true",
+            ["Presence__Operators__Tenant"] = "default", // the bench's admin token may call /admin/gc
+            ["Presence__Expiry__Default"] = "03:00:00", // nobody expires while this runs
+            ["Logging__LogLevel__Default"] = "Warning",
+        });
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = gateway.Url, Timeout = TimeSpan.FromMinutes(5) };
+        // The operators' admin token by default (/admin/gc, /metrics); each user's call carries its own.
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", LoadScripts.Token("bench-admin", admin: true));
+        var empty = await MemoryScenario.Collect(http, null);
+
+        Console.Error.WriteLine($"tenants ({name}): bringing {tenants * usersPerTenant:N0} users online...");
+        var clock = Stopwatch.StartNew();
+        await ForEach(tenants * usersPerTenant, async i =>
+        {
+            var tenant = TenantName(i / usersPerTenant);
+            using var request = new HttpRequestMessage(HttpMethod.Put, "/v1/users/me/presence")
+            {
+                Content = new StringContent("presence=online", Encoding.UTF8, "application/x-www-form-urlencoded"),
+            };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", LoadScripts.Token($"u{i}", tenant: tenant));
+            using var response = await http.SendAsync(request);
+            response.EnsureSuccessStatusCode();
+        });
+        var correct = 0;
+        await ForEach(tenants, async t =>
+        {
+            var expected = Enumerable.Range(t * usersPerTenant, usersPerTenant).Select(i => $"u{i}").Order(StringComparer.Ordinal).ToList();
+            var listed = new List<string>();
+            string? before = null;
+            do
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/presence?count=200" + (before is null ? "" : "&before_id=" + Uri.EscapeDataString(before)));
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", LoadScripts.Token($"u{t * usersPerTenant}", tenant: TenantName(t)));
+                using var response = await http.SendAsync(request);
+                response.EnsureSuccessStatusCode();
+                using var page = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+                listed.AddRange(page.RootElement.GetProperty("data").EnumerateArray().Select(u => u.GetProperty("id").GetString()!));
+                before = page.RootElement.GetProperty("meta").TryGetProperty("min_id", out var next) ? next.GetString() : null;
+            }
+            while (before is not null);
+            if (listed.Order(StringComparer.Ordinal).SequenceEqual(expected))
+            {
+                Interlocked.Increment(ref correct);
+            }
+        });
+        Console.Error.WriteLine($"tenants ({name}): online and listed in {clock.Elapsed.TotalSeconds:F0} s; {correct:N0} of {tenants:N0} lists correct; idle for {Idle.TotalSeconds:F0} s...");
+
+        var cpuBefore = gateway.CpuTime;
+        var idle = Stopwatch.StartNew();
+        await Task.Delay(Idle);
+        var idleCpu = (gateway.CpuTime - cpuBefore) / idle.Elapsed;
+        var full = await MemoryScenario.Collect(http, null);
+        var activations = await MemoryScenario.Metric(http, "orleans_catalog_activations");
+        return new Result(name, tenants, empty, full, activations, idleCpu, correct);
+    }
+
+    private static string TenantName(int tenant) => string.Create(CultureInfo.InvariantCulture, $"app{tenant}");
+
+    private static Task ForEach(int count, Func<int, Task> body)
+    {
+        var next = -1;
+        return Task.WhenAll(Enumerable.Range(0, 64).Select(_ => Task.Run(async () =>
+        {
+            for (var i = Interlocked.Increment(ref next); i < count; i = Interlocked.Increment(ref next))
+            {
+                await body(i);
+            }
+        })));
+    }
+}
