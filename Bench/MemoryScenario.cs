@@ -19,13 +19,7 @@ public static class MemoryScenario
     {
         var users = settings.UsersGiven ? settings.Users : 1_000_000;
         await Scenarios.BuildServers();
-        using var gateway = await Scenarios.StartGateway(new Dictionary<string, string>
-        {
-            ["Presence__Diagnostics__Enabled"] = "true",
-            ["Presence__Operators__Tenant"] = "default", // the bench's admin token may call /admin/gc
-            ["Presence__Expiry__Default"] = "03:00:00", // nobody expires while this runs
-            ["Logging__LogLevel__Default"] = "Warning",
-        });
+        using var gateway = await StartGateway();
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = gateway.Url, Timeout = TimeSpan.FromMinutes(5) };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", LoadScripts.Token("bench-app", admin: true));
         var empty = await Collect(http, null);
@@ -79,6 +73,15 @@ public static class MemoryScenario
         Console.WriteLine();
         return 0;
     }
+
+    /// <summary>A gateway whose memory can be measured: /admin/gc for the bench's admin token, and nobody expiring meanwhile.</summary>
+    public static Task<ServerProcess> StartGateway() => Scenarios.StartGateway(new Dictionary<string, string>
+    {
+        ["Presence__Diagnostics__Enabled"] = "true",
+        ["Presence__Operators__Tenant"] = "default", // the bench's admin token may call /admin/gc
+        ["Presence__Expiry__Default"] = "03:00:00", // nobody expires while this runs
+        ["Logging__LogLevel__Default"] = "Warning",
+    });
 
     /// <summary>POST /admin/gc: a full GC in the gateway, then its heap and resident memory (an admin token, if the client has none).</summary>
     public static async Task<Report> Collect(HttpClient http, string? adminToken)

@@ -46,13 +46,7 @@ public static class TenantsScenario
 
     private static async Task<Result> Measure(string name, int tenants, int usersPerTenant)
     {
-        using var gateway = await Scenarios.StartGateway(new Dictionary<string, string>
-        {
-            ["Presence__Diagnostics__Enabled"] = "true",
-            ["Presence__Operators__Tenant"] = "default", // the bench's admin token may call /admin/gc
-            ["Presence__Expiry__Default"] = "03:00:00", // nobody expires while this runs
-            ["Logging__LogLevel__Default"] = "Warning",
-        });
+        using var gateway = await MemoryScenario.StartGateway();
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = gateway.Url, Timeout = TimeSpan.FromMinutes(5) };
         // The operators' admin token by default (/admin/gc, /metrics); each user's call carries its own.
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", LoadScripts.Token("bench-admin", admin: true));
