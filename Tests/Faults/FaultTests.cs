@@ -28,7 +28,7 @@ public sealed class FaultTests(ITestOutputHelper output) : MigratedDatabaseTests
         var acknowledged = new ConcurrentDictionary<string, int>();
         var attempted = new ConcurrentDictionary<string, int>();
         var codes = new ConcurrentDictionary<HttpStatusCode, int>();
-        var afterKill = 0;
+        var afterKill = new int[4]; // per writer
         var killed = false;
         using var stop = new CancellationTokenSource();
         var writers = Enumerable.Range(0, 4).Select(w => Task.Run(async () =>
@@ -47,7 +47,7 @@ public sealed class FaultTests(ITestOutputHelper output) : MigratedDatabaseTests
                         acknowledged[user] = seq;
                         if (Volatile.Read(ref killed))
                         {
-                            Interlocked.Increment(ref afterKill);
+                            Interlocked.Increment(ref afterKill[w]);
                         }
                     }
                 }
@@ -61,9 +61,11 @@ public sealed class FaultTests(ITestOutputHelper output) : MigratedDatabaseTests
         await stop.CancelAsync();
         await Task.WhenAll(writers);
 
-        output.WriteLine($"responses: {string.Join(", ", codes.Select(c => $"{(int)c.Key}: {c.Value}"))}; acknowledged after the kill: {afterKill}");
+        output.WriteLine($"responses: {string.Join(", ", codes.Select(c => $"{(int)c.Key}: {c.Value}"))}; acknowledged after the kill, per writer: {string.Join(", ", afterKill)}");
         Assert.DoesNotContain(HttpStatusCode.InternalServerError, codes.Keys);
-        Assert.True(afterKill > 100, $"writes should go on after the kill ({afterKill}); logs:\n{cluster.Logs()}");
+        // Every writer goes on after the kill, whichever silo its users' grains were on: none is held up for the rest
+        // of the run by the dead silo (a count over all writers depended on this machine's speed of the day).
+        Assert.True(afterKill.All(n => n > 0), $"writes should go on after the kill (per writer: {string.Join(", ", afterKill)}); logs:\n{cluster.Logs()}");
 
         using var reader = Client(cluster, 0, "reader");
         foreach (var (user, seq) in acknowledged)
