@@ -103,7 +103,7 @@ public static class AgoraApi
         {
             return Failure<AgoraDialect>.BadRequest(parsed.Error!.Replace("presence", "status", StringComparison.Ordinal));
         }
-        var (body, failure) = await ReadJson(http, limits.Value.MaxBodyBytes);
+        var (body, failure) = await RequestBody.ReadJsonAsync<AgoraDialect>(http, limits.Value.MaxBodyBytes);
         if (failure is not null)
         {
             return failure;
@@ -229,7 +229,7 @@ public static class AgoraApi
     /// <summary>A list of user ids: a bare JSON array, or an object with the array under <paramref name="field"/>.</summary>
     private static async Task<(string[]? Ids, Failure<AgoraDialect>? Failure)> ReadUsernames(HttpContext http, int maxBytes, string field)
     {
-        var (body, failure) = await ReadJson(http, maxBytes);
+        var (body, failure) = await RequestBody.ReadJsonAsync<AgoraDialect>(http, maxBytes);
         if (failure is not null)
         {
             return (null, failure);
@@ -257,9 +257,6 @@ public static class AgoraApi
         }
         return (ids, null);
     }
-
-    private static ValueTask<(JsonElement Json, Failure<AgoraDialect>? Failure)> ReadJson(HttpContext http, int maxBytes)
-        => RequestBody.ReadJsonAsync<AgoraDialect>(http, maxBytes);
 
     private static bool TryPositive(Microsoft.Extensions.Primitives.StringValues raw, int max, out int value)
     {

@@ -33,9 +33,9 @@ public static class RequestBody
         where TDialect : Dialect, IDialect<TDialect>
     {
         var request = http.Request;
-        if (!string.IsNullOrWhiteSpace(request.ContentType) && !IsJson(MediaType(request)))
+        if (!string.IsNullOrWhiteSpace(request.ContentType) && MediaType(request) is var mediaType && !IsJson(mediaType))
         {
-            return (default, new Failure<TDialect>(StatusCodes.Status415UnsupportedMediaType, Unsupported(MediaType(request) ?? request.ContentType, "application/json")));
+            return (default, new Failure<TDialect>(StatusCodes.Status415UnsupportedMediaType, Unsupported(mediaType ?? request.ContentType, "application/json")));
         }
         var (bytes, problem) = await BytesAsync(http, maxBytes);
         if (problem is { } p)
@@ -56,7 +56,7 @@ public static class RequestBody
     /// <summary>Parses JSON bytes as every dialect does; the failure is 400 <see cref="Malformed"/>.</summary>
     public static (JsonElement Json, Failure<TDialect>? Failure) ParseJson<TDialect>(ReadOnlyMemory<byte> bytes)
         where TDialect : Dialect, IDialect<TDialect>
-        => Parse(bytes) is ({ } json, null) ? (json, null) : (default, Failure<TDialect>.BadRequest(Malformed));
+        => Parse(bytes) is { } json ? (json, null) : (default, Failure<TDialect>.BadRequest(Malformed));
 
     /// <summary>Whether a media type is JSON: <c>application/json</c> or a <c>+json</c> suffix.</summary>
     public static bool IsJson(string? mediaType)
@@ -69,17 +69,18 @@ public static class RequestBody
 
     private readonly record struct Problem(int Status, string Message);
 
-    private static (JsonElement? Json, Exception? Error) Parse(ReadOnlyMemory<byte> bytes)
+    /// <summary>The JSON, or null when it is malformed, too deep, or holds a string that is not valid text.</summary>
+    private static JsonElement? Parse(ReadOnlyMemory<byte> bytes)
     {
         try
         {
             using var document = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = MaxDepth });
             EnsureStringsDecode(document.RootElement);
-            return (document.RootElement.Clone(), null);
+            return document.RootElement.Clone();
         }
         catch (Exception error) when (error is JsonException or InvalidOperationException)
         {
-            return (null, error);
+            return null;
         }
     }
 

@@ -147,11 +147,8 @@ public sealed class StreamTokens(IOptions<StreamOptions> options, TimeProvider t
     private static byte[]? Decode(string segment)
     {
         var text = segment.TrimEnd('=').Replace('+', '-').Replace('/', '_');
-        if (!Base64Url.IsValid(text))
-        {
-            return null; // decoding would throw on such input, not answer false
-        }
         var buffer = new byte[Base64Url.GetMaxDecodedLength(text.Length)];
-        return Base64Url.TryDecodeFromChars(text, buffer, out var written) ? buffer[..written] : null;
+        // The status form: TryDecodeFromChars throws on input that is not base64url, it does not answer false.
+        return Base64Url.DecodeFromChars(text, buffer, out _, out var written) == System.Buffers.OperationStatus.Done ? buffer[..written] : null;
     }
 }
