@@ -7,6 +7,7 @@ using Presence.Gateway.Pnut;
 using Presence.Gateway.Realtime;
 using Presence.Gateway.Realtime.Direct;
 using Presence.Gateway.RocketChat;
+using Presence.Gateway.Stream;
 using Presence.Hosting;
 
 if (TokenCommand.IsInvocation(args))
@@ -33,6 +34,7 @@ try
     app.MapAgoraApi();
     app.MapRocketChatApi();
     app.MapRealtimeApi();
+    app.MapStreamChatApi();
     app.MapPresenceDashboard();
     app.MapPresenceDiagnostics();
     await app.RunAsync();

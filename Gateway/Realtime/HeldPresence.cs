@@ -80,10 +80,13 @@ public sealed class HeldPresence(
         }
     }
 
-    /// <summary>A stream opened (its slot reserved): the user is online, last active now. Returns the user's own view.</summary>
-    public Task<UserPresence> OpenAsync(Caller caller, CancellationToken cancellationToken)
+    /// <summary>
+    /// A stream opened (its slot reserved): the user is online, last active now, with the token's profile unless
+    /// <paramref name="keepProfile"/> (Stream's connections set theirs beforehand). Returns the user's own view.
+    /// </summary>
+    public Task<UserPresence> OpenAsync(Caller caller, CancellationToken cancellationToken, bool keepProfile = false)
     {
-        var update = new PresenceUpdate(Source, PresenceStatus.Online, Backstop, caller.Profile);
+        var update = new PresenceUpdate(Source, PresenceStatus.Online, Backstop, keepProfile ? null : caller.Profile);
         return Enqueue(HoldOf(caller), async hold =>
         {
             // The shard knows this gateway's hold before the user does: a gateway dying right after is released too.

@@ -28,6 +28,26 @@ public sealed partial class PresenceEventHub(
     /// <summary>Registers what the connection watches; once this returns, every later change reaches it.</summary>
     public async Task AttachAsync(StreamConnection connection, CancellationToken cancellationToken)
     {
+        try
+        {
+            await WatchAsync(connection, connection.Users, connection.Channels, attach: true, cancellationToken);
+        }
+        catch
+        {
+            Detach(connection);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Adds users and channels to what an attached connection watches (Stream's queries with <c>presence</c> or
+    /// <c>watch</c>); once this returns, every later change of them reaches it. False when the connection is gone.
+    /// </summary>
+    public Task<bool> WatchMoreAsync(StreamConnection connection, string[] users, string[] channels, CancellationToken cancellationToken)
+        => WatchAsync(connection, users, channels, attach: false, cancellationToken);
+
+    private async Task<bool> WatchAsync(StreamConnection connection, string[] users, string[] channels, bool attach, CancellationToken cancellationToken)
+    {
         await _registration.WaitAsync(cancellationToken);
         try
         {
@@ -37,9 +57,24 @@ public sealed partial class PresenceEventHub(
             TenantWatches tenant;
             lock (_lock)
             {
-                _connections.Add(connection);
+                if (attach)
+                {
+                    _connections.Add(connection);
+                }
+                else if (!_connections.Contains(connection))
+                {
+                    return false;
+                }
+                else
+                {
+                    // Only what it does not watch yet, within its limits (the caller checked them against these lists).
+                    users = [.. users.Except(connection.Users, StringComparer.Ordinal)];
+                    channels = [.. channels.Except(connection.Channels, StringComparer.Ordinal)];
+                    connection.Users = [.. connection.Users, .. users];
+                    connection.Channels = [.. connection.Channels, .. channels];
+                }
                 tenant = Tenant(connection.Caller.Tenant);
-                foreach (var userId in connection.Users)
+                foreach (var userId in users)
                 {
                     var user = tenant.User(userId);
                     var was = user.IsWatched;
@@ -49,7 +84,7 @@ public sealed partial class PresenceEventHub(
                         added.Add(userId);
                     }
                 }
-                foreach (var channelId in connection.Channels)
+                foreach (var channelId in channels)
                 {
                     var channel = tenant.Channel(channelId);
                     if (channel.Connections.Add(connection) && channel.Connections.Count == 1 && !channel.Registered)
@@ -77,15 +112,43 @@ public sealed partial class PresenceEventHub(
             {
                 _ = ResyncInBackground(tenant, channel);
             }
-        }
-        catch
-        {
-            Detach(connection);
-            throw;
+            return true;
         }
         finally
         {
             _registration.Release();
+        }
+    }
+
+    /// <summary>Stops the connection watching a channel (Stream's stop-watching); unregistered in the background if nobody else does.</summary>
+    public void Unwatch(StreamConnection connection, string channelId)
+    {
+        var removed = new List<string>();
+        var idleChannels = new List<ChannelWatch>();
+        TenantWatches tenant;
+        lock (_lock)
+        {
+            if (!_connections.Contains(connection) || !connection.Channels.Contains(channelId, StringComparer.Ordinal))
+            {
+                return;
+            }
+            connection.Channels = [.. connection.Channels.Where(c => c != channelId)];
+            tenant = Tenant(connection.Caller.Tenant);
+            LeaveChannel(tenant, connection, channelId, removed, idleChannels);
+        }
+        if (removed.Count > 0 || idleChannels.Count > 0)
+        {
+            _ = UnregisterAsync(tenant, removed, idleChannels);
+        }
+    }
+
+    private static void LeaveChannel(TenantWatches tenant, StreamConnection connection, string channelId, List<string> removed, List<ChannelWatch> idleChannels)
+    {
+        if (tenant.Channels.TryGetValue(channelId, out var channel) && channel.Connections.Remove(connection) && channel.Connections.Count == 0)
+        {
+            tenant.Channels.Remove(channelId);
+            SetMembers(tenant, channel, [], added: null, removed);
+            idleChannels.Add(channel);
         }
     }
 
@@ -112,12 +175,7 @@ public sealed partial class PresenceEventHub(
             }
             foreach (var channelId in connection.Channels)
             {
-                if (tenant.Channels.TryGetValue(channelId, out var channel) && channel.Connections.Remove(connection) && channel.Connections.Count == 0)
-                {
-                    tenant.Channels.Remove(channelId);
-                    SetMembers(tenant, channel, [], added: null, removed);
-                    idleChannels.Add(channel);
-                }
+                LeaveChannel(tenant, connection, channelId, removed, idleChannels);
             }
         }
         if (removed.Count > 0 || idleChannels.Count > 0)
@@ -172,7 +230,9 @@ public sealed partial class PresenceEventHub(
                 }
                 targets = user.Targets();
             }
-            Deliver(targets, RealtimeEvents.UserChanged(change));
+            Deliver(targets, new ShapedEvent(shape => shape == EventShape.StreamChat
+                ? Stream.StreamChatEvents.UserChanged(change)
+                : RealtimeEvents.UserChanged(change)));
         }
         return Task.CompletedTask;
     }
@@ -210,7 +270,10 @@ public sealed partial class PresenceEventHub(
                 }
                 targets = [.. channel.Connections];
             }
-            Deliver(targets, RealtimeEvents.ChannelChanged(channelId, change.Member, change.At));
+            var presence = change;
+            Deliver(targets, new ShapedEvent(shape => shape == EventShape.StreamChat
+                ? Stream.StreamChatEvents.Watching(channelId, presence)
+                : RealtimeEvents.ChannelChanged(channelId, presence.Member, presence.At)));
         }
         if (added.Count > 0 || removed.Count > 0)
         {
@@ -405,7 +468,7 @@ public sealed partial class PresenceEventHub(
     // Below this many streams one thread writes them all; above, every core takes a share.
     private const int ParallelFanOut = 512;
 
-    private void Deliver(List<StreamConnection> targets, EventFrame frame)
+    private void Deliver(List<StreamConnection> targets, ShapedEvent frame)
     {
         if (targets.Count < ParallelFanOut || Environment.ProcessorCount == 1)
         {
@@ -429,12 +492,16 @@ public sealed partial class PresenceEventHub(
         metrics.Delivered(delivered);
     }
 
-    private int Post(List<StreamConnection> targets, int start, int count, EventFrame frame)
+    private int Post(List<StreamConnection> targets, int start, int count, ShapedEvent shaped)
     {
         var delivered = 0;
         for (var i = start; i < start + count; i++)
         {
             var connection = targets[i];
+            if (shaped.For(connection.Shape) is not { } frame)
+            {
+                continue; // not an event of this connection's protocol
+            }
             if (connection.Post(frame))
             {
                 delivered++;

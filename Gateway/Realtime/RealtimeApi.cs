@@ -54,7 +54,7 @@ public static class RealtimeApi
     {
         var keepAlive = app.Services.GetRequiredService<IOptions<RealtimeOptions>>().Value.KeepAlive;
         // Only where a WebSocket may be asked for: the middleware sets up a handshake feature on every request it sees.
-        app.UseWhen(context => Routes(context.Request.Path, StreamPath),
+        app.UseWhen(context => Routes(context.Request.Path, StreamPath) || Routes(context.Request.Path, Presence.Gateway.Stream.StreamChatDialect.ConnectPath),
             stream => stream.UseWebSockets(new WebSocketOptions { KeepAliveInterval = keepAlive, KeepAliveTimeout = keepAlive * 2 }));
         var realtime = app.MapDialect<StreamDialect>("/v1");
         realtime.MapGet("/events", Events).WithName("RealtimeEvents");
@@ -91,13 +91,18 @@ public static class RealtimeApi
 /// </summary>
 public sealed class EventStream(StreamRequest request, RealtimeApi.Transport transport) : IResult, IEndpointMetadataProvider
 {
+    /// <summary>Stream Chat's <c>/connect</c>: its caller is its own (the SDK's token), not the request's.</summary>
+    private Caller CallerOf(HttpContext http) => request.StreamChat?.Caller ?? Caller.Of(http);
+
+    private DateTimeOffset? ExpiryOf(HttpContext http) => request.StreamChat is { } streamChat ? streamChat.Expires : StreamRunner.TokenExpiry(http.User);
+
     public async Task ExecuteAsync(HttpContext http)
     {
         var services = http.RequestServices;
         var options = services.GetRequiredService<IOptions<RealtimeOptions>>().Value;
         var held = services.GetRequiredService<HeldPresence>();
         var runner = services.GetRequiredService<StreamRunner>();
-        var caller = Caller.Of(http);
+        var caller = CallerOf(http);
         if (!held.TryReserve(caller))
         {
             await StreamDialect.Instance.WriteErrorAsync(http, StatusCodes.Status400BadRequest,
@@ -108,7 +113,7 @@ public sealed class EventStream(StreamRequest request, RealtimeApi.Transport tra
         // not a lease), and when its token expires (the client reconnects with a fresh one).
         using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(
             http.RequestAborted, services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping);
-        if (StreamRunner.TokenExpiry(http.User) is { } expiresAt)
+        if (ExpiryOf(http) is { } expiresAt)
         {
             lifetime.CancelAfter(StreamRunner.UntilExpiry(expiresAt));
         }
@@ -145,13 +150,13 @@ public sealed class EventStream(StreamRequest request, RealtimeApi.Transport tra
     {
         using var socket = await http.WebSockets.AcceptWebSocketAsync();
         using var ended = CancellationTokenSource.CreateLinkedTokenSource(lifetime);
-        var connection = new WebSocketConnection(socket, caller, request.Users, request.Channels, options.SendBuffer);
+        var connection = new WebSocketConnection(socket, caller, request.Users, request.Channels, options.SendBuffer, request.Shape);
         connection.Start(ended.Token);
         // The stream lasts until it ends on our side or the client closes its own.
-        var receiving = Receive(socket, ended);
+        var receiving = Receive(socket, connection, ended);
         try
         {
-            await runner.Run(request, connection, "websocket", Task.WhenAny(connection.Ended, receiving), ended.Token);
+            await runner.Run(request, connection, request.StreamChat is null ? "websocket" : "stream-chat", Task.WhenAny(connection.Ended, receiving), ended.Token);
         }
         finally
         {
@@ -159,19 +164,42 @@ public sealed class EventStream(StreamRequest request, RealtimeApi.Transport tra
         }
     }
 
-    /// <summary>Reads (and ignores) what the client sends, which also answers pings and the close handshake.</summary>
-    private static async Task Receive(WebSocket socket, CancellationTokenSource ended)
+    /// <summary>
+    /// Reads what the client sends, which also answers pings and the close handshake: text messages of Stream's SDK
+    /// (its pings) are handed to the connection whole; a longer one than any the SDK sends ends the stream (1009).
+    /// </summary>
+    private static async Task Receive(WebSocket socket, StreamConnection connection, CancellationTokenSource ended)
     {
-        var buffer = new byte[128];
+        var keeps = connection.Shape == EventShape.StreamChat;
+        var buffer = new byte[keeps ? StreamConnection.MaxClientMessage : 128];
+        var length = 0;
         try
         {
             while (!ended.IsCancellationRequested)
             {
-                var received = await socket.ReceiveAsync(buffer.AsMemory(), ended.Token);
+                var received = await socket.ReceiveAsync(buffer.AsMemory(keeps ? length : 0), ended.Token);
                 if (received.MessageType == WebSocketMessageType.Close)
                 {
                     await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
                     return;
+                }
+                if (!keeps)
+                {
+                    continue;
+                }
+                length += received.Count;
+                if (!received.EndOfMessage && length == buffer.Length)
+                {
+                    await socket.CloseOutputAsync(WebSocketCloseStatus.MessageTooBig, "a message is at most 4096 bytes", CancellationToken.None);
+                    return;
+                }
+                if (received.EndOfMessage)
+                {
+                    if (received.MessageType == WebSocketMessageType.Text)
+                    {
+                        connection.ReceivedMessage(buffer.AsSpan(0, length));
+                    }
+                    length = 0;
                 }
             }
         }

@@ -26,8 +26,9 @@ public abstract class StreamConnection
 
     private readonly long _number = Interlocked.Increment(ref s_nextId);
 
-    protected StreamConnection(Caller caller, string[] users, string[] channels, int sendBuffer)
+    protected StreamConnection(Caller caller, string[] users, string[] channels, int sendBuffer, EventShape shape = EventShape.Realtime)
     {
+        Shape = shape;
         Caller = caller;
         Users = users;
         Channels = channels;
@@ -39,11 +40,14 @@ public abstract class StreamConnection
 
     public Caller Caller { get; }
 
-    /// <summary>Users watched directly (the query's, and the caller's Agora subscriptions).</summary>
+    /// <summary>The protocol of its events: this service's realtime events, or Stream Chat's SDK.</summary>
+    public EventShape Shape { get; }
+
+    /// <summary>Users watched directly (the query's, the caller's Agora subscriptions, Stream's presence queries); changed by the hub only.</summary>
     public string[] Users { get; set; }
 
-    /// <summary>Channels watched: their members' presence and their channel presence.</summary>
-    public string[] Channels { get; }
+    /// <summary>Channels watched: their members' presence and their channel presence; changed by the hub only.</summary>
+    public string[] Channels { get; set; }
 
     /// <summary>Whether the hub must send keep-alive frames (SSE, and direct WebSockets); Kestrel's WebSockets ping by themselves.</summary>
     public abstract bool NeedsKeepAlive { get; }
@@ -255,6 +259,21 @@ public abstract class StreamConnection
             End();
         }
         return false;
+    }
+
+    /// <summary>The most bytes of a message a client may send: Stream's SDK sends only its pings, about 80 bytes.</summary>
+    public const int MaxClientMessage = 4096;
+
+    /// <summary>
+    /// A whole text message from the client. Stream's SDK pings with <c>[{"type":"health.check","client_id"}]</c>
+    /// and re-arms its next ping only on a <c>health.check</c>: each is answered. Anything else is ignored.
+    /// </summary>
+    public void ReceivedMessage(ReadOnlySpan<byte> message)
+    {
+        if (Shape == EventShape.StreamChat && Stream.StreamChatEvents.IsPing(message))
+        {
+            Post(Stream.StreamChatEvents.Pong(Id, DateTimeOffset.UtcNow));
+        }
     }
 
     /// <summary>Ends the stream (once the client left, for instance).</summary>

@@ -7,6 +7,11 @@ namespace Presence.Gateway.Realtime;
 /// <summary>What a stream asks to watch: <c>channels=a,b</c> and <c>users=x,y</c> (comma lists, or repeated).</summary>
 public sealed record StreamRequest(string[] Users, string[] Channels)
 {
+    /// <summary>A Stream Chat SDK's <c>/connect</c>: its caller and details (null for this service's own streams).</summary>
+    public Stream.StreamChatConnect? StreamChat { get; init; }
+
+    public EventShape Shape => StreamChat is null ? EventShape.Realtime : EventShape.StreamChat;
+
     /// <summary>Reads and checks the query against the connection limits; channels of disabled types are accepted and never produce events.</summary>
     public static (StreamRequest? Request, Failure<StreamDialect>? Error) Read(IQueryCollection query, RealtimeOptions limits, ChannelTypes channelTypes)
     {

@@ -11,6 +11,8 @@ public sealed partial class StreamRunner(
     HeldPresence held,
     RealtimeMetrics metrics,
     IGrainFactory grains,
+    IPresenceGrains presence,
+    Stream.StreamChatConnections connections,
     TimeProvider time,
     ILogger<StreamRunner> logger)
 {
@@ -41,6 +43,13 @@ public sealed partial class StreamRunner(
         {
             connection.Users = await request.UsersWithSubscriptions(grains, connection.Caller, cancellationToken);
             await hub.AttachAsync(connection, cancellationToken);
+            if (request.StreamChat is { } streamChat)
+            {
+                var own = await streamChat.OpenAsync(held, presence, cancellationToken);
+                connection.Open(Stream.StreamChatEvents.Connected(connection.Id, own, time.GetUtcNow()));
+                connections.Add(connection);
+                return true;
+            }
             var me = await held.OpenAsync(connection.Caller, cancellationToken);
             connection.Open(RealtimeEvents.Connected(connection.Id, me, time.GetUtcNow()));
             return true;
@@ -54,6 +63,11 @@ public sealed partial class StreamRunner(
         {
             // The stream is open (its headers are sent): say why it ends, in the stream, and end it.
             LogStreamFailed(error, connection.Id);
+            if (connection.Shape == EventShape.StreamChat)
+            {
+                // No frame: the socket closes with a code other than 1000, which the SDK retries (an error frame it would not).
+                return false;
+            }
             connection.Fail(RealtimeEvents.Failed("presence service temporarily unavailable, reconnect shortly"));
             await connection.DrainedAsync(TimeSpan.FromSeconds(5));
             return false;
@@ -63,6 +77,7 @@ public sealed partial class StreamRunner(
     /// <summary>The stream is over: its watches go, and nothing more is written to it.</summary>
     public async Task CloseAsync(StreamConnection connection, string transport)
     {
+        connections.Remove(connection);
         hub.Detach(connection);
         await connection.StopAsync();
         metrics.StreamClosed(transport);

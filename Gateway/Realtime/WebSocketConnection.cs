@@ -4,8 +4,8 @@ using Presence.Gateway.Auth;
 namespace Presence.Gateway.Realtime;
 
 /// <summary>A WebSocket stream: one text message per event; the socket pings by itself.</summary>
-public sealed class WebSocketConnection(WebSocket socket, Caller caller, string[] users, string[] channels, int sendBuffer)
-    : StreamConnection(caller, users, channels, sendBuffer)
+public sealed class WebSocketConnection(WebSocket socket, Caller caller, string[] users, string[] channels, int sendBuffer, EventShape shape)
+    : StreamConnection(caller, users, channels, sendBuffer, shape)
 {
     public override bool NeedsKeepAlive => false;
 

@@ -10,6 +10,7 @@ public static class StreamHosting
         builder.Services.AddOptions<StreamOptions>().BindConfiguration(StreamOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<StreamOptions>, StreamOptionsValidation>();
         builder.Services.AddSingleton<StreamTokens>();
+        builder.Services.AddSingleton<StreamChatConnections>();
         return builder;
     }
 

@@ -8,7 +8,7 @@ using Microsoft.IdentityModel.Tokens;
 namespace Presence.Gateway.Stream;
 
 /// <summary>Who a Stream token speaks for: a user of an app, or the app's server (any of its users).</summary>
-public sealed record StreamCaller(string ApiKey, string Tenant, string? UserId)
+public sealed record StreamCaller(string ApiKey, string Tenant, string? UserId, DateTimeOffset? Expires = null)
 {
     public bool IsServer => UserId is null;
 }
@@ -107,14 +107,14 @@ public sealed class StreamTokens(IOptions<StreamOptions> options, TimeProvider t
         }
         if (allowServer && claims.TryGetProperty("server", out var server) && server.ValueKind == JsonValueKind.True)
         {
-            return (new StreamCaller(apiKey, app.Tenant, null), null);
+            return (new StreamCaller(apiKey, app.Tenant, null, expires), null);
         }
         if (!claims.TryGetProperty("user_id", out var userId) || userId.ValueKind != JsonValueKind.String)
         {
             return (null, new(StreamTokenError.AuthenticationFailed, "the token carries no user_id"));
         }
         return PresenceKeys.IsValidId(userId.GetString())
-            ? (new StreamCaller(apiKey, app.Tenant, userId.GetString()), null)
+            ? (new StreamCaller(apiKey, app.Tenant, userId.GetString(), expires), null)
             : (null, new(StreamTokenError.AuthenticationFailed, $"the token's user_id is not a valid user id (1-{PresenceKeys.MaxIdLength} letters, digits, '_', '.', ':', '-', '@')"));
     }
 

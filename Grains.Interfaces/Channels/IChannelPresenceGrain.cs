@@ -79,6 +79,6 @@ public sealed record ChannelWatchResult(long Sequence, string[]? Subscribers);
 [GenerateSerializer, Immutable, Alias("presence.ChannelPage")]
 public sealed record ChannelPage(ChannelMember[] Members, bool More);
 
-/// <summary>The channel as the caller sees it: its subscriber count and whether the caller is one.</summary>
+/// <summary>The channel as the caller sees it: its subscriber count, whether the caller is one, and how many members are visibly present.</summary>
 [GenerateSerializer, Immutable, Alias("presence.ChannelInfo")]
-public sealed record ChannelInfo(string ChannelId, int Subscribers, bool YouSubscribed);
+public sealed record ChannelInfo(string ChannelId, int Subscribers, bool YouSubscribed, int Present = 0);

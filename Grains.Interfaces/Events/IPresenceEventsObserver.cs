@@ -44,7 +44,8 @@ public enum ChannelChangeKind
 /// <summary>
 /// One change in a channel, with the member as others see it after the change. A join or leave carries the channel's
 /// membership sequence after it (see <see cref="Channels.ChannelWatchResult"/>): a gateway that sees a gap asks for
-/// the subscriber set again.
+/// the subscriber set again. A presence change carries how many members are visibly present after it (Stream's
+/// watcher count).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("presence.ChannelChange")]
-public sealed record ChannelChange(ChannelChangeKind Kind, ChannelMember Member, DateTimeOffset At, long Sequence = 0);
+public sealed record ChannelChange(ChannelChangeKind Kind, ChannelMember Member, DateTimeOffset At, long Sequence = 0, int Present = 0);

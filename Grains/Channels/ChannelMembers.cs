@@ -21,6 +21,9 @@ internal sealed class ChannelMembers(TimeSpan lastSeenRetention)
 
     public int Subscribers => _subscribers.Count;
 
+    /// <summary>Members visibly present (Stream's watchers), counting the few whose status expired this second and is not yet applied.</summary>
+    public int Present => _present.Count;
+
     /// <summary>The earliest second something is due, or MaxValue.</summary>
     public DateTimeOffset EarliestDue => _wheel.EarliestDue;
 

@@ -274,7 +274,8 @@ public sealed partial class ChannelPresenceGrain(
             }
             Stage(member, now);
         }
-        return changes?.ToArray();
+        // Each change carries the count once all of them are applied.
+        return changes?.Select(c => c with { Present = _members.Present }).ToArray();
     }
 
     /// <summary>The member, added if new and the channel has room for it.</summary>
@@ -339,10 +340,10 @@ public sealed partial class ChannelPresenceGrain(
     }
 
     /// <summary>The change others see, if the member's status as they see it changed.</summary>
-    private static ChannelChange? Change(ChannelMember before, ChannelMemberState member, DateTimeOffset now)
+    private ChannelChange? Change(ChannelMember before, ChannelMemberState member, DateTimeOffset now)
     {
         var after = View(member, now);
-        return after.Status != before.Status ? new ChannelChange(ChannelChangeKind.Presence, after, now) : null;
+        return after.Status != before.Status ? new ChannelChange(ChannelChangeKind.Presence, after, now, Present: _members.Present) : null;
     }
 
     private void Notify(ChannelChange? change)
@@ -386,7 +387,7 @@ public sealed partial class ChannelPresenceGrain(
     }
 
     private ChannelInfo Info(string userId)
-        => new(_channelId, _members.Subscribers, _members.Find(userId) is { SubscribedAt: not null });
+        => new(_channelId, _members.Subscribers, _members.Find(userId) is { SubscribedAt: not null }, _members.Present);
 
     /// <summary>The member as others see it (a hidden one offline, last seen when hidden), or as itself does.</summary>
     private static ChannelMember View(ChannelMemberState member, DateTimeOffset now, bool own = false) => own || !member.Hidden

@@ -10,6 +10,10 @@ public sealed class WebSocketFrameReaderTests
         public List<byte[]> Sent { get; } = [];
 
         public void Reply(EventFrame frame) => Sent.Add(frame.WebSocket.ToArray());
+
+        public List<string> Messages { get; } = [];
+
+        public void Message(ReadOnlySpan<byte> text) => Messages.Add(System.Text.Encoding.UTF8.GetString(text));
     }
 
     private static readonly byte[] Mask = [0x11, 0x22, 0x33, 0x44];

@@ -34,6 +34,9 @@ public class GatewayFactory : WebApplicationFactory<Program>
 
     public FakeTimeProvider Time { get; } = new(DateTimeOffset.UtcNow);
 
+    /// <summary>Whether the gateway runs on the machine's clock (for clients outside the test, which cannot advance a fake one).</summary>
+    protected bool RealClock { get; init; }
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Testing");
@@ -47,6 +50,10 @@ public class GatewayFactory : WebApplicationFactory<Program>
         }
         builder.ConfigureTestServices(services =>
         {
+            if (RealClock)
+            {
+                return;
+            }
             services.Replace(ServiceDescriptor.Singleton<TimeProvider>(Time));
             services.UseTimeProviderForBackgroundAreas(TimeProvider.System);
             services.AddKeyedSingleton<TimeProvider>(ReminderTimeProviderNames.Reminders, Time);

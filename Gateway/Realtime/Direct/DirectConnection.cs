@@ -11,8 +11,8 @@ namespace Presence.Gateway.Realtime.Direct;
 /// kernel's buffer almost always completes at once). While idle it holds no buffer and no pending operation: it waits
 /// for the client in <see cref="IdleSockets"/>, which is also how it learns the client left.
 /// </summary>
-public abstract class DirectConnection(Socket socket, IdleSockets idle, Caller caller, string[] users, string[] channels, int sendBuffer)
-    : StreamConnection(caller, users, channels, sendBuffer), IReadableSocket
+public abstract class DirectConnection(Socket socket, IdleSockets idle, Caller caller, string[] users, string[] channels, int sendBuffer, EventShape shape = EventShape.Realtime)
+    : StreamConnection(caller, users, channels, sendBuffer, shape), IReadableSocket
 {
     private long _waiting;
 
@@ -153,8 +153,8 @@ public sealed class DirectSseConnection(Socket socket, IdleSockets idle, Caller 
 /// A WebSocket stream on its own socket: one text frame per event, a ping every keep-alive (from the hub's shared
 /// tick, not a timer per socket), pings answered, and a client that has not been heard from for two keep-alives cut.
 /// </summary>
-public sealed class DirectWebSocketConnection(Socket socket, IdleSockets idle, Caller caller, string[] users, string[] channels, int sendBuffer, TimeSpan keepAlive)
-    : DirectConnection(socket, idle, caller, users, channels, sendBuffer), IWebSocketReplies
+public sealed class DirectWebSocketConnection(Socket socket, IdleSockets idle, Caller caller, string[] users, string[] channels, int sendBuffer, TimeSpan keepAlive, EventShape shape)
+    : DirectConnection(socket, idle, caller, users, channels, sendBuffer, shape), IWebSocketReplies
 {
     private static readonly byte[] GoingAway = WebSocketFrames.Close(WebSocketFrames.GoingAway);
 
@@ -172,14 +172,21 @@ public sealed class DirectWebSocketConnection(Socket socket, IdleSockets idle, C
     protected override bool Received(ReadOnlySpan<byte> data)
     {
         Volatile.Write(ref _lastHeard, Environment.TickCount64);
-        var signal = (_reader ??= new WebSocketFrameReader()).Read(data, this);
+        // Stream's SDK pings with text messages, which are kept; this service's own clients' messages are skipped.
+        var signal = (_reader ??= new WebSocketFrameReader(Shape == EventShape.StreamChat ? MaxClientMessage : 0)).Read(data, this);
         if (signal == WebSocketSignal.None)
         {
             return true;
         }
         // The close handshake: answer (behind what is queued; nothing is sent after it), then end.
         _closing = true;
-        Fail(EventFrame.WebSocketControl(WebSocketFrames.Close(signal == WebSocketSignal.Close ? WebSocketFrames.NormalClosure : WebSocketFrames.ProtocolError)));
+        var status = signal switch
+        {
+            WebSocketSignal.Close => WebSocketFrames.NormalClosure,
+            WebSocketSignal.TooBig => WebSocketFrames.MessageTooBig,
+            _ => WebSocketFrames.ProtocolError,
+        };
+        Fail(EventFrame.WebSocketControl(WebSocketFrames.Close(status)));
         _ = EndOnceSent();
         return false;
     }
@@ -191,6 +198,8 @@ public sealed class DirectWebSocketConnection(Socket socket, IdleSockets idle, C
     }
 
     public void Reply(EventFrame frame) => Post(frame);
+
+    public void Message(ReadOnlySpan<byte> text) => ReceivedMessage(text);
 
     protected override ValueTask WriteAsync(EventFrame frame, CancellationToken cancellationToken)
     {

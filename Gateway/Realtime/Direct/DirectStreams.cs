@@ -25,6 +25,7 @@ public sealed partial class DirectStreams(
     StreamRunner runner,
     HeldPresence held,
     ValidatedTokenCache tokens,
+    Stream.StreamTokens streamTokens,
     IOptionsMonitor<JwtBearerOptions> bearer,
     ChannelTypes channelTypes,
     IOptions<RealtimeOptions> options,
@@ -70,16 +71,28 @@ public sealed partial class DirectStreams(
                 return Decline(socket);
             }
             var query = new QueryCollection(QueryHelpers.ParseQuery(head.Query));
-            if (TokenOf(head, query) is not { } token || await Validate(token) is not { } validated)
+            if (head.IsStreamChat)
             {
-                return Decline(socket);
+                // Stream's SDK: its own token, in its query; a refusal is Kestrel's to send, as the socket's one frame.
+                if (await Stream.StreamChatConnect.ReadAsync(query, streamTokens) is not ({ } connect, null) || !held.TryReserve(connect.Caller))
+                {
+                    return Decline(socket);
+                }
+                (caller, expires, request) = (connect.Caller, connect.Expires, new StreamRequest([], []) { StreamChat = connect });
             }
-            (caller, expires) = validated;
-            Failure<StreamDialect>? error;
-            (request, error) = StreamRequest.Read(query, options.Value, channelTypes);
-            if (error is not null || !held.TryReserve(caller))
+            else
             {
-                return Decline(socket);
+                if (TokenOf(head, query) is not { } token || await Validate(token) is not { } validated)
+                {
+                    return Decline(socket);
+                }
+                (caller, expires) = validated;
+                Failure<StreamDialect>? error;
+                (request, error) = StreamRequest.Read(query, options.Value, channelTypes);
+                if (error is not null || !held.TryReserve(caller))
+                {
+                    return Decline(socket);
+                }
             }
         }
         catch (Exception error) when (error is SocketException or ObjectDisposedException)
@@ -96,7 +109,8 @@ public sealed partial class DirectStreams(
         var settings = options.Value;
         var (connection, transport) = head.Transport == RealtimeApi.Transport.Sse
             ? ((DirectConnection)new DirectSseConnection(socket, idle, caller, request!.Users, request.Channels, settings.SendBuffer), "sse")
-            : (new DirectWebSocketConnection(socket, idle, caller, request!.Users, request.Channels, settings.SendBuffer, settings.KeepAlive), "websocket");
+            : (new DirectWebSocketConnection(socket, idle, caller, request!.Users, request.Channels, settings.SendBuffer, settings.KeepAlive, request.Shape),
+                request.StreamChat is null ? "websocket" : "stream-chat");
         // The head is not kept: an open stream holds no request strings (its token among them).
         _ = Serve(connection, connection.Response(head), transport, expires, request);
         return true;

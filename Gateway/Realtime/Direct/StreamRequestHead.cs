@@ -28,8 +28,9 @@ public sealed class StreamRequestHead
 
     private const int MaxHeaders = 64;
 
-    private StreamRequestHead(RealtimeApi.Transport transport, int length, string query, string? authorization, string? authToken, string? webSocketKey, bool hasOrigin)
+    private StreamRequestHead(RealtimeApi.Transport transport, bool streamChat, int length, string query, string? authorization, string? authToken, string? webSocketKey, bool hasOrigin)
     {
+        IsStreamChat = streamChat;
         HasOrigin = hasOrigin;
         Transport = transport;
         Length = length;
@@ -40,6 +41,9 @@ public sealed class StreamRequestHead
     }
 
     public RealtimeApi.Transport Transport { get; }
+
+    /// <summary>Stream Chat's <c>/connect</c> (a WebSocket whose token is in its query), not <c>/v1/stream</c>.</summary>
+    public bool IsStreamChat { get; }
 
     /// <summary>Bytes of the head, up to and including the empty line that ends it.</summary>
     public int Length { get; }
@@ -77,9 +81,9 @@ public sealed class StreamRequestHead
         return head is null ? HeadVerdict.Elsewhere : HeadVerdict.Stream;
     }
 
-    /// <summary>Whether the bytes so far begin like <c>GET /v1/events</c> or <c>GET /v1/stream</c>.</summary>
+    /// <summary>Whether the bytes so far begin like <c>GET /v1/events</c>, <c>GET /v1/stream</c> or <c>GET /connect</c>.</summary>
     private static bool MayOpenAStream(ReadOnlySpan<byte> data)
-        => StartsLike(data, "GET /v1/events"u8) || StartsLike(data, "GET /v1/stream"u8);
+        => StartsLike(data, "GET /v1/events"u8) || StartsLike(data, "GET /v1/stream"u8) || StartsLike(data, "GET /connect"u8);
 
     private static bool StartsLike(ReadOnlySpan<byte> data, ReadOnlySpan<byte> start)
     {
@@ -93,7 +97,7 @@ public sealed class StreamRequestHead
     private static StreamRequestHead? Parse(ReadOnlySpan<byte> lines, int length)
     {
         var lineEnd = lines.IndexOf("\r\n"u8);
-        var (transport, query) = RequestLine(lines[..lineEnd]);
+        var (transport, query, streamChat) = RequestLine(lines[..lineEnd]);
         if (transport is null)
         {
             return null;
@@ -145,7 +149,7 @@ public sealed class StreamRequestHead
         {
             return null;
         }
-        var head = new StreamRequestHead(transport.Value, length, query!, authorization, authToken, key, origin is not null);
+        var head = new StreamRequestHead(transport.Value, streamChat, length, query!, authorization, authToken, key, origin is not null);
         if (transport == RealtimeApi.Transport.Sse)
         {
             return upgrade is null && key is null ? head : null;
@@ -157,19 +161,19 @@ public sealed class StreamRequestHead
         return upgrades ? head : null;
     }
 
-    /// <summary><c>GET {path}[?query] HTTP/1.1</c>, the path one of the two stream routes (a trailing slash allowed).</summary>
-    private static (RealtimeApi.Transport? Transport, string? Query) RequestLine(ReadOnlySpan<byte> line)
+    /// <summary><c>GET {path}[?query] HTTP/1.1</c>, the path one of the stream routes (a trailing slash allowed).</summary>
+    private static (RealtimeApi.Transport? Transport, string? Query, bool StreamChat) RequestLine(ReadOnlySpan<byte> line)
     {
         if (!line.StartsWith("GET /"u8) || !line.EndsWith(" HTTP/1.1"u8))
         {
-            return (null, null);
+            return (null, null, false);
         }
         var target = line["GET ".Length..^" HTTP/1.1".Length];
         foreach (var b in target)
         {
             if (b is <= 0x20 or >= 0x7F)
             {
-                return (null, null);
+                return (null, null, false);
             }
         }
         var question = target.IndexOf((byte)'?');
@@ -181,9 +185,13 @@ public sealed class StreamRequestHead
         }
         if (Ascii.EqualsIgnoreCase(path, "/v1/events"u8))
         {
-            return (RealtimeApi.Transport.Sse, query);
+            return (RealtimeApi.Transport.Sse, query, false);
         }
-        return Ascii.EqualsIgnoreCase(path, "/v1/stream"u8) ? (RealtimeApi.Transport.WebSocket, query) : (null, null);
+        if (Ascii.EqualsIgnoreCase(path, "/v1/stream"u8))
+        {
+            return (RealtimeApi.Transport.WebSocket, query, false);
+        }
+        return Ascii.EqualsIgnoreCase(path, "/connect"u8) ? (RealtimeApi.Transport.WebSocket, query, true) : (null, null, false);
     }
 
     /// <summary>

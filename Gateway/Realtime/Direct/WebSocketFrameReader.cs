@@ -7,6 +7,9 @@ namespace Presence.Gateway.Realtime.Direct;
 public interface IWebSocketReplies
 {
     void Reply(EventFrame frame);
+
+    /// <summary>A whole text message, when the reader keeps messages (its buffer: valid only during the call).</summary>
+    void Message(ReadOnlySpan<byte> text);
 }
 
 /// <summary>What a read told the stream.</summary>
@@ -20,15 +23,20 @@ public enum WebSocketSignal
 
     /// <summary>The client broke the protocol: close with 1002 and end.</summary>
     ProtocolError,
+
+    /// <summary>A message longer than the reader keeps: close with 1009 and end.</summary>
+    TooBig,
 }
 
 /// <summary>
-/// Reads what a client sends on a stream's WebSocket, as it arrives. A stream only sends, so messages are skipped
-/// without being kept (their text is not checked to be UTF-8); pings are answered; a close or a protocol error ends
-/// the stream. Between reads it keeps at most one unfinished frame head or control frame (131 bytes), and a count of
-/// message bytes still to skip.
+/// Reads what a client sends on a stream's WebSocket, as it arrives. A stream of this service only sends, so its
+/// messages are skipped without being kept (their text is not checked to be UTF-8); Stream Chat's SDK pings with
+/// small text messages, so a reader made with a <c>maxMessage</c> keeps each message (unmasked, in a pooled buffer
+/// only while one is arriving) and hands it over whole. Pings are answered; a close or a protocol error ends the
+/// stream. Between reads it keeps at most one unfinished frame head or control frame (131 bytes), and a count of
+/// message bytes still to come.
 /// </summary>
-public sealed class WebSocketFrameReader
+public sealed class WebSocketFrameReader(int maxMessage = 0)
 {
     // The longest unfinished piece carried over: a control frame (2-byte head, 4-byte mask, 125 bytes; its length is
     // never in the longer forms), or the longest frame head (2 + 8 + 4).
@@ -39,13 +47,24 @@ public sealed class WebSocketFrameReader
     private long _skip;
     private bool _inMessage;
 
+    // A message being kept: its bytes so far, whether it is text, and the current frame's mask and position.
+    private byte[]? _message;
+    private int _messageLength;
+    private bool _text;
+    private bool _keepingFrame;
+    private bool _finalFrame;
+    private byte[]? _mask;
+    private int _maskOffset;
+
     public WebSocketSignal Read(ReadOnlySpan<byte> received, IWebSocketReplies replies)
     {
         if (_skip > 0)
         {
             var skipped = (int)Math.Min(_skip, received.Length);
+            Keep(received[..skipped]);
             _skip -= skipped;
             received = received[skipped..];
+            EndOfFrame(replies);
         }
         if (_carryLength == 0)
         {
@@ -115,11 +134,26 @@ public sealed class WebSocketFrameReader
                     return WebSocketSignal.ProtocolError;
                 }
                 _inMessage = !fin;
-                // A message (or a piece of one): skipped, here and in the reads to come.
+                if (maxMessage > 0)
+                {
+                    if (_messageLength + length > maxMessage)
+                    {
+                        return WebSocketSignal.TooBig;
+                    }
+                    if (opcode != WebSocketFrames.Continuation)
+                    {
+                        _text = opcode == WebSocketFrames.TextOpcode;
+                    }
+                    (_keepingFrame, _finalFrame, _maskOffset) = (true, fin, 0);
+                    data.Slice(head - 4, 4).CopyTo(_mask ??= new byte[4]);
+                }
+                // A message (or a piece of one): kept or skipped, here and in the reads to come.
                 data = data[head..];
-                var skipped = (int)Math.Min(length, data.Length);
-                _skip = length - skipped;
-                data = data[skipped..];
+                var taken = (int)Math.Min(length, data.Length);
+                Keep(data[..taken]);
+                _skip = length - taken;
+                data = data[taken..];
+                EndOfFrame(replies);
                 continue;
             }
             if (opcode > WebSocketFrames.PongOpcode || !fin)
@@ -148,6 +182,49 @@ public sealed class WebSocketFrameReader
             data = data[(head + (int)length)..];
         }
         return WebSocketSignal.None;
+    }
+
+    /// <summary>Unmasks and keeps a piece of the current frame's payload, if messages are kept.</summary>
+    private void Keep(ReadOnlySpan<byte> payload)
+    {
+        if (!_keepingFrame || payload.IsEmpty)
+        {
+            return;
+        }
+        _message ??= ArrayPool<byte>.Shared.Rent(maxMessage);
+        for (var i = 0; i < payload.Length; i++)
+        {
+            _message[_messageLength++] = (byte)(payload[i] ^ _mask![_maskOffset++ & 3]);
+        }
+    }
+
+    /// <summary>When the current frame is all read: a final one completes the message, handed over if it is text.</summary>
+    private void EndOfFrame(IWebSocketReplies replies)
+    {
+        if (!_keepingFrame || _skip > 0)
+        {
+            return;
+        }
+        _keepingFrame = false;
+        if (!_finalFrame)
+        {
+            return;
+        }
+        try
+        {
+            if (_text)
+            {
+                replies.Message(_message is null ? [] : _message.AsSpan(0, _messageLength));
+            }
+        }
+        finally
+        {
+            if (_message is not null)
+            {
+                ArrayPool<byte>.Shared.Return(_message);
+            }
+            (_message, _messageLength) = (null, 0);
+        }
     }
 
     private WebSocketSignal Carry(ReadOnlySpan<byte> unfinished)

@@ -16,7 +16,7 @@ public static class WebSocketFrames
     /// <summary>A control frame's payload is at most this long (RFC 6455 5.5).</summary>
     public const int MaxControlPayload = 125;
 
-    public const ushort NormalClosure = 1000, GoingAway = 1001, ProtocolError = 1002;
+    public const ushort NormalClosure = 1000, GoingAway = 1001, ProtocolError = 1002, MessageTooBig = 1009;
 
     /// <summary>An empty ping: the keep-alive every <see cref="RealtimeOptions.KeepAlive"/>.</summary>
     public static readonly byte[] Ping = [Fin | PingOpcode, 0];
