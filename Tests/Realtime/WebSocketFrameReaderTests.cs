@@ -127,6 +127,41 @@ public sealed class WebSocketFrameReaderTests
         => Assert.Equal(WebSocketSignal.ProtocolError, new WebSocketFrameReader().Read(frame, new Replies()));
 
     [Fact]
+    public void A_reader_that_keeps_messages_hands_each_over_whole_however_fragmented_or_cut_with_pings_between_its_pieces()
+    {
+        var reader = new WebSocketFrameReader(maxMessage: 64);
+        var replies = new Replies();
+        var bytes = ClientFrame(WebSocketFrames.TextOpcode, "[{\"type\":"u8.ToArray(), fin: false)
+            .Concat(ClientFrame(WebSocketFrames.PingOpcode, [1]))
+            .Concat(ClientFrame(WebSocketFrames.Continuation, "\"health.check\"}]"u8.ToArray()))
+            .Concat(ClientFrame(WebSocketFrames.Binary, [1, 2, 3])) // binary: kept, not handed over as text
+            .Concat(ClientFrame(WebSocketFrames.TextOpcode, []))
+            .Concat(ClientFrame(WebSocketFrames.TextOpcode, "second"u8.ToArray()))
+            .ToArray();
+        foreach (var size in new[] { 1, 2, 5, 7, bytes.Length })
+        {
+            replies.Messages.Clear();
+            replies.Sent.Clear();
+            foreach (var piece in bytes.Chunk(size))
+            {
+                Assert.Equal(WebSocketSignal.None, reader.Read(piece, replies));
+            }
+            Assert.Equal(["[{\"type\":\"health.check\"}]", "", "second"], replies.Messages);
+            Assert.Equal([0x8A, 1, 1], Assert.Single(replies.Sent));
+        }
+    }
+
+    [Fact]
+    public void A_kept_message_longer_than_the_limit_ends_the_stream_before_it_is_read()
+    {
+        var reader = new WebSocketFrameReader(maxMessage: 64);
+        var replies = new Replies();
+        Assert.Equal(WebSocketSignal.None, reader.Read(ClientFrame(WebSocketFrames.TextOpcode, new byte[40], fin: false), replies));
+        Assert.Equal(WebSocketSignal.TooBig, reader.Read(ClientFrame(WebSocketFrames.Continuation, new byte[40]), replies));
+        Assert.Empty(replies.Messages);
+    }
+
+    [Fact]
     public void The_handshake_accepts_a_key_as_the_rfc_example_does()
         => Assert.Equal("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", WebSocketFrames.AcceptKey("dGhlIHNhbXBsZSBub25jZQ=="));
 }

@@ -20,18 +20,9 @@ public sealed class StreamTokenTests
         AllowDevTokens = allowDevTokens,
     }), new FakeTimeProvider(Now));
 
-    /// <summary>HS256 over exactly these claims, as the SDK's createToken does (no iat unless asked).</summary>
-    private static string Sign(string claims, string secret = Secret)
-    {
-        static string Segment(string json) => Base64UrlEncoder.Encode(Encoding.UTF8.GetBytes(json));
-        var unsigned = Segment("""{"alg":"HS256","typ":"JWT"}""") + "." + Segment(claims);
-        using var hmac = new System.Security.Cryptography.HMACSHA256(Encoding.UTF8.GetBytes(secret));
-        return unsigned + "." + Base64UrlEncoder.Encode(hmac.ComputeHash(Encoding.ASCII.GetBytes(unsigned)));
-    }
+    private static string Sign(string claims, string secret = Secret) => StreamChatClient.Sign(claims, secret);
 
-    /// <summary>The SDK's devToken(id): a fixed header, the payload in standard base64 with padding, and "devtoken".</summary>
-    private static string DevToken(string userId)
-        => "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9." + Convert.ToBase64String(Encoding.UTF8.GetBytes($$"""{"user_id":"{{userId}}"}""")) + ".devtoken";
+    private static string DevToken(string userId) => StreamChatClient.DevToken(userId);
 
     private static long Seconds(TimeSpan fromNow) => (Now + fromNow).ToUnixTimeSeconds();
 
