@@ -7,8 +7,9 @@ using System.Text;
 namespace Presence.Bench;
 
 /// <summary>
-/// fanout: N streams (SSE, then separately WebSocket) watch one channel on one gateway; one member changes status
-/// again and again. Reports the delivery latency to every watcher (from just before the PUT to the event read by
+/// fanout: N streams (SSE, then separately WebSocket, then Stream Chat's <c>/connect</c> sockets) watch one member on
+/// one gateway (the first two through a channel they watch, the SDK's sockets through queryUsers with presence); the
+/// member changes status again and again. Reports the delivery latency to every watcher (from just before the PUT to the event read by
 /// the client), resident memory and managed heap per idle open stream (after a full GC, each watcher's own presence
 /// included: an open stream holds its user online), from the empty process and at the margin (half as many streams
 /// again on top), and grain-to-gateway calls per change. wrk cannot hold streams, so
@@ -25,10 +26,11 @@ public static class Fanout
         var table = new Table(
             $"fanout: {settings.Watchers:N0} watchers of one channel on one gateway, {settings.Changes} changes of one member (target p99 < 150 ms, < 4 KB per idle stream)",
             ["transport", "streams", "p50 ms", "p99 ms", "max ms", "missed", "RSS KiB/stream", "heap KiB/stream", "marginal RSS KiB/stream", "marginal heap KiB/stream", "RSS MiB", "grain calls/change"]);
-        foreach (var transport in new[] { "sse", "websocket" })
+        foreach (var transport in new[] { "sse", "websocket", "connect" })
         {
             using var gateway = await Scenarios.StartGateway(new Dictionary<string, string>
             {
+                ["Presence__Stream__Apps__" + LoadScripts.StreamApiKey + "__Secret"] = LoadScripts.StreamSecret,
                 ["Presence__Realtime__MaxConnectionsPerUser"] = "5",
                 ["Presence__Diagnostics__Enabled"] = "true",
                 ["Presence__Operators__Tenant"] = "default", // the bench's admin token may call /admin/gc
@@ -133,7 +135,7 @@ public static class Fanout
             try
             {
                 var watcher = new Watcher(w, arrivals);
-                await watcher.Open(http, url, transport, LoadScripts.Token($"w{first + w}"));
+                await watcher.Open(http, url, transport, $"w{first + w}");
                 lock (watchers)
                 {
                     watchers.Add(watcher);
@@ -173,26 +175,57 @@ public static class Fanout
         private HttpResponseMessage? _response;
         private ClientWebSocket? _socket;
 
-        public async Task Open(HttpClient http, Uri baseAddress, string transport, string token)
+        public async Task Open(HttpClient http, Uri baseAddress, string transport, string user)
         {
             var opened = new TaskCompletionSource();
             if (transport == "sse")
             {
                 var request = new HttpRequestMessage(HttpMethod.Get, $"/v1/events?channels={Channel}");
-                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", LoadScripts.Token(user));
                 _response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
                 _response.EnsureSuccessStatusCode();
                 var stream = await _response.Content.ReadAsStreamAsync();
                 _ = ReadSse(stream, opened);
             }
-            else
+            else if (transport == "websocket")
             {
                 _socket = new ClientWebSocket();
-                var uri = new UriBuilder(baseAddress) { Scheme = "ws", Path = "/v1/stream", Query = $"channels={Channel}&access_token={token}" }.Uri;
+                var uri = new UriBuilder(baseAddress) { Scheme = "ws", Path = "/v1/stream", Query = $"channels={Channel}&access_token={LoadScripts.Token(user)}" }.Uri;
                 await _socket.ConnectAsync(uri, _stop.Token);
                 _ = ReadWebSocket(_socket, opened);
             }
+            else
+            {
+                await OpenStreamChat(http, baseAddress, user, opened);
+                return;
+            }
             await opened.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        }
+
+        /// <summary>As Stream's SDK: the socket (its first frame names the connection), then queryUsers of the member with presence.</summary>
+        private async Task OpenStreamChat(HttpClient http, Uri baseAddress, string user, TaskCompletionSource opened)
+        {
+            var token = LoadScripts.StreamToken(user);
+            var json = $$$"""{"user_id":"{{{user}}}","user_details":{"id":"{{{user}}}"}}""";
+            _socket = new ClientWebSocket();
+            var uri = new UriBuilder(baseAddress)
+            {
+                Scheme = "ws",
+                Path = "/connect",
+                Query = $"json={Uri.EscapeDataString(json)}&api_key={LoadScripts.StreamApiKey}&authorization={token}&stream-auth-type=jwt",
+            }.Uri;
+            await _socket.ConnectAsync(uri, _stop.Token);
+            var first = new byte[4096];
+            var received = await _socket.ReceiveAsync(first, _stop.Token).WaitAsync(TimeSpan.FromSeconds(60));
+            using var health = System.Text.Json.JsonDocument.Parse(first.AsMemory(0, received.Count));
+            var connectionId = health.RootElement.GetProperty("connection_id").GetString();
+            _ = ReadWebSocket(_socket, opened);
+            var payload = Uri.EscapeDataString($$$"""{"filter_conditions":{"id":"{{{Member}}}"},"presence":true}""");
+            using var query = new HttpRequestMessage(HttpMethod.Get, $"/users?api_key={LoadScripts.StreamApiKey}&connection_id={connectionId}&payload={payload}");
+            query.Headers.TryAddWithoutValidation("Authorization", token);
+            query.Headers.Add("stream-auth-type", "jwt");
+            using var response = await http.SendAsync(query);
+            response.EnsureSuccessStatusCode();
         }
 
         // The readers allocate nothing per event: on a 2-core box the clients share the CPU with the gateway, and

@@ -31,6 +31,18 @@ public sealed class LoadScripts
         SigningCredentials = Credentials,
     });
 
+    /// <summary>The Stream Chat app the bench's gateways serve (<c>Presence:Stream:Apps</c>).</summary>
+    public const string StreamApiKey = "bench", StreamSecret = "bench-stream-secret-0123456789-abcdefgh";
+
+    private static readonly SigningCredentials StreamCredentials = new(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(StreamSecret)), SecurityAlgorithms.HmacSha256);
+
+    /// <summary>A Stream user token as the SDK's server client makes it: HS256 over <c>{"user_id"}</c>.</summary>
+    public static string StreamToken(string userId) => Handler.CreateToken(new SecurityTokenDescriptor
+    {
+        Claims = new Dictionary<string, object> { ["user_id"] = userId },
+        SigningCredentials = StreamCredentials,
+    });
+
     public static LoadScripts Create(int users)
     {
         var directory = System.IO.Directory.CreateTempSubdirectory("presence-bench-").FullName;

@@ -105,8 +105,14 @@ public sealed class EventStream(StreamRequest request, RealtimeApi.Transport tra
         var caller = CallerOf(http);
         if (!held.TryReserve(caller))
         {
-            await StreamDialect.Instance.WriteErrorAsync(http, StatusCodes.Status400BadRequest,
-                $"a user may have at most {options.MaxConnectionsPerUser} open streams on a gateway");
+            var tooMany = $"a user may have at most {options.MaxConnectionsPerUser} open streams on a gateway";
+            if (request.StreamChat is not null)
+            {
+                // Stream's SDK retries a refused upgrade for 15 s, then fails without a reason: it is told in the socket.
+                await Stream.StreamChatApi.RefuseAsync(http, new(Stream.StreamCodes.RateLimit, tooMany, StatusCodes.Status429TooManyRequests));
+                return;
+            }
+            await StreamDialect.Instance.WriteErrorAsync(http, StatusCodes.Status400BadRequest, tooMany);
             return;
         }
         // A stream ends when the client leaves, when the gateway shuts down (its users then get their grace period,

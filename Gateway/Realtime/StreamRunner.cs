@@ -46,8 +46,9 @@ public sealed partial class StreamRunner(
             if (request.StreamChat is { } streamChat)
             {
                 var own = await streamChat.OpenAsync(held, presence, cancellationToken);
-                connection.Open(Stream.StreamChatEvents.Connected(connection.Id, own, time.GetUtcNow()));
+                // Known by its id before the client learns the id: its next call may name it at once.
                 connections.Add(connection);
+                connection.Open(Stream.StreamChatEvents.Connected(connection.Id, own, time.GetUtcNow()));
                 return true;
             }
             var me = await held.OpenAsync(connection.Caller, cancellationToken);

@@ -50,21 +50,27 @@ public static class StreamChatApi
         var (connect, refusal) = await StreamChatConnect.ReadAsync(http.Request.Query, tokens);
         if (refusal is not null)
         {
-            using var socket = await http.WebSockets.AcceptWebSocketAsync();
-            using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            try
-            {
-                await socket.SendAsync(StreamChatEvents.Refusal(refusal.Code, refusal.Message, refusal.StatusCode),
-                    System.Net.WebSockets.WebSocketMessageType.Text, endOfMessage: true, patience.Token);
-                await socket.CloseOutputAsync(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, "refused", patience.Token);
-            }
-            catch (Exception error) when (error is System.Net.WebSockets.WebSocketException or OperationCanceledException)
-            {
-                // The client left first.
-            }
+            await RefuseAsync(http, refusal);
             return TypedResults.Empty;
         }
         return new EventStream(new StreamRequest([], []) { StreamChat = connect }, RealtimeApi.Transport.WebSocket);
+    }
+
+    /// <summary>Accepts the upgrade, sends the refusal as the one frame, and closes with 1000, as Stream does.</summary>
+    public static async Task RefuseAsync(HttpContext http, StreamChatRefusal refusal)
+    {
+        using var socket = await http.WebSockets.AcceptWebSocketAsync();
+        using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            await socket.SendAsync(StreamChatEvents.Refusal(refusal.Code, refusal.Message, refusal.StatusCode),
+                System.Net.WebSockets.WebSocketMessageType.Text, endOfMessage: true, patience.Token);
+            await socket.CloseOutputAsync(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, "refused", patience.Token);
+        }
+        catch (Exception error) when (error is System.Net.WebSockets.WebSocketException or OperationCanceledException)
+        {
+            // The client left first.
+        }
     }
 
     /// <summary>queryUsers: users by id with their presence; with <c>presence</c>, the caller's socket watches them.</summary>
@@ -215,10 +221,8 @@ public static class StreamChatApi
         }
         var cid = type + ":" + id;
         var channel = grains.GetGrain<IChannelPresenceGrain>(PresenceKeys.Of(caller!.Tenant, cid));
-        foreach (var member in query!.Members)
-        {
-            await channel.Subscribe(member, null, http.RequestAborted);
-        }
+        // Together: the channel commits concurrent joins in one write.
+        await Task.WhenAll(query!.Members.Select(member => channel.Subscribe(member, null, http.RequestAborted)));
         if ((query.Watch || query.Presence) && connection is not null && channelTypes.IsEnabled(cid)
             && await Watch(connection, cid, hub, connections, realtime.Value, http.RequestAborted) is { } limited)
         {

@@ -7,7 +7,8 @@ namespace Presence.Gateway.Stream;
 /// <summary>
 /// The open <c>/connect</c> sockets of this gateway by <c>connection_id</c>: REST calls that watch (queryUsers with
 /// <c>presence</c>, channel.watch) name the socket whose watches they extend. A socket that watches a channel makes its
-/// user one of the channel's watchers: its presence in the channel, which every dialect sees. That presence is held
+/// user one of the channel's watchers: present in the channel, which every dialect sees (Stream's watchers are the
+/// users present in a channel, whoever made them so). That presence is held
 /// for <see cref="WatcherHold"/> leases and renewed every lease while watched (a gateway that dies leaves no watcher
 /// behind for longer than that), and ends when the user's last socket here stops watching.
 /// </summary>
@@ -16,7 +17,9 @@ public sealed partial class StreamChatConnections(IPresenceGrains presence, IOpt
     /// <summary>A watcher's channel presence lasts this many leases (renewed every lease).</summary>
     public const int WatcherHold = 3;
 
+    // How many sockets here make a user watch a channel, and which channels each socket watches (taken whole when it closes).
     private readonly Dictionary<(string Tenant, string UserId, string Cid), int> _watching = [];
+    private readonly Dictionary<StreamConnection, HashSet<string>> _watchedBy = [];
     private readonly Lock _lock = new();
     private readonly Dictionary<string, StreamConnection> _byId = new(StringComparer.Ordinal);
     private readonly Dictionary<(string Tenant, string UserId), List<StreamConnection>> _byUser = [];
@@ -41,9 +44,14 @@ public sealed partial class StreamChatConnections(IPresenceGrains presence, IOpt
         {
             return;
         }
-        foreach (var cid in connection.Channels)
+        HashSet<string>? watched;
+        lock (_lock)
         {
-            _ = StopWatchingAsync(connection, cid);
+            _watchedBy.Remove(connection, out watched);
+        }
+        foreach (var cid in watched ?? [])
+        {
+            _ = ReleaseAsync(connection, cid);
         }
         lock (_lock)
         {
@@ -79,19 +87,46 @@ public sealed partial class StreamChatConnections(IPresenceGrains presence, IOpt
         }
     }
 
-    /// <summary>The connection now watches the channel: its user is a watcher (present in the channel) if it was not already.</summary>
+    /// <summary>
+    /// The connection now watches the channel: its user is a watcher (present in the channel) if it was not already.
+    /// Nothing if the connection closed meanwhile (its close released what it watched).
+    /// </summary>
     public async Task WatchingAsync(StreamConnection connection, string cid, CancellationToken cancellationToken)
     {
         var key = (connection.Caller.Tenant, connection.Caller.UserId, cid);
         lock (_lock)
         {
+            if (!_byId.TryGetValue(connection.Id, out var open) || !ReferenceEquals(open, connection))
+            {
+                return;
+            }
+            if (!_watchedBy.TryGetValue(connection, out var watched))
+            {
+                _watchedBy.Add(connection, watched = new HashSet<string>(StringComparer.Ordinal));
+            }
+            if (!watched.Add(cid))
+            {
+                return;
+            }
             _watching[key] = _watching.GetValueOrDefault(key) + 1;
         }
         await HoldAsync(key, cancellationToken);
     }
 
-    /// <summary>The connection stopped watching the channel (or closed): the user's last one here ends its watching.</summary>
-    public async Task StopWatchingAsync(StreamConnection connection, string cid)
+    /// <summary>The connection stopped watching the channel: the user's last socket here that watched it ends its watching.</summary>
+    public Task StopWatchingAsync(StreamConnection connection, string cid)
+    {
+        lock (_lock)
+        {
+            if (!_watchedBy.TryGetValue(connection, out var watched) || !watched.Remove(cid))
+            {
+                return Task.CompletedTask;
+            }
+        }
+        return ReleaseAsync(connection, cid);
+    }
+
+    private async Task ReleaseAsync(StreamConnection connection, string cid)
     {
         var key = (connection.Caller.Tenant, connection.Caller.UserId, cid);
         lock (_lock)

@@ -5,7 +5,7 @@ using Presence.Users;
 
 namespace Presence.Gateway.Stream;
 
-/// <summary>The events of a <c>/connect</c> socket, in the SDK's shapes (see docs/reference/stream-chat.md).</summary>
+/// <summary>The events of a <c>/connect</c> socket, in the SDK's shapes (docs/stream-chat.md).</summary>
 public static class StreamChatEvents
 {
     public const string HealthCheck = "health.check";

@@ -202,13 +202,17 @@ public sealed record ChannelsQuery(string[] Cids, bool Watch, bool Presence)
         }
         else if (cid.Value.ValueKind == JsonValueKind.Object && cid.Value.EnumerateObject().ToList() is [{ Name: "$in" or "$eq" } op])
         {
-            cids = op.Value.ValueKind == JsonValueKind.String ? [op.Value.GetString()!]
-                : op.Value.ValueKind == JsonValueKind.Array && op.Value.EnumerateArray().All(v => v.ValueKind == JsonValueKind.String)
-                    ? [.. op.Value.EnumerateArray().Select(v => v.GetString()!)]
-                    : [];
-            if (cids.Length == 0 && op.Value.ValueKind != JsonValueKind.Array)
+            if (op.Value.ValueKind == JsonValueKind.String)
             {
-                return (null, "filter_conditions.cid.$in must be an array of cids");
+                cids = [op.Value.GetString()!];
+            }
+            else if (op.Value.ValueKind == JsonValueKind.Array && op.Value.EnumerateArray().All(v => v.ValueKind == JsonValueKind.String))
+            {
+                cids = [.. op.Value.EnumerateArray().Select(v => v.GetString()!)];
+            }
+            else
+            {
+                return (null, $"filter_conditions.cid.{op.Name} must be a cid or an array of cids");
             }
         }
         else

@@ -88,6 +88,33 @@ public sealed class StreamChatConnectTests(StreamChatGatewayFactory factory)
     }
 
     [Fact]
+    public async Task A_socket_past_the_users_limit_on_a_gateway_is_refused_in_the_socket_not_by_the_upgrade()
+    {
+        var user = Id("many");
+        var open = new List<StreamSocket>();
+        try
+        {
+            for (var i = 0; i < 20; i++) // Presence:Realtime:MaxConnectionsPerUser
+            {
+                open.Add((await StreamSocket.Connect(factory.Address, user)).Socket);
+            }
+            await using var refused = await StreamSocket.Open(factory.Address, StreamSocket.Query(StreamChatClient.UserToken(user), StreamSocket.Details(user)));
+            var error = (await refused.Next()).GetProperty("error");
+            Assert.Equal(9, error.GetProperty("code").GetInt32());
+            Assert.Equal(429, error.GetProperty("StatusCode").GetInt32());
+            await refused.Closed.WaitAsync(StreamSocket.Patience);
+            Assert.Equal(WebSocketCloseStatus.NormalClosure, refused.CloseStatus);
+        }
+        finally
+        {
+            foreach (var socket in open)
+            {
+                await socket.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
     public async Task A_plain_get_of_connect_is_refused_in_streams_error_format()
     {
         using var client = new HttpClient { BaseAddress = factory.Address };

@@ -262,6 +262,25 @@ public sealed class StreamChatRestTests(StreamChatGatewayFactory factory)
     }
 
     [Fact]
+    public async Task A_connection_id_names_its_socket_as_soon_as_the_first_frame_arrives()
+    {
+        // The SDK's first call after connecting names the connection at once (it once raced the socket's registration).
+        var watched = Id("wat");
+        using var server = Server();
+        await server.PostAsync(Route("/users"), Json($$$$"""{"users":{"{{{{watched}}}}":{"id":"{{{{watched}}}}"}}}"""));
+        await Task.WhenAll(Enumerable.Range(0, 20).Select(async i =>
+        {
+            var user = Id("eager");
+            var (socket, first) = await StreamSocket.Connect(factory.Address, user);
+            await using var connected = socket;
+            using var client = As(user);
+            var response = await Read(await client.GetAsync(Route("/users?payload=" + Uri.EscapeDataString($$$$"""{"filter_conditions":{"id":"{{{{watched}}}}"},"presence":true}"""),
+                first.GetProperty("connection_id").GetString())));
+            Assert.True(response.Status == 200, response.Body.ToString());
+        }));
+    }
+
+    [Fact]
     public async Task Another_users_connection_id_is_not_the_callers()
     {
         var (ann, bob) = (Id("ann"), Id("bob"));
