@@ -30,7 +30,7 @@ public sealed partial class PresenceEventHub(
     {
         try
         {
-            await WatchAsync(connection, connection.Users, connection.Channels, attach: true, cancellationToken);
+            await WatchAsync(connection, connection.Users, connection.Channels, limits: null, cancellationToken, attach: true);
         }
         catch
         {
@@ -41,12 +41,24 @@ public sealed partial class PresenceEventHub(
 
     /// <summary>
     /// Adds users and channels to what an attached connection watches (Stream's queries with <c>presence</c> or
-    /// <c>watch</c>); once this returns, every later change of them reaches it. False when the connection is gone.
+    /// <c>watch</c>), unless that would take it past <paramref name="limits"/>; once this returns
+    /// <see cref="WatchResult.Watching"/>, every later change of them reaches it.
     /// </summary>
-    public Task<bool> WatchMoreAsync(StreamConnection connection, string[] users, string[] channels, CancellationToken cancellationToken)
-        => WatchAsync(connection, users, channels, attach: false, cancellationToken);
+    public async Task<WatchResult> WatchMoreAsync(StreamConnection connection, string[] users, string[] channels, RealtimeOptions limits, CancellationToken cancellationToken)
+        => await WatchAsync(connection, users, channels, limits, cancellationToken);
 
-    private async Task<bool> WatchAsync(StreamConnection connection, string[] users, string[] channels, bool attach, CancellationToken cancellationToken)
+    public enum WatchResult
+    {
+        Watching,
+
+        /// <summary>The connection closed.</summary>
+        Gone,
+
+        /// <summary>It would watch more users or channels than a connection may.</summary>
+        TooMany,
+    }
+
+    private async Task<WatchResult> WatchAsync(StreamConnection connection, string[] users, string[] channels, RealtimeOptions? limits, CancellationToken cancellationToken, bool attach = false)
     {
         await _registration.WaitAsync(cancellationToken);
         try
@@ -63,13 +75,18 @@ public sealed partial class PresenceEventHub(
                 }
                 else if (!_connections.Contains(connection))
                 {
-                    return false;
+                    return WatchResult.Gone;
                 }
                 else
                 {
-                    // Only what it does not watch yet, within its limits (the caller checked them against these lists).
+                    // Only what it does not watch yet, and all of it or nothing: within the connection's limits.
                     users = [.. users.Except(connection.Users, StringComparer.Ordinal)];
                     channels = [.. channels.Except(connection.Channels, StringComparer.Ordinal)];
+                    if (connection.Users.Length + users.Length > limits!.MaxUsersPerConnection
+                        || connection.Channels.Length + channels.Length > limits.MaxChannelsPerConnection)
+                    {
+                        return WatchResult.TooMany;
+                    }
                     connection.Users = [.. connection.Users, .. users];
                     connection.Channels = [.. connection.Channels, .. channels];
                 }
@@ -101,6 +118,10 @@ public sealed partial class PresenceEventHub(
                 channel.Registered = true;
                 lock (_lock)
                 {
+                    if (!tenant.Channels.TryGetValue(channel.ChannelId, out var current) || !ReferenceEquals(current, channel))
+                    {
+                        continue; // its connections left meanwhile (a close, a stop-watching): its members are not to be linked
+                    }
                     if (!Resync(tenant, channel, result, added, removed))
                     {
                         lost.Add(channel);
@@ -112,7 +133,7 @@ public sealed partial class PresenceEventHub(
             {
                 _ = ResyncInBackground(tenant, channel);
             }
-            return true;
+            return WatchResult.Watching;
         }
         finally
         {

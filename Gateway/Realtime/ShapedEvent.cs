@@ -11,9 +11,9 @@ public enum EventShape : byte
 }
 
 /// <summary>
-/// One change as each protocol writes it, each serialized at most once however many streams receive it (a race of
-/// two threads of a fan-out may build a shape twice; both frames are the same). A shape may have no event for a
-/// change (null).
+/// One change as each protocol writes it, each shape built once however many streams receive it (two threads of a
+/// parallel fan-out may both build it; the first one stored is the one every stream gets). A shape may have no event
+/// for a change (null).
 /// </summary>
 public sealed class ShapedEvent(Func<EventShape, EventFrame?> build)
 {
@@ -21,11 +21,6 @@ public sealed class ShapedEvent(Func<EventShape, EventFrame?> build)
 
     private EventFrame? _realtime;
     private EventFrame? _streamChat;
-
-    public ShapedEvent(EventFrame realtime)
-        : this(_ => realtime)
-    {
-    }
 
     public EventFrame? For(EventShape shape)
     {

@@ -35,18 +35,27 @@ public abstract class StreamConnection
         _capacity = sendBuffer;
     }
 
-    /// <summary>The connection's id in events and logs (built when asked: an open stream does not keep the string).</summary>
-    public string Id => Caller.UserId + "--" + _number.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    // Ids are numbered per process: this prefix, random per gateway, tells one gateway's connection from another's.
+    private static readonly string s_gateway = Guid.NewGuid().ToString("N")[..8];
+
+    /// <summary>
+    /// The connection's id in events and logs, <c>{user}--{gateway}-{number}</c> (built when asked: an open stream does
+    /// not keep the string).
+    /// </summary>
+    public string Id => Caller.UserId + "--" + s_gateway + "-" + _number.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>The connection's number, unique in this process.</summary>
+    public long Number => _number;
 
     public Caller Caller { get; }
 
     /// <summary>The protocol of its events: this service's realtime events, or Stream Chat's SDK.</summary>
     public EventShape Shape { get; }
 
-    /// <summary>Users watched directly (the query's, the caller's Agora subscriptions, Stream's presence queries); changed by the hub only.</summary>
+    /// <summary>Users watched directly (the query's, the caller's Agora subscriptions, Stream's presence queries): set as the stream opens, then changed under the hub's lock.</summary>
     public string[] Users { get; set; }
 
-    /// <summary>Channels watched: their members' presence and their channel presence; changed by the hub only.</summary>
+    /// <summary>Channels watched: their members' presence and their channel presence; changed under the hub's lock.</summary>
     public string[] Channels { get; set; }
 
     /// <summary>Whether the hub must send keep-alive frames (SSE, and direct WebSockets); Kestrel's WebSockets ping by themselves.</summary>

@@ -109,29 +109,26 @@ public static class StreamChatApi
             users = Sort(users, field, direction);
         }
         var page = users.Skip(query.Offset).Take(query.Limit).ToArray();
-        if (query.Presence && connection is not null && page.Length > 0)
+        if (query.Presence && connection is not null && page.Length > 0
+            && await hub.WatchMoreAsync(connection, [.. page.Select(u => u.UserId)], [], limits.Value, http.RequestAborted) == PresenceEventHub.WatchResult.TooMany)
         {
-            if (connection.Users.Length + page.Length > limits.Value.MaxUsersPerConnection)
-            {
-                return StreamChatFailure.BadRequest($"a connection watches at most {limits.Value.MaxUsersPerConnection} users");
-            }
-            await hub.WatchMoreAsync(connection, [.. page.Select(u => u.UserId)], [], http.RequestAborted);
+            return StreamChatFailure.BadRequest($"a connection watches at most {limits.Value.MaxUsersPerConnection} users");
         }
         return Ok(new StreamUsersResponse([.. page.Select(u => StreamChatUsers.Of(u, own: u.UserId == caller!.UserId))], Duration(started)));
     }
 
     /// <summary>upsertUsers: each user's name and image become its profile; <c>invisible</c> its visibility. A user token upserts itself only.</summary>
     public static async Task<Results<StreamChatOk<StreamUpsertResponse>, StreamChatFailure>> UpsertUsers(
-        HttpContext http, StreamTokens tokens, IPresenceGrains presence, StreamChatConnections connections, IOptions<GatewayHttpOptions> limits)
-        => await ChangeUsers(http, tokens, presence, connections, limits, UserChange.ReadUpserts);
+        HttpContext http, StreamTokens tokens, IPresenceGrains presence, StreamChatConnections connections, TimeProvider time, IOptions<GatewayHttpOptions> limits)
+        => await ChangeUsers(http, tokens, presence, connections, time, limits, UserChange.ReadUpserts);
 
     /// <summary>partialUpdateUsers: <c>set</c> and <c>unset</c> of name, image and invisible. A user token updates itself only (17, 403).</summary>
     public static async Task<Results<StreamChatOk<StreamUpsertResponse>, StreamChatFailure>> PartialUpdateUsers(
-        HttpContext http, StreamTokens tokens, IPresenceGrains presence, StreamChatConnections connections, IOptions<GatewayHttpOptions> limits)
-        => await ChangeUsers(http, tokens, presence, connections, limits, UserChange.ReadPatches);
+        HttpContext http, StreamTokens tokens, IPresenceGrains presence, StreamChatConnections connections, TimeProvider time, IOptions<GatewayHttpOptions> limits)
+        => await ChangeUsers(http, tokens, presence, connections, time, limits, UserChange.ReadPatches);
 
     private static async Task<Results<StreamChatOk<StreamUpsertResponse>, StreamChatFailure>> ChangeUsers(
-        HttpContext http, StreamTokens tokens, IPresenceGrains presence, StreamChatConnections connections, IOptions<GatewayHttpOptions> limits,
+        HttpContext http, StreamTokens tokens, IPresenceGrains presence, StreamChatConnections connections, TimeProvider time, IOptions<GatewayHttpOptions> limits,
         Func<JsonElement, (UserChange[]?, string?)> read)
     {
         var started = Stopwatch.GetTimestamp();
@@ -160,7 +157,7 @@ public static class StreamChatApi
             var own = await Apply(presence.User(caller.Tenant, change.Id), change, http.RequestAborted);
             users[change.Id] = StreamChatUsers.Of(own, own: true);
             // The user's own sockets here learn of it (client.user follows user.updated); others see presence changes.
-            var updated = StreamChatEvents.Updated(own, DateTimeOffset.UtcNow);
+            var updated = StreamChatEvents.Updated(own, time.GetUtcNow());
             foreach (var connection in connections.Of(caller.Tenant, change.Id))
             {
                 connection.Post(updated);
@@ -175,6 +172,8 @@ public static class StreamChatApi
         var own = await user.Get(own: true, cancellationToken);
         var profile = own.Profile with
         {
+            // A user upserted with its id alone exists from then on (queryUsers lists it): its username is its id, as every dialect shows it.
+            Username = own.Profile.Username ?? change.Id,
             Name = change.ClearName ? null : change.Name ?? own.Profile.Name,
             AvatarUrl = change.ClearImage ? null : change.Image ?? own.Profile.AvatarUrl,
         };
@@ -220,11 +219,16 @@ public static class StreamChatApi
             return missing;
         }
         var cid = type + ":" + id;
+        var watching = (query!.Watch || query.Presence) && connection is not null && channelTypes.IsEnabled(cid);
+        // Refused before anything changes.
+        if (watching && TooManyChannels(connection!, [cid], realtime.Value) is { } tooMany)
+        {
+            return tooMany;
+        }
         var channel = grains.GetGrain<IChannelPresenceGrain>(PresenceKeys.Of(caller!.Tenant, cid));
         // Together: the channel commits concurrent joins in one write.
-        await Task.WhenAll(query!.Members.Select(member => channel.Subscribe(member, null, http.RequestAborted)));
-        if ((query.Watch || query.Presence) && connection is not null && channelTypes.IsEnabled(cid)
-            && await Watch(connection, cid, hub, connections, realtime.Value, http.RequestAborted) is { } limited)
+        await Task.WhenAll(query.Members.Select(member => channel.Subscribe(member, null, http.RequestAborted)));
+        if (watching && await Watch(connection!, cid, hub, connections, realtime.Value, http.RequestAborted) is { } limited)
         {
             return limited;
         }
@@ -258,12 +262,17 @@ public static class StreamChatApi
         {
             return missing;
         }
+        var watching = (query!.Watch || query.Presence) && connection is not null;
+        // Refused before anything changes.
+        if (watching && TooManyChannels(connection!, [.. query.Cids.Where(channelTypes.IsEnabled)], realtime.Value) is { } tooMany)
+        {
+            return tooMany;
+        }
         var states = new List<StreamChannelState>();
-        foreach (var cid in query!.Cids)
+        foreach (var cid in query.Cids)
         {
             var (type, id) = StreamChatChannels.Split(cid)!.Value;
-            if ((query.Watch || query.Presence) && connection is not null && channelTypes.IsEnabled(cid)
-                && await Watch(connection, cid, hub, connections, realtime.Value, http.RequestAborted) is { } limited)
+            if (watching && channelTypes.IsEnabled(cid) && await Watch(connection!, cid, hub, connections, realtime.Value, http.RequestAborted) is { } limited)
             {
                 return limited;
             }
@@ -310,20 +319,26 @@ public static class StreamChatApi
     private static async Task<StreamChatFailure?> Watch(
         StreamConnection connection, string cid, PresenceEventHub hub, StreamChatConnections connections, RealtimeOptions limits, CancellationToken cancellationToken)
     {
-        if (connection.Channels.Contains(cid, StringComparer.Ordinal))
+        switch (await hub.WatchMoreAsync(connection, [], [cid], limits, cancellationToken))
         {
-            return null;
-        }
-        if (connection.Channels.Length >= limits.MaxChannelsPerConnection)
-        {
-            return StreamChatFailure.BadRequest($"a connection watches at most {limits.MaxChannelsPerConnection} channels");
-        }
-        if (await hub.WatchMoreAsync(connection, [], [cid], cancellationToken) && connection.Channels.Contains(cid, StringComparer.Ordinal))
-        {
-            await connections.WatchingAsync(connection, cid, cancellationToken);
+            case PresenceEventHub.WatchResult.TooMany:
+                return TooMany(limits);
+            case PresenceEventHub.WatchResult.Watching:
+                // Also when it watched already: a watch that failed halfway is completed by its retry.
+                await connections.WatchingAsync(connection, cid, cancellationToken);
+                break;
         }
         return null;
     }
+
+    /// <summary>Whether watching <paramref name="cids"/> would take the connection past its limit.</summary>
+    private static StreamChatFailure? TooManyChannels(StreamConnection connection, string[] cids, RealtimeOptions limits)
+        => connection.Channels.Length + cids.Count(c => !connection.Channels.Contains(c, StringComparer.Ordinal)) > limits.MaxChannelsPerConnection
+            ? TooMany(limits)
+            : null;
+
+    private static StreamChatFailure TooMany(RealtimeOptions limits)
+        => StreamChatFailure.BadRequest($"a connection watches at most {limits.MaxChannelsPerConnection} channels");
 
     /// <summary>A channel's state: its members (each with its user's presence), its watchers (members present in it) and their count.</summary>
     private static async Task<StreamChannelState> State(

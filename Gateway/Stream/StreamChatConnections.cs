@@ -17,18 +17,18 @@ public sealed partial class StreamChatConnections(IPresenceGrains presence, IOpt
     /// <summary>A watcher's channel presence lasts this many leases (renewed every lease).</summary>
     public const int WatcherHold = 3;
 
+    private readonly Lock _lock = new();
+    private readonly Dictionary<long, StreamConnection> _byNumber = [];
+    private readonly Dictionary<(string Tenant, string UserId), List<StreamConnection>> _byUser = [];
     // How many sockets here make a user watch a channel, and which channels each socket watches (taken whole when it closes).
     private readonly Dictionary<(string Tenant, string UserId, string Cid), int> _watching = [];
     private readonly Dictionary<StreamConnection, HashSet<string>> _watchedBy = [];
-    private readonly Lock _lock = new();
-    private readonly Dictionary<string, StreamConnection> _byId = new(StringComparer.Ordinal);
-    private readonly Dictionary<(string Tenant, string UserId), List<StreamConnection>> _byUser = [];
 
     public void Add(StreamConnection connection)
     {
         lock (_lock)
         {
-            _byId[connection.Id] = connection;
+            _byNumber[connection.Number] = connection;
             var user = (connection.Caller.Tenant, connection.Caller.UserId);
             if (!_byUser.TryGetValue(user, out var own))
             {
@@ -38,41 +38,54 @@ public sealed partial class StreamChatConnections(IPresenceGrains presence, IOpt
         }
     }
 
+    /// <summary>The socket closed: it is forgotten, and what it watched is released, in one step (no watch slips in between).</summary>
     public void Remove(StreamConnection connection)
     {
         if (connection.Shape != EventShape.StreamChat)
         {
             return;
         }
-        HashSet<string>? watched;
+        var released = new List<(string, string, string)>();
         lock (_lock)
         {
-            _watchedBy.Remove(connection, out watched);
-        }
-        foreach (var cid in watched ?? [])
-        {
-            _ = ReleaseAsync(connection, cid);
-        }
-        lock (_lock)
-        {
-            if (_byId.TryGetValue(connection.Id, out var known) && ReferenceEquals(known, connection))
+            if (!_byNumber.Remove(connection.Number))
             {
-                _byId.Remove(connection.Id);
+                return;
             }
             var user = (connection.Caller.Tenant, connection.Caller.UserId);
             if (_byUser.TryGetValue(user, out var own) && own.Remove(connection) && own.Count == 0)
             {
                 _byUser.Remove(user);
             }
+            if (_watchedBy.Remove(connection, out var watched))
+            {
+                foreach (var cid in watched)
+                {
+                    if (Uncount((user.Tenant, user.UserId, cid)))
+                    {
+                        released.Add((user.Tenant, user.UserId, cid));
+                    }
+                }
+            }
+        }
+        foreach (var key in released)
+        {
+            _ = ReleaseAsync(key);
         }
     }
 
     /// <summary>The caller's own open connection of that id, if it is on this gateway.</summary>
     public StreamConnection? Find(string tenant, string userId, string connectionId)
     {
+        var dash = connectionId.LastIndexOf('-');
+        if (dash < 0 || !long.TryParse(connectionId.AsSpan(dash + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var number))
+        {
+            return null;
+        }
         lock (_lock)
         {
-            return _byId.TryGetValue(connectionId, out var connection) && connection.Caller.Tenant == tenant && connection.Caller.UserId == userId
+            return _byNumber.TryGetValue(number, out var connection) && connection.Caller.Tenant == tenant && connection.Caller.UserId == userId
+                && connection.Id == connectionId // the gateway's own prefix too: another gateway's socket of that number is not this one
                 ? connection
                 : null;
         }
@@ -88,15 +101,16 @@ public sealed partial class StreamChatConnections(IPresenceGrains presence, IOpt
     }
 
     /// <summary>
-    /// The connection now watches the channel: its user is a watcher (present in the channel) if it was not already.
-    /// Nothing if the connection closed meanwhile (its close released what it watched).
+    /// The connection now watches the channel (the hub has it): its user is a watcher. Nothing if the connection
+    /// closed or stopped watching meanwhile; said again, it changes nothing.
     /// </summary>
     public async Task WatchingAsync(StreamConnection connection, string cid, CancellationToken cancellationToken)
     {
         var key = (connection.Caller.Tenant, connection.Caller.UserId, cid);
         lock (_lock)
         {
-            if (!_byId.TryGetValue(connection.Id, out var open) || !ReferenceEquals(open, connection))
+            if (!_byNumber.TryGetValue(connection.Number, out var open) || !ReferenceEquals(open, connection)
+                || !connection.Channels.Contains(cid, StringComparer.Ordinal))
             {
                 return;
             }
@@ -116,40 +130,38 @@ public sealed partial class StreamChatConnections(IPresenceGrains presence, IOpt
     /// <summary>The connection stopped watching the channel: the user's last socket here that watched it ends its watching.</summary>
     public Task StopWatchingAsync(StreamConnection connection, string cid)
     {
+        var key = (connection.Caller.Tenant, connection.Caller.UserId, cid);
         lock (_lock)
         {
-            if (!_watchedBy.TryGetValue(connection, out var watched) || !watched.Remove(cid))
+            if (!_watchedBy.TryGetValue(connection, out var watched) || !watched.Remove(cid) || !Uncount(key))
             {
                 return Task.CompletedTask;
             }
         }
-        return ReleaseAsync(connection, cid);
+        return ReleaseAsync(key);
     }
 
-    private async Task ReleaseAsync(StreamConnection connection, string cid)
+    /// <summary>One socket fewer watches; true when it was the last (under the lock).</summary>
+    private bool Uncount((string, string, string) key)
     {
-        var key = (connection.Caller.Tenant, connection.Caller.UserId, cid);
+        if (!_watching.TryGetValue(key, out var count))
+        {
+            return false;
+        }
+        if (count > 1)
+        {
+            _watching[key] = count - 1;
+            return false;
+        }
+        _watching.Remove(key);
+        return true;
+    }
+
+    private bool Counted((string, string, string) key)
+    {
         lock (_lock)
         {
-            if (!_watching.TryGetValue(key, out var count))
-            {
-                return;
-            }
-            if (count > 1)
-            {
-                _watching[key] = count - 1;
-                return;
-            }
-            _watching.Remove(key);
-        }
-        try
-        {
-            await presence.User(key.Tenant, key.UserId).SetChannelPresence(cid, new ChannelPresenceUpdate(key.UserId, null, null, null));
-        }
-        catch (Exception error)
-        {
-            // Its hold ends by itself within WatcherHold leases.
-            LogReleaseFailed(error, cid);
+            return _watching.ContainsKey(key);
         }
     }
 
@@ -169,15 +181,43 @@ public sealed partial class StreamChatConnections(IPresenceGrains presence, IOpt
             }
             catch (Exception error) when (!ct.IsCancellationRequested)
             {
-                LogReleaseFailed(error, key.Item3);
+                LogHoldFailed(error, key.Item3);
             }
         });
     }
 
-    private Task HoldAsync((string Tenant, string UserId, string Cid) key, CancellationToken cancellationToken)
-        => presence.User(key.Tenant, key.UserId).SetChannelPresence(key.Cid,
+    /// <summary>
+    /// Sets the user present in the channel for <see cref="WatcherHold"/> leases. Grain calls are not ordered against
+    /// one another: if the watching ended while this one was on its way, its end is sent again after it.
+    /// </summary>
+    private async Task HoldAsync((string Tenant, string UserId, string Cid) key, CancellationToken cancellationToken)
+    {
+        await presence.User(key.Tenant, key.UserId).SetChannelPresence(key.Cid,
             new ChannelPresenceUpdate(key.UserId, PresenceStatus.Online, time.GetUtcNow() + options.Value.Lease * WatcherHold, null), cancellationToken);
+        if (!Counted(key))
+        {
+            await ReleaseAsync(key);
+        }
+    }
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Could not renew or end the watching of {Cid}; it lapses by itself")]
-    private partial void LogReleaseFailed(Exception error, string cid);
+    /// <summary>Ends the user's watching of the channel; if a socket here watches it again meanwhile, its hold is sent again after.</summary>
+    private async Task ReleaseAsync((string Tenant, string UserId, string Cid) key)
+    {
+        try
+        {
+            await presence.User(key.Tenant, key.UserId).SetChannelPresence(key.Cid, new ChannelPresenceUpdate(key.UserId, null, null, null));
+            if (Counted(key))
+            {
+                await HoldAsync(key, CancellationToken.None);
+            }
+        }
+        catch (Exception error)
+        {
+            // Its hold ends by itself within WatcherHold leases.
+            LogHoldFailed(error, key.Cid);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Could not renew or end the watching of {Cid}; the next renewal, or its lapse, sets it right")]
+    private partial void LogHoldFailed(Exception error, string cid);
 }

@@ -65,9 +65,9 @@ public static class StreamChatEvents
             }
             return false;
         }
-        catch (System.Text.Json.JsonException)
+        catch (Exception error) when (error is System.Text.Json.JsonException or InvalidOperationException)
         {
-            return false; // not JSON: ignored
+            return false; // not JSON, or text that is not valid (an escaped lone surrogate): ignored
         }
     }
 

@@ -21,7 +21,7 @@ internal sealed class ChannelMembers(TimeSpan lastSeenRetention)
 
     public int Subscribers => _subscribers.Count;
 
-    /// <summary>Members visibly present (Stream's watchers), counting the few whose status expired this second and is not yet applied.</summary>
+    /// <summary>Members visibly present (Stream's watchers); a status that expired is counted until the grain's timer applies it, on time.</summary>
     public int Present => _present.Count;
 
     /// <summary>The earliest second something is due, or MaxValue.</summary>

@@ -134,6 +134,7 @@ public sealed class StreamChatConnectTests(StreamChatGatewayFactory factory)
         await socket.Send("not json at all");
         await socket.Send("""{"type":"message.new","text":"hi"}""");
         await socket.Send("[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]");
+        await socket.Send("""[{"\udc00":1,"type":"health.check"}]"""); // a lone surrogate escaped in a name
         await socket.Send(Encoding.UTF8.GetBytes("""[{"type":"health.check"}]"""), WebSocketMessageType.Binary);
         await socket.Send("");
         await socket.Ping(user);

@@ -18,13 +18,18 @@ public sealed class StreamChatGatewayFactory : GatewayFactory
 
     public static readonly TimeSpan Grace = TimeSpan.FromSeconds(2);
 
+    /// <summary>What one socket may watch here: small, so tests reach the limits.</summary>
+    public const int MaxUsers = 8, MaxChannels = 3;
+
     public StreamChatGatewayFactory()
         : base(("Presence:Stream:Apps:" + Key + ":Secret", Secret),
             ("Presence:Stream:Apps:" + OtherKey + ":Secret", Secret + "-other"),
             ("Presence:Stream:Apps:" + OtherKey + ":Tenant", OtherTenant),
             ("Presence:Stream:AllowDevTokens", "true"),
             ("Presence:Realtime:DisconnectGrace", "00:00:02"),
-            ("Presence:Realtime:KeepAlive", "00:00:05"))
+            ("Presence:Realtime:KeepAlive", "00:00:05"),
+            ("Presence:Realtime:MaxUsersPerConnection", MaxUsers.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            ("Presence:Realtime:MaxChannelsPerConnection", MaxChannels.ToString(System.Globalization.CultureInfo.InvariantCulture)))
     {
         RealClock = true;
         UseKestrel(0);

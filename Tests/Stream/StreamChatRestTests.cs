@@ -281,6 +281,64 @@ public sealed class StreamChatRestTests(StreamChatGatewayFactory factory)
     }
 
     [Fact]
+    public async Task A_socket_watches_within_its_limits_and_a_call_past_them_is_refused_whole_before_it_changes_anything()
+    {
+        var user = Id("lim");
+        var others = Enumerable.Range(0, StreamChatGatewayFactory.MaxUsers + 1).Select(i => Id($"o{i}")).ToArray();
+        using var server = Server();
+        var upserts = string.Join(",", others.Select(o => $$$$"""  "{{{{o}}}}":{"id":"{{{{o}}}}"}  """));
+        Assert.Equal(200, (await Read(await server.PostAsync(Route("/users"), Json("{\"users\":{" + upserts + "}}")))).Status);
+        var (socket, first) = await StreamSocket.Connect(factory.Address, user);
+        await using var connected = socket;
+        var connection = first.GetProperty("connection_id").GetString();
+        using var client = As(user);
+        string Payload(IEnumerable<string> ids) => Uri.EscapeDataString($$$$"""{"filter_conditions":{"id":{"$in":[{{{{string.Join(",", ids.Select(i => $"\"{i}\""))}}}}]}},"presence":true,"limit":100}""");
+        var allowed = others[..StreamChatGatewayFactory.MaxUsers];
+        for (var again = 0; again < 2; again++) // the same users again: nothing new to watch
+        {
+            Assert.Equal(200, (await Read(await client.GetAsync(Route("/users?payload=" + Payload(allowed), connection)))).Status);
+        }
+        AssertError(400, 4, await Read(await client.GetAsync(Route("/users?payload=" + Payload(others[^1..]), connection))), "at most");
+
+        var rooms = Enumerable.Range(0, StreamChatGatewayFactory.MaxChannels + 1).Select(i => Id("lim-room")).ToArray();
+        foreach (var room in rooms[..^1])
+        {
+            Assert.Equal(200, (await Read(await client.PostAsync(Route($"/channels/messaging/{room}/query", connection), Json("""{"watch":true}""")))).Status);
+        }
+        var refused = await Read(await client.PostAsync(Route($"/channels/messaging/{rooms[^1]}/query", connection),
+            Json($$$$"""{"watch":true,"data":{"members":["{{{{user}}}}"]}}""")));
+        AssertError(400, 4, refused, "at most 3 channels");
+        var untouched = await Read(await server.PostAsync(Route($"/channels/messaging/{rooms[^1]}/query"), Json("{}")));
+        Assert.Equal(0, untouched.Body.GetProperty("channel").GetProperty("member_count").GetInt32()); // its members were not added
+        var recovery = await Read(await client.PostAsync(Route("/channels", connection),
+            Json($$$$"""{"filter_conditions":{"cid":{"$in":["messaging:{{{{rooms[0]}}}}","messaging:{{{{rooms[^1]}}}}"]}},"watch":true}""")));
+        AssertError(400, 4, recovery, "at most 3 channels");
+    }
+
+    [Fact]
+    public async Task Watching_and_stopping_at_once_again_and_again_leaves_no_watcher_behind()
+    {
+        var user = Id("flip");
+        var room = Id("flip-room");
+        var (socket, first) = await StreamSocket.Connect(factory.Address, user);
+        await using var connected = socket;
+        var connection = first.GetProperty("connection_id").GetString();
+        using var client = As(user);
+        await Task.WhenAll(Enumerable.Range(0, 10).Select(async _ =>
+        {
+            await client.PostAsync(Route($"/channels/messaging/{room}/query", connection), Json("""{"watch":true}"""));
+            await client.PostAsync(Route($"/channels/messaging/{room}/stop-watching", connection), Json("{}"));
+        }));
+        await client.PostAsync(Route($"/channels/messaging/{room}/stop-watching", connection), Json("{}"));
+        using var server = Server();
+        await Poll.Until(async () =>
+        {
+            var state = await Read(await server.PostAsync(Route($"/channels/messaging/{room}/query"), Json("{}")));
+            return state.Body.GetProperty("watcher_count").GetInt32() == 0;
+        }, "no watcher once every watch was stopped", TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
     public async Task Another_users_connection_id_is_not_the_callers()
     {
         var (ann, bob) = (Id("ann"), Id("bob"));

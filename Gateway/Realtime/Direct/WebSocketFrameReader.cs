@@ -53,7 +53,7 @@ public sealed class WebSocketFrameReader(int maxMessage = 0)
     private bool _text;
     private bool _keepingFrame;
     private bool _finalFrame;
-    private byte[]? _mask;
+    private uint _mask; // the frame's four mask bytes, the first in the lowest byte
     private int _maskOffset;
 
     public WebSocketSignal Read(ReadOnlySpan<byte> received, IWebSocketReplies replies)
@@ -145,7 +145,7 @@ public sealed class WebSocketFrameReader(int maxMessage = 0)
                         _text = opcode == WebSocketFrames.TextOpcode;
                     }
                     (_keepingFrame, _finalFrame, _maskOffset) = (true, fin, 0);
-                    data.Slice(head - 4, 4).CopyTo(_mask ??= new byte[4]);
+                    _mask = BinaryPrimitives.ReadUInt32LittleEndian(data.Slice(head - 4, 4));
                 }
                 // A message (or a piece of one): kept or skipped, here and in the reads to come.
                 data = data[head..];
@@ -194,7 +194,7 @@ public sealed class WebSocketFrameReader(int maxMessage = 0)
         _message ??= ArrayPool<byte>.Shared.Rent(maxMessage);
         for (var i = 0; i < payload.Length; i++)
         {
-            _message[_messageLength++] = (byte)(payload[i] ^ _mask![_maskOffset++ & 3]);
+            _message[_messageLength++] = (byte)(payload[i] ^ (byte)(_mask >> (8 * (_maskOffset++ & 3))));
         }
     }
 
