@@ -47,6 +47,59 @@ public sealed class ClusterRealtimeTests : MigratedDatabaseTests
         await bob.DisposeAsync();
     }
 
+    [PostgresFact]
+    public async Task A_stream_chat_socket_on_one_gateway_is_seen_on_another_and_a_dead_gateways_sockets_end_their_presence_and_watching()
+    {
+        await using var cluster = new ProcessCluster(Database.ConnectionString, silos: 1, gateways: 2,
+            ("Presence__Realtime__Lease", "00:00:03"),
+            ("Presence__Realtime__DisconnectGrace", "00:00:01"),
+            ("Presence__Stream__Apps__" + Stream.StreamChatGatewayFactory.Key + "__Secret", Stream.StreamChatGatewayFactory.Secret));
+        cluster.StartAll();
+        await cluster.WaitReady(TimeSpan.FromSeconds(120));
+        using var server = Stream.StreamChatClient.Rest(cluster.Gateway(1), Stream.StreamChatClient.ServerToken());
+        await StreamOk(await server.PostAsync(Stream.StreamChatClient.Route("/users"), Stream.StreamChatClient.Json("""{"users":{"sam":{"id":"sam","name":"Sam"}}}""")));
+
+        // Wendy's socket is on gateway 1, and watches sam and a channel through gateway 1's REST.
+        var (wendy, wendyFirst) = await Stream.StreamSocket.Connect(cluster.Gateway(1), "wendy");
+        await using var watching = wendy;
+        var wendyConnection = wendyFirst.GetProperty("connection_id").GetString();
+        using var wendyRest = Stream.StreamChatClient.Rest(cluster.Gateway(1), Stream.StreamChatClient.UserToken("wendy"));
+        await StreamOk(await wendyRest.GetAsync(Stream.StreamChatClient.Route("/users?payload=" + Uri.EscapeDataString("""{"filter_conditions":{"id":"sam"},"presence":true}"""), wendyConnection)));
+        await StreamOk(await wendyRest.PostAsync(Stream.StreamChatClient.Route("/channels/messaging/hall/query", wendyConnection), Stream.StreamChatClient.Json("""{"watch":true}""")));
+
+        // Sam connects through gateway 0 and watches the channel there: wendy hears both on gateway 1.
+        var (sam, samFirst) = await Stream.StreamSocket.Connect(cluster.Gateway(0), "sam");
+        await using var _ = sam;
+        var online = await wendy.Next(f => Stream.StreamSocket.OfType("user.presence.changed")(f) && f.GetProperty("user").GetProperty("id").GetString() == "sam");
+        Assert.True(online.GetProperty("user").GetProperty("online").GetBoolean());
+        var samConnection = samFirst.GetProperty("connection_id").GetString();
+        using var samRest = Stream.StreamChatClient.Rest(cluster.Gateway(0), Stream.StreamChatClient.UserToken("sam"));
+        await StreamOk(await samRest.PostAsync(Stream.StreamChatClient.Route("/channels/messaging/hall/query", samConnection), Stream.StreamChatClient.Json("""{"watch":true}""")));
+        var start = await wendy.Next(f => Stream.StreamSocket.OfType("user.watching.start")(f) && f.GetProperty("user").GetProperty("id").GetString() == "sam");
+        Assert.Equal(2, start.GetProperty("watcher_count").GetInt32());
+
+        // Sam's connection id names nothing on gateway 1: a watch must reach the socket's gateway.
+        using var samElsewhere = Stream.StreamChatClient.Rest(cluster.Gateway(1), Stream.StreamChatClient.UserToken("sam"));
+        var (status, body) = await Stream.StreamChatClient.Read(await samElsewhere.PostAsync(
+            Stream.StreamChatClient.Route("/channels/messaging/hall/stop-watching", samConnection), Stream.StreamChatClient.Json("{}")));
+        Assert.Equal((400, 46), (status, body.GetProperty("code").GetInt32()));
+
+        // Gateway 0 dies with sam's socket open: sam goes offline by lease, and stops watching within its hold.
+        cluster.KillGateway(0);
+        var offline = await wendy.Next(f => Stream.StreamSocket.OfType("user.presence.changed")(f) && f.GetProperty("user").GetProperty("id").GetString() == "sam");
+        Assert.False(offline.GetProperty("user").GetProperty("online").GetBoolean());
+        Assert.Equal("Sam", offline.GetProperty("user").GetProperty("name").GetString());
+        var stop = await wendy.Next(f => Stream.StreamSocket.OfType("user.watching.stop")(f) && f.GetProperty("user").GetProperty("id").GetString() == "sam",
+            within: TimeSpan.FromSeconds(30)); // the watcher's hold: 3 leases from its last renewal
+        Assert.Equal(1, stop.GetProperty("watcher_count").GetInt32());
+    }
+
+    private static async Task StreamOk(HttpResponseMessage response)
+    {
+        var (status, body) = await Stream.StreamChatClient.Read(response);
+        Assert.True(status == 200, body.ToString());
+    }
+
     private static string Token(string user) => GatewayFactory.Token(user, key: ProcessCluster.SigningKey);
 
     private static HttpClient Http(ProcessCluster cluster, int gateway) => new() { BaseAddress = cluster.Gateway(gateway) };

@@ -94,9 +94,9 @@ public sealed class StreamSocket : IAsyncDisposable
     }
 
     /// <summary>The next frame that matches, skipping others.</summary>
-    public async Task<JsonElement> Next(Func<JsonElement, bool> matches)
+    public async Task<JsonElement> Next(Func<JsonElement, bool> matches, TimeSpan? within = null)
     {
-        using var patience = new CancellationTokenSource(Patience);
+        using var patience = new CancellationTokenSource(within ?? Patience);
         while (true)
         {
             var frame = await _frames.Reader.ReadAsync(patience.Token);
