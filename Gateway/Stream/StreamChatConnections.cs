@@ -19,7 +19,8 @@ public sealed partial class StreamChatConnections(IPresenceGrains presence, IOpt
 
     private readonly Lock _lock = new();
     private readonly Dictionary<long, StreamConnection> _byNumber = [];
-    private readonly Dictionary<(string Tenant, string UserId), List<StreamConnection>> _byUser = [];
+    // A user's sockets here: one socket itself, or an array of several (most users have one: no list per socket).
+    private readonly Dictionary<(string Tenant, string UserId), object> _byUser = [];
     // How many sockets here make a user watch a channel, and which channels each socket watches (taken whole when it closes).
     private readonly Dictionary<(string Tenant, string UserId, string Cid), int> _watching = [];
     private readonly Dictionary<StreamConnection, HashSet<string>> _watchedBy = [];
@@ -30,11 +31,7 @@ public sealed partial class StreamChatConnections(IPresenceGrains presence, IOpt
         {
             _byNumber[connection.Number] = connection;
             var user = (connection.Caller.Tenant, connection.Caller.UserId);
-            if (!_byUser.TryGetValue(user, out var own))
-            {
-                _byUser.Add(user, own = new List<StreamConnection>(1));
-            }
-            own.Add(connection);
+            _byUser[user] = _byUser.TryGetValue(user, out var own) ? (StreamConnection[])[.. Sockets(own), connection] : connection;
         }
     }
 
@@ -53,9 +50,17 @@ public sealed partial class StreamChatConnections(IPresenceGrains presence, IOpt
                 return;
             }
             var user = (connection.Caller.Tenant, connection.Caller.UserId);
-            if (_byUser.TryGetValue(user, out var own) && own.Remove(connection) && own.Count == 0)
+            if (_byUser.TryGetValue(user, out var own))
             {
-                _byUser.Remove(user);
+                StreamConnection[] rest = [.. Sockets(own).Where(c => !ReferenceEquals(c, connection))];
+                if (rest.Length == 0)
+                {
+                    _byUser.Remove(user);
+                }
+                else
+                {
+                    _byUser[user] = rest.Length == 1 ? rest[0] : rest;
+                }
             }
             if (_watchedBy.Remove(connection, out var watched))
             {
@@ -96,9 +101,11 @@ public sealed partial class StreamChatConnections(IPresenceGrains presence, IOpt
     {
         lock (_lock)
         {
-            return _byUser.TryGetValue((tenant, userId), out var own) ? [.. own] : [];
+            return _byUser.TryGetValue((tenant, userId), out var own) ? [.. Sockets(own)] : [];
         }
     }
+
+    private static StreamConnection[] Sockets(object own) => own as StreamConnection[] ?? [(StreamConnection)own];
 
     /// <summary>
     /// The connection now watches the channel (the hub has it): its user is a watcher. Nothing if the connection
