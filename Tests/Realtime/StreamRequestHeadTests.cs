@@ -33,6 +33,17 @@ public sealed class StreamRequestHeadTests
     }
 
     [Theory]
+    // Stream's SDK in Node (the ws package), and Node's own WebSocket (undici), as they send them.
+    [InlineData("GET /connect?json=%7B%7D&api_key=dev&authorization=x HTTP/1.1\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: fFugaLK3iyCPDGtZEqvHfw==\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\nHost: 127.0.0.1:5199\r\n\r\n")]
+    [InlineData("GET /connect?json=%7B%7D&api_key=dev&authorization=x HTTP/1.1\r\nhost: 127.0.0.1:5199\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-key: lOQatjw7YL+zc7ggHnjjCg==\r\nsec-websocket-version: 13\r\nsec-websocket-extensions: permessage-deflate; client_max_window_bits\r\naccept: */*\r\naccept-language: *\r\nsec-fetch-mode: websocket\r\nuser-agent: node\r\npragma: no-cache\r\ncache-control: no-cache\r\naccept-encoding: gzip, deflate\r\n\r\n")]
+    public void Stream_chats_connect_is_read_as_its_clients_send_it(string head)
+    {
+        Assert.Equal(HeadVerdict.Stream, Read(head, out var parsed));
+        Assert.True(parsed!.IsStreamChat);
+        Assert.Equal("?json=%7B%7D&api_key=dev&authorization=x", parsed.Query);
+    }
+
+    [Theory]
     [InlineData("G")]
     [InlineData("GET /v1/ev")]
     [InlineData("GET /v1/events?users=a HTTP/1.1\r\nHost: gw\r\n")]

@@ -57,6 +57,28 @@ public sealed class StreamChatConnectTests(StreamChatGatewayFactory factory)
         Assert.NotEqual(connectionId, secondFirst.GetProperty("connection_id").GetString());
     }
 
+    [Theory]
+    [InlineData("ws")] // the SDK's own socket in Node (the ws package)
+    [InlineData("undici")] // Node's WebSocket, and browsers' alike
+    [InlineData("raw")] // a query written by hand: the token's '=' not escaped
+    public async Task Sockets_as_nodes_clients_open_them_are_served_on_their_own_sockets(string client)
+    {
+        var served = Served;
+        var user = Id("node");
+        var query = client == "raw"
+            ? "json=" + Uri.EscapeDataString(StreamSocket.Details(user)) + "&api_key=" + StreamChatGatewayFactory.Key + "&authorization=" + StreamChatClient.DevToken(user)
+            : StreamSocket.Query(StreamChatClient.DevToken(user), StreamSocket.Details(user));
+        var host = factory.Address.Authority;
+        var head = client == "ws"
+            ? $"GET /connect?{query} HTTP/1.1\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: fFugaLK3iyCPDGtZEqvHfw==\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\nHost: {host}\r\n\r\n"
+            : $"GET /connect?{query} HTTP/1.1\r\nhost: {host}\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-key: lOQatjw7YL+zc7ggHnjjCg==\r\nsec-websocket-version: 13\r\nsec-websocket-extensions: permessage-deflate; client_max_window_bits\r\naccept: */*\r\naccept-language: *\r\nsec-fetch-mode: websocket\r\nuser-agent: node\r\npragma: no-cache\r\ncache-control: no-cache\r\naccept-encoding: gzip, deflate\r\n\r\n";
+        await using var raw = await RawConnection.Open(factory.Address, head);
+        Assert.StartsWith("HTTP/1.1 101 ", await raw.ReadHead());
+        var (opcode, payload) = await raw.ReadFrame();
+        Assert.Contains("\"health.check\"", Encoding.UTF8.GetString(payload));
+        Assert.Equal(served + 1, Served);
+    }
+
     public static TheoryData<string, string, int, int> Refusals => new()
     {
         // what is wrong, the query, Stream's code, the status in the frame
