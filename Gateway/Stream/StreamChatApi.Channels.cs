@@ -15,15 +15,11 @@ public static partial class StreamChatApi
 {
     /// <summary>channel.watch / query: adds <c>data.members</c>, watches with <c>watch</c> or <c>presence</c>, and answers the channel's state.</summary>
     public static async Task<Results<StreamChatOk<StreamChannelResponse>, StreamChatFailure>> QueryChannel(
-        HttpContext http, string type, string id, StreamTokens tokens, IGrainFactory grains, IPresenceGrains presence, StreamChatConnections connections,
+        HttpContext http, string type, string id, IGrainFactory grains, IPresenceGrains presence, StreamChatConnections connections,
         PresenceEventHub hub, ChannelTypes channelTypes, IOptions<RealtimeOptions> realtime, IOptions<GatewayHttpOptions> limits)
     {
         var started = Stopwatch.GetTimestamp();
-        var (caller, denied) = await StreamChatAuth.AuthenticateAsync(http, tokens);
-        if (denied is not null)
-        {
-            return denied;
-        }
+        var caller = StreamChatAuth.Caller(http);
         if (!StreamChatChannels.IsValid(type, id))
         {
             return StreamChatFailure.BadRequest(StreamChatChannels.InvalidCid);
@@ -38,7 +34,7 @@ public static partial class StreamChatApi
         {
             return StreamChatFailure.BadRequest(error);
         }
-        var (connection, missing) = Connection(http, caller!, connections);
+        var (connection, missing) = Connection(http, caller, connections);
         if (missing is not null)
         {
             return missing;
@@ -50,7 +46,7 @@ public static partial class StreamChatApi
         {
             return tooMany;
         }
-        var channel = grains.GetGrain<IChannelPresenceGrain>(PresenceKeys.Of(caller!.Tenant, cid));
+        var channel = grains.GetGrain<IChannelPresenceGrain>(PresenceKeys.Of(caller.Tenant, cid));
         // Together: the channel commits concurrent joins in one write.
         await Task.WhenAll(query.Members.Select(member => channel.Subscribe(member, null, http.RequestAborted)));
         if (watching && await Watch(connection!, cid, hub, connections, realtime.Value, http.RequestAborted) is { } limited)
@@ -63,15 +59,11 @@ public static partial class StreamChatApi
 
     /// <summary>queryChannels, as the SDK's reconnect recovery sends it: the state of each channel by cid, watched again with <c>watch</c>.</summary>
     public static async Task<Results<StreamChatOk<StreamChannelsResponse>, StreamChatFailure>> QueryChannels(
-        HttpContext http, StreamTokens tokens, IGrainFactory grains, IPresenceGrains presence, StreamChatConnections connections,
+        HttpContext http, IGrainFactory grains, IPresenceGrains presence, StreamChatConnections connections,
         PresenceEventHub hub, ChannelTypes channelTypes, IOptions<RealtimeOptions> realtime, IOptions<GatewayHttpOptions> limits)
     {
         var started = Stopwatch.GetTimestamp();
-        var (caller, denied) = await StreamChatAuth.AuthenticateAsync(http, tokens);
-        if (denied is not null)
-        {
-            return denied;
-        }
+        var caller = StreamChatAuth.Caller(http);
         var (body, bodyError) = await RequestBody.ReadJsonAsync<StreamChatDialect>(http, limits.Value.MaxBodyBytes);
         if (bodyError is not null)
         {
@@ -82,7 +74,7 @@ public static partial class StreamChatApi
         {
             return StreamChatFailure.BadRequest(error);
         }
-        var (connection, missing) = Connection(http, caller!, connections);
+        var (connection, missing) = Connection(http, caller, connections);
         if (missing is not null)
         {
             return missing;
@@ -101,7 +93,7 @@ public static partial class StreamChatApi
             {
                 return limited;
             }
-            var channel = grains.GetGrain<IChannelPresenceGrain>(PresenceKeys.Of(caller!.Tenant, cid));
+            var channel = grains.GetGrain<IChannelPresenceGrain>(PresenceKeys.Of(caller.Tenant, cid));
             states.Add(await State(channel, caller, type, id, ChannelQuery.DefaultListed, ChannelQuery.DefaultWatchers, presence, channelTypes, http.RequestAborted));
         }
         return Ok(new StreamChannelsResponse([.. states], Duration(started)));
@@ -109,14 +101,10 @@ public static partial class StreamChatApi
 
     /// <summary>stopWatching: the caller's socket no longer watches the channel, and its user is no longer a watcher (unless another socket of it here is).</summary>
     public static async Task<Results<StreamChatOk<StreamDuration>, StreamChatFailure>> StopWatching(
-        HttpContext http, string type, string id, StreamTokens tokens, StreamChatConnections connections, PresenceEventHub hub, IOptions<GatewayHttpOptions> limits)
+        HttpContext http, string type, string id, StreamChatConnections connections, PresenceEventHub hub, IOptions<GatewayHttpOptions> limits)
     {
         var started = Stopwatch.GetTimestamp();
-        var (caller, denied) = await StreamChatAuth.AuthenticateAsync(http, tokens);
-        if (denied is not null)
-        {
-            return denied;
-        }
+        var caller = StreamChatAuth.Caller(http);
         if (!StreamChatChannels.IsValid(type, id))
         {
             return StreamChatFailure.BadRequest(StreamChatChannels.InvalidCid);
@@ -126,7 +114,7 @@ public static partial class StreamChatApi
         {
             return (StreamChatFailure)bodyError;
         }
-        var (connection, missing) = Connection(http, caller!, connections);
+        var (connection, missing) = Connection(http, caller, connections);
         if (missing is not null)
         {
             return missing;

@@ -15,14 +15,10 @@ public static partial class StreamChatApi
 {
     /// <summary>queryUsers: users by id with their presence; with <c>presence</c>, the caller's socket watches them.</summary>
     public static async Task<Results<StreamChatOk<StreamUsersResponse>, StreamChatFailure>> QueryUsers(
-        HttpContext http, StreamTokens tokens, IPresenceGrains presence, StreamChatConnections connections, PresenceEventHub hub, IOptions<RealtimeOptions> limits)
+        HttpContext http, IPresenceGrains presence, StreamChatConnections connections, PresenceEventHub hub, IOptions<RealtimeOptions> limits)
     {
         var started = Stopwatch.GetTimestamp();
-        var (caller, denied) = await StreamChatAuth.AuthenticateAsync(http, tokens);
-        if (denied is not null)
-        {
-            return denied;
-        }
+        var caller = StreamChatAuth.Caller(http);
         if (http.Request.Query["payload"] is not [{ } raw])
         {
             return StreamChatFailure.BadRequest("payload is required: the query as JSON");
@@ -37,12 +33,12 @@ public static partial class StreamChatApi
         {
             return StreamChatFailure.BadRequest(error);
         }
-        var (connection, missing) = Connection(http, caller!, connections);
+        var (connection, missing) = Connection(http, caller, connections);
         if (missing is not null)
         {
             return missing;
         }
-        var found = await Task.WhenAll(query!.Ids.Select(id => presence.Get(caller!.Tenant, id, own: id == caller.UserId, http.RequestAborted).AsTask()));
+        var found = await Task.WhenAll(query!.Ids.Select(id => presence.Get(caller.Tenant, id, own: id == caller.UserId, http.RequestAborted).AsTask()));
         IEnumerable<UserPresence> users = found.Where(Exists);
         foreach (var (field, direction) in query.Sort.Reverse())
         {
@@ -54,29 +50,25 @@ public static partial class StreamChatApi
         {
             return StreamChatFailure.BadRequest($"a connection watches at most {limits.Value.MaxUsersPerConnection} users");
         }
-        return Ok(new StreamUsersResponse([.. page.Select(u => StreamChatUsers.Of(u, own: u.UserId == caller!.UserId))], Duration(started)));
+        return Ok(new StreamUsersResponse([.. page.Select(u => StreamChatUsers.Of(u, own: u.UserId == caller.UserId))], Duration(started)));
     }
 
     /// <summary>upsertUsers: each user's name and image become its profile; <c>invisible</c> its visibility. A user token upserts itself only.</summary>
     public static async Task<Results<StreamChatOk<StreamUpsertResponse>, StreamChatFailure>> UpsertUsers(
-        HttpContext http, StreamTokens tokens, IPresenceGrains presence, StreamChatConnections connections, TimeProvider time, IOptions<GatewayHttpOptions> limits)
-        => await ChangeUsers(http, tokens, presence, connections, time, limits, UserChange.ReadUpserts);
+        HttpContext http, IPresenceGrains presence, StreamChatConnections connections, TimeProvider time, IOptions<GatewayHttpOptions> limits)
+        => await ChangeUsers(http, presence, connections, time, limits, UserChange.ReadUpserts);
 
     /// <summary>partialUpdateUsers: <c>set</c> and <c>unset</c> of name, image and invisible. A user token updates itself only (17, 403).</summary>
     public static async Task<Results<StreamChatOk<StreamUpsertResponse>, StreamChatFailure>> PartialUpdateUsers(
-        HttpContext http, StreamTokens tokens, IPresenceGrains presence, StreamChatConnections connections, TimeProvider time, IOptions<GatewayHttpOptions> limits)
-        => await ChangeUsers(http, tokens, presence, connections, time, limits, UserChange.ReadPatches);
+        HttpContext http, IPresenceGrains presence, StreamChatConnections connections, TimeProvider time, IOptions<GatewayHttpOptions> limits)
+        => await ChangeUsers(http, presence, connections, time, limits, UserChange.ReadPatches);
 
     private static async Task<Results<StreamChatOk<StreamUpsertResponse>, StreamChatFailure>> ChangeUsers(
-        HttpContext http, StreamTokens tokens, IPresenceGrains presence, StreamChatConnections connections, TimeProvider time, IOptions<GatewayHttpOptions> limits,
+        HttpContext http, IPresenceGrains presence, StreamChatConnections connections, TimeProvider time, IOptions<GatewayHttpOptions> limits,
         Func<JsonElement, (UserChange[]?, string?)> read)
     {
         var started = Stopwatch.GetTimestamp();
-        var (caller, denied) = await StreamChatAuth.AuthenticateAsync(http, tokens);
-        if (denied is not null)
-        {
-            return denied;
-        }
+        var caller = StreamChatAuth.Caller(http);
         var (body, bodyError) = await RequestBody.ReadJsonAsync<StreamChatDialect>(http, limits.Value.MaxBodyBytes);
         if (bodyError is not null)
         {
@@ -87,7 +79,7 @@ public static partial class StreamChatApi
         {
             return StreamChatFailure.BadRequest(error);
         }
-        if (!caller!.IsServer && changes!.FirstOrDefault(c => c.Id != caller.UserId) is { } other)
+        if (!caller.IsServer && changes!.FirstOrDefault(c => c.Id != caller.UserId) is { } other)
         {
             return StreamChatFailure.Forbidden($"{Targets.NotYours}: '{other.Id}' is not the token's user");
         }

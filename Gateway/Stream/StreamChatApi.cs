@@ -28,6 +28,8 @@ public static partial class StreamChatApi
             .WithTags(dialect.Name)
             .WithMetadata(new DialectMetadata(dialect));
         routes.MapGet(StreamChatDialect.ConnectPath, Connect).WithName("StreamChatConnect");
+        // The REST routes: each call's token checked before the route runs (the socket answers its own refusals).
+        routes = routes.MapGroup("").AddEndpointFilter(StreamChatAuth.Filter);
         routes.MapGet("/users", QueryUsers).WithName("StreamChatQueryUsers");
         routes.MapPost("/users", UpsertUsers).WithName("StreamChatUpsertUsers").ReadsBody<StreamChatDialect>();
         routes.MapPatch("/users", PartialUpdateUsers).WithName("StreamChatPartialUpdateUsers").ReadsBody<StreamChatDialect>();

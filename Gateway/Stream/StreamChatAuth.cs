@@ -6,6 +6,24 @@ namespace Presence.Gateway.Stream;
 /// </summary>
 public static class StreamChatAuth
 {
+    private static readonly object CallerKey = new();
+
+    /// <summary>Authenticates every call of a route group: refused in Stream's format, or its caller kept for <see cref="Caller"/>.</summary>
+    public static async ValueTask<object?> Filter(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var http = context.HttpContext;
+        var (caller, denied) = await AuthenticateAsync(http, http.RequestServices.GetRequiredService<StreamTokens>());
+        if (denied is not null)
+        {
+            return denied;
+        }
+        http.Items[CallerKey] = caller;
+        return await next(context);
+    }
+
+    /// <summary>The caller <see cref="Filter"/> authenticated.</summary>
+    public static StreamCaller Caller(HttpContext http) => (StreamCaller)http.Items[CallerKey]!;
+
     public static async ValueTask<(StreamCaller? Caller, StreamChatFailure? Failure)> AuthenticateAsync(HttpContext http, StreamTokens tokens)
     {
         if (http.Request.Headers["stream-auth-type"] is [{ } type] && type != "jwt")
