@@ -31,8 +31,12 @@ public static class PresenceGrainsServiceCollectionExtensions
         services.AddOptions<PresenceUserOptions>().BindConfiguration(PresenceUserOptions.Section)
             .Validate(o => o.IdleActivation >= TimeSpan.FromMinutes(2), $"{PresenceUserOptions.Section}:IdleActivation must be at least 00:02:00.")
             .ValidateOnStart();
-        services.AddOptions<GrainCollectionOptions>().Configure<Microsoft.Extensions.Options.IOptions<PresenceUserOptions>>((collection, users)
-            => collection.ClassSpecificCollectionAge[typeof(Users.UserPresenceGrain).FullName!] = users.Value.IdleActivation);
+        services.AddOptions<GrainCollectionOptions>().Configure<Microsoft.Extensions.Options.IOptions<PresenceUserOptions>>((collection, users) =>
+        {
+            collection.ClassSpecificCollectionAge[typeof(Users.UserPresenceGrain).FullName!] = users.Value.IdleActivation;
+            // An empty shard goes soon (a shard holding anything keeps itself: PresenceIndexGrain.KeepWhileNeeded).
+            collection.ClassSpecificCollectionAge[typeof(PresenceIndexGrain).FullName!] = PresenceIndexGrain.IdleFor;
+        });
         services.AddSingleton<IndexPublisher>();
         services.AddSingleton<Storage.CollectionStorage>();
         services.AddSingleton<LocalIndexShards>();

@@ -20,12 +20,17 @@ namespace Presence.Grains.Index;
 /// the shard's collection, written in the turn that changed it — one write per call, however many updates the
 /// publisher's batch carried (group commit) — so a shard reactivated anywhere, after a crash too, comes back whole.
 /// Refreshes that only move entries' times are written together, one write per <c>Presence:Storage:RefreshCoalesce</c>,
-/// and at deactivation: a heartbeat costs no write of its own. [KeepAlive]: the shard holds its users' timelines, and its timer moves them offline on time.
+/// and at deactivation: a heartbeat costs no write of its own.
+/// A shard lives as long as it holds something (<see cref="KeepWhileNeeded"/>): online users (their timelines, which its
+/// timer moves offline on time), logged changes within the log's ten minutes, gateways' holds, refreshes not yet
+/// written. Then it goes like any idle grain, after <see cref="IdleFor"/> without a call: a gateway watching its users
+/// renews that watch more often than this, so no watch is lost. An empty tenant, or the empty shards of a small one,
+/// hold no activation for long.
 /// Reads of one user (<see cref="Find"/>) are also answered without a grain call by a gateway in the same process
 /// (<see cref="LocalIndexShards"/>): entries are changed only in the shard's turns, under a sequence number that
 /// readers on other threads check, so a reader sees an entry as it was between two changes or tries again.
 /// </summary>
-[GrainType("presence-index"), KeepAlive]
+[GrainType("presence-index")]
 public sealed partial class PresenceIndexGrain(
     CollectionStorage storage,
     TimeProvider time,
@@ -53,6 +58,11 @@ public sealed partial class PresenceIndexGrain(
     private int _shardIndex;
     // Set when the shard starts going away: a same-process read that overlaps it asks the next activation instead.
     private volatile bool _closed;
+    // Whether the shard keeps itself active (it holds something a deactivation would lose, or a caller would miss).
+    private bool _kept;
+
+    /// <summary>How long an empty shard stays without a call: longer than a gateway waits between renewals of its watches.</summary>
+    public static readonly TimeSpan IdleFor = GatewayWatch.Lifetime;
 
     /// <summary>Users held right now (for tests that check what the timer did without calling the grain).</summary>
     internal int OnlineCount => _entries.Count;
@@ -339,7 +349,7 @@ public sealed partial class PresenceIndexGrain(
 
     private static string LogKey(long sequence) => LogPrefix + sequence.ToString(CultureInfo.InvariantCulture);
 
-    /// <summary>One timer for the shard, due at the earliest step, log pruning or lease end; a timer tick keeps the shard alive.</summary>
+    /// <summary>One timer for the shard, due at the earliest step, log pruning or lease end: none while nothing is due.</summary>
     private void Rearm()
     {
         metrics.ShardOnline(_shardKey, _tenant, _entries.Count);
@@ -358,6 +368,23 @@ public sealed partial class PresenceIndexGrain(
         }
         _timer ??= new OneShotTimer(this, OnTimer, time, keepAlive: true);
         _timer.Set(due);
+        KeepWhileNeeded();
+    }
+
+    /// <summary>
+    /// Active, whatever the calls, while the shard holds users, changes of the log's window, holds or unwritten
+    /// refreshes; otherwise collected when idle like any grain (an unpersisted shard would lose them, a persisted one
+    /// would leave its users' timelines without a timer).
+    /// </summary>
+    private void KeepWhileNeeded()
+    {
+        var needed = _entries.Count > 0 || _log.Count > 0 || _holds.Count > 0 || _refreshesDue != DateTimeOffset.MaxValue;
+        if (needed == _kept)
+        {
+            return;
+        }
+        _kept = needed;
+        DelayDeactivation(needed ? Timeout.InfiniteTimeSpan : TimeSpan.Zero);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Index shard {Shard}: could not write its refreshes at deactivation; they read up to one coalescing window early")]
