@@ -36,6 +36,8 @@ public static class PresenceGrainsServiceCollectionExtensions
             collection.ClassSpecificCollectionAge[typeof(Users.UserPresenceGrain).FullName!] = users.Value.IdleActivation;
             // An empty shard goes soon (a shard holding anything keeps itself: PresenceIndexGrain.KeepWhileNeeded).
             collection.ClassSpecificCollectionAge[typeof(PresenceIndexGrain).FullName!] = PresenceIndexGrain.IdleFor;
+            // A tenant's directory holds nothing: it goes soon (Orleans wants an age above its one-minute collection quantum).
+            collection.ClassSpecificCollectionAge[typeof(PresenceDirectoryGrain).FullName!] = PresenceDirectoryGrain.IdleFor;
         });
         services.AddSingleton<IndexPublisher>();
         services.AddSingleton<Storage.CollectionStorage>();

@@ -13,6 +13,9 @@ public sealed class PresenceDirectoryGrain(IGrainFactory grains, IndexPublisher 
 {
     private const int ParallelShards = 8;
 
+    /// <summary>How long an idle directory activation stays: it holds nothing, so a tenant that stopped listing costs nothing soon.</summary>
+    public static readonly TimeSpan IdleFor = TimeSpan.FromMinutes(2);
+
     private string Tenant => this.GetPrimaryKeyString();
 
     public async Task<OnlinePage> ListOnline(DirectoryCursor? after, int count, CancellationToken cancellationToken)
