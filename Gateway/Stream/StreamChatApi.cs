@@ -43,7 +43,7 @@ public static partial class StreamChatApi
     /// The socket. Always upgraded, as the SDK expects: a refused one gets one error frame (<c>{"error":{"code":40,...}}</c>)
     /// and closes with 1000, which the SDK does not retry; an accepted one is a presence stream like <c>/v1/stream</c>.
     /// </summary>
-    public static async Task<Results<EventStream, EmptyHttpResult, StreamChatFailure>> Connect(HttpContext http, StreamTokens tokens)
+    public static async Task<Results<StreamChatSocket, EmptyHttpResult, StreamChatFailure>> Connect(HttpContext http, StreamTokens tokens)
     {
         if (!http.WebSockets.IsWebSocketRequest)
         {
@@ -55,7 +55,7 @@ public static partial class StreamChatApi
             await RefuseAsync(http, refusal);
             return TypedResults.Empty;
         }
-        return new EventStream(new StreamRequest([], []) { StreamChat = connect }, RealtimeApi.Transport.WebSocket);
+        return new StreamChatSocket(new EventStream(new StreamRequest([], []) { StreamChat = connect }, RealtimeApi.Transport.WebSocket));
     }
 
     /// <summary>Accepts the upgrade, sends the refusal as the one frame, and closes with 1000, as Stream does.</summary>
@@ -96,4 +96,13 @@ public static partial class StreamChatApi
     /// <summary>Stream's <c>duration</c>: the time the call took, as <c>"1.23ms"</c>.</summary>
     private static string Duration(long started)
         => Stopwatch.GetElapsedTime(started).TotalMilliseconds.ToString("0.00", CultureInfo.InvariantCulture) + "ms";
+}
+
+/// <summary>An accepted <c>/connect</c>: the realtime stream it runs, described in OpenAPI as the WebSocket upgrade it is (101).</summary>
+public sealed class StreamChatSocket(EventStream stream) : IResult, Microsoft.AspNetCore.Http.Metadata.IEndpointMetadataProvider
+{
+    public Task ExecuteAsync(HttpContext httpContext) => stream.ExecuteAsync(httpContext);
+
+    public static void PopulateMetadata(System.Reflection.MethodInfo method, EndpointBuilder builder)
+        => builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status101SwitchingProtocols, typeof(void), []));
 }
