@@ -8,9 +8,9 @@ namespace Presence.Gateway.Stream;
 /// The open <c>/connect</c> sockets of this gateway by <c>connection_id</c>: REST calls that watch (queryUsers with
 /// <c>presence</c>, channel.watch) name the socket whose watches they extend. A socket that watches a channel makes its
 /// user one of the channel's watchers: present in the channel, which every dialect sees (Stream's watchers are the
-/// users present in a channel, whoever made them so). That presence is held
-/// for <see cref="WatcherHold"/> leases and renewed every lease while watched (a gateway that dies leaves no watcher
-/// behind for longer than that), and ends when the user's last socket here stops watching.
+/// users present in a channel, whoever made them so). That presence is held for <see cref="WatcherHold"/> leases and
+/// renewed every lease while watched (a gateway that dies leaves no watcher behind for longer than that), and ends when
+/// the user's last socket here stops watching.
 /// </summary>
 public sealed partial class StreamChatConnections(IPresenceGrains presence, IOptions<RealtimeOptions> options, TimeProvider time, ILogger<StreamChatConnections> logger)
 {
