@@ -162,7 +162,7 @@ public sealed class EventStream(StreamRequest request, RealtimeApi.Transport tra
         var receiving = Receive(socket, connection, ended);
         try
         {
-            await runner.Run(request, connection, request.StreamChat is null ? "websocket" : "stream-chat", Task.WhenAny(connection.Ended, receiving), ended.Token);
+            await runner.Run(request, connection, request.WebSocketTransport, Task.WhenAny(connection.Ended, receiving), ended.Token);
         }
         finally
         {
@@ -176,8 +176,8 @@ public sealed class EventStream(StreamRequest request, RealtimeApi.Transport tra
     /// </summary>
     private static async Task Receive(WebSocket socket, StreamConnection connection, CancellationTokenSource ended)
     {
-        var keeps = connection.Shape == EventShape.StreamChat;
-        var buffer = new byte[keeps ? StreamConnection.MaxClientMessage : 128];
+        var keeps = connection.KeptMessageBytes > 0;
+        var buffer = new byte[keeps ? connection.KeptMessageBytes : 128];
         var length = 0;
         try
         {

@@ -274,6 +274,13 @@ public abstract class StreamConnection
     public const int MaxClientMessage = 4096;
 
     /// <summary>
+    /// How much of each client message is kept and handed to <see cref="ReceivedMessage"/>: Stream's SDK pings with text
+    /// messages (up to <see cref="MaxClientMessage"/>; longer ones end the stream); this service's own clients' are
+    /// skipped (0).
+    /// </summary>
+    public int KeptMessageBytes => Shape == EventShape.StreamChat ? MaxClientMessage : 0;
+
+    /// <summary>
     /// A whole text message from the client. Stream's SDK pings with <c>[{"type":"health.check","client_id"}]</c>
     /// and re-arms its next ping only on a <c>health.check</c>: each is answered. Anything else is ignored.
     /// </summary>

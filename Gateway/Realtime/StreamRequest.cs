@@ -12,6 +12,9 @@ public sealed record StreamRequest(string[] Users, string[] Channels)
 
     public EventShape Shape => StreamChat is null ? EventShape.Realtime : EventShape.StreamChat;
 
+    /// <summary>The transport a WebSocket of this request counts under in the metrics.</summary>
+    public string WebSocketTransport => StreamChat is null ? "websocket" : "stream-chat";
+
     /// <summary>Reads and checks the query against the connection limits; channels of disabled types are accepted and never produce events.</summary>
     public static (StreamRequest? Request, Failure<StreamDialect>? Error) Read(IQueryCollection query, RealtimeOptions limits, ChannelTypes channelTypes)
     {

@@ -86,7 +86,7 @@ public static partial class StreamChatApi
         var users = new Dictionary<string, StreamUser>(StringComparer.Ordinal);
         foreach (var change in changes!)
         {
-            var own = await Apply(presence.User(caller.Tenant, change.Id), change, http.RequestAborted);
+            var own = await change.ApplyAsync(presence.User(caller.Tenant, change.Id), http.RequestAborted);
             users[change.Id] = StreamChatUsers.Of(own, own: true);
             // The user's own sockets here learn of it (client.user follows user.updated); others see presence changes.
             var updated = StreamChatEvents.Updated(own, time.GetUtcNow());
@@ -96,28 +96,6 @@ public static partial class StreamChatApi
             }
         }
         return Ok(new StreamUpsertResponse(users, Duration(started)));
-    }
-
-    /// <summary>Applies a change to a user: its profile first, then its visibility. Returns the own view.</summary>
-    private static async Task<UserPresence> Apply(IUserPresenceGrain user, UserChange change, CancellationToken cancellationToken)
-    {
-        var own = await user.Get(own: true, cancellationToken);
-        var profile = own.Profile with
-        {
-            // A user upserted with its id alone exists from then on (queryUsers lists it): its username is its id, as every dialect shows it.
-            Username = own.Profile.Username ?? change.Id,
-            Name = change.ClearName ? null : change.Name ?? own.Profile.Name,
-            AvatarUrl = change.ClearImage ? null : change.Image ?? own.Profile.AvatarUrl,
-        };
-        if (profile != own.Profile)
-        {
-            own = await user.SetProfile(profile, cancellationToken);
-        }
-        if (change.Invisible is { } invisible && invisible != own.Invisible)
-        {
-            own = await user.SetInvisible(invisible, cancellationToken);
-        }
-        return own;
     }
 
     /// <summary>A user this service knows: seen at some time, or given a profile.</summary>

@@ -66,25 +66,12 @@ public sealed record StreamChatConnect(Caller Caller, string? Name, string? Imag
     }
 
     /// <summary>
-    /// Holds the user online for this connection, after applying its details: the profile's name and image, and
-    /// <c>invisible</c> (set before the hold, so an invisible user is never seen online). Returns the own view.
+    /// Holds the user online for this connection, after applying its details as an upsert does (the profile's name and
+    /// image, and <c>invisible</c>, set before the hold, so an invisible user is never seen online). Returns the own view.
     /// </summary>
     public async Task<UserPresence> OpenAsync(HeldPresence held, IPresenceGrains presence, CancellationToken cancellationToken)
     {
-        var user = presence.User(Caller.Tenant, Caller.UserId);
-        if (Name is not null || Image is not null)
-        {
-            var own = await user.Get(own: true, cancellationToken);
-            var profile = own.Profile with { Name = Name ?? own.Profile.Name, AvatarUrl = Image ?? own.Profile.AvatarUrl };
-            if (profile != own.Profile)
-            {
-                await user.SetProfile(profile, cancellationToken);
-            }
-        }
-        if (Invisible is { } invisible)
-        {
-            await user.SetInvisible(invisible, cancellationToken);
-        }
+        await new UserChange(Caller.UserId, Name, Image, Invisible).ApplyAsync(presence.User(Caller.Tenant, Caller.UserId), cancellationToken);
         return await held.OpenAsync(Caller, cancellationToken, keepProfile: true);
     }
 

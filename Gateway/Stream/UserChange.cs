@@ -7,6 +7,31 @@ public sealed record UserChange(string Id, string? Name, string? Image, bool? In
 {
     public const int MaxUsers = 100;
 
+    /// <summary>
+    /// Applies the change to the user, as an upsert, a partial update and a connect's <c>user_details</c> all do: its
+    /// profile first (written only if it changes), then its visibility (only if it changes). Returns the own view.
+    /// </summary>
+    public async Task<Users.UserPresence> ApplyAsync(Users.IUserPresenceGrain user, CancellationToken cancellationToken)
+    {
+        var own = await user.Get(own: true, cancellationToken);
+        var profile = own.Profile with
+        {
+            // A user upserted with its id alone exists from then on (queryUsers lists it): its username is its id, as every dialect shows it.
+            Username = own.Profile.Username ?? Id,
+            Name = ClearName ? null : Name ?? own.Profile.Name,
+            AvatarUrl = ClearImage ? null : Image ?? own.Profile.AvatarUrl,
+        };
+        if (profile != own.Profile)
+        {
+            own = await user.SetProfile(profile, cancellationToken);
+        }
+        if (Invisible is { } invisible && invisible != own.Invisible)
+        {
+            own = await user.SetInvisible(invisible, cancellationToken);
+        }
+        return own;
+    }
+
     /// <summary>upsertUsers: <c>{"users":{"alice":{"id":"alice","name",...}}}</c> (the map's key and the id agree).</summary>
     public static (UserChange[]? Changes, string? Error) ReadUpserts(JsonElement body)
     {

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.IdentityModel.Tokens;
+using Presence.Tests.Support;
 
 namespace Presence.Tests.Stream;
 
@@ -127,25 +128,9 @@ public sealed class StreamSocket : IAsyncDisposable
 
     private async Task Read()
     {
-        var buffer = new byte[64 * 1024];
         try
         {
-            while (true)
-            {
-                var message = new MemoryStream();
-                WebSocketReceiveResult result;
-                do
-                {
-                    result = await _socket.ReceiveAsync(buffer, CancellationToken.None);
-                    if (result.MessageType == WebSocketMessageType.Close)
-                    {
-                        return;
-                    }
-                    message.Write(buffer, 0, result.Count);
-                }
-                while (!result.EndOfMessage);
-                _frames.Writer.TryWrite(JsonDocument.Parse(message.ToArray()).RootElement.Clone());
-            }
+            await WebSocketMessages.ReadAll(_socket, message => _frames.Writer.TryWrite(JsonDocument.Parse(message).RootElement.Clone()));
         }
         catch (Exception error) when (error is WebSocketException or IOException or ObjectDisposedException)
         {

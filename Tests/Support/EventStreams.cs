@@ -197,25 +197,9 @@ public sealed class WsClient : EventClient
 
     private async Task Read()
     {
-        var buffer = new byte[16 * 1024];
         try
         {
-            while (true)
-            {
-                var message = new MemoryStream();
-                WebSocketReceiveResult result;
-                do
-                {
-                    result = await _socket.ReceiveAsync(buffer, CancellationToken.None);
-                    if (result.MessageType == WebSocketMessageType.Close)
-                    {
-                        return;
-                    }
-                    message.Write(buffer, 0, result.Count);
-                }
-                while (!result.EndOfMessage);
-                Received(Encoding.UTF8.GetString(message.ToArray()));
-            }
+            await WebSocketMessages.ReadAll(_socket, message => Received(Encoding.UTF8.GetString(message)));
         }
         catch (Exception error) when (error is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
         {

@@ -172,8 +172,7 @@ public sealed class DirectWebSocketConnection(Socket socket, IdleSockets idle, C
     protected override bool Received(ReadOnlySpan<byte> data)
     {
         Volatile.Write(ref _lastHeard, Environment.TickCount64);
-        // Stream's SDK pings with text messages, which are kept; this service's own clients' messages are skipped.
-        var signal = (_reader ??= new WebSocketFrameReader(Shape == EventShape.StreamChat ? MaxClientMessage : 0)).Read(data, this);
+        var signal = (_reader ??= new WebSocketFrameReader(KeptMessageBytes)).Read(data, this);
         if (signal == WebSocketSignal.None)
         {
             return true;

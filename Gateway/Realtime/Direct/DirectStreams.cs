@@ -110,7 +110,7 @@ public sealed partial class DirectStreams(
         var (connection, transport) = head.Transport == RealtimeApi.Transport.Sse
             ? ((DirectConnection)new DirectSseConnection(socket, idle, caller, request!.Users, request.Channels, settings.SendBuffer), "sse")
             : (new DirectWebSocketConnection(socket, idle, caller, request!.Users, request.Channels, settings.SendBuffer, settings.KeepAlive, request.Shape),
-                request.StreamChat is null ? "websocket" : "stream-chat");
+                request.WebSocketTransport);
         // The head is not kept: an open stream holds no request strings (its token among them).
         _ = Serve(connection, connection.Response(head), transport, expires, request);
         return true;
