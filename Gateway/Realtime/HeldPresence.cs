@@ -261,7 +261,7 @@ public sealed class HeldPresence(
         var at = time.GetUtcNow();
         try
         {
-            var alive = await presence.Shard(shard).RenewHold(Source, Lease);
+            var alive = await presence.RenewHoldAsync(shard, Source, Lease);
             lock (_lock)
             {
                 if (_shards.TryGetValue(shard, out var known))

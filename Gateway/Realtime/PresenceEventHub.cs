@@ -457,7 +457,7 @@ public sealed partial class PresenceEventHub(
                             }
                             if (users.Length > 0)
                             {
-                                await presence.Shard(shard).Watch(watch, users, [], replace: true);
+                                await presence.WatchAsync(shard, watch, users, [], replace: true);
                             }
                         });
                     }
@@ -607,7 +607,7 @@ public sealed partial class PresenceEventHub(
         var calls = added.Select(u => (Shard: presence.ShardOf(tenant.Name, u), User: u, Add: true))
             .Concat(removed.Select(u => (Shard: presence.ShardOf(tenant.Name, u), User: u, Add: false)))
             .GroupBy(x => x.Shard)
-            .Select(g => presence.Shard(g.Key).Watch(watch,
+            .Select(g => presence.WatchAsync(g.Key, watch,
                 [.. g.Where(x => x.Add).Select(x => x.User)],
                 [.. g.Where(x => !x.Add).Select(x => x.User)],
                 replace: false));

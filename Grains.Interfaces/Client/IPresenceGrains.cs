@@ -20,15 +20,26 @@ public interface IPresenceGrains
     /// </summary>
     ValueTask<UserPresence> Get(string tenant, string userId, bool own, CancellationToken cancellationToken);
 
-    /// <summary>The index shard holding <paramref name="userId"/> of <paramref name="tenant"/>.</summary>
+    /// <summary>
+    /// The index node holding <paramref name="userId"/> of <paramref name="tenant"/>, as far as this process knows
+    /// (nodes split as tenants grow: a node that split passes calls on, and the answer teaches this process where).
+    /// </summary>
     IndexShard ShardOf(string tenant, string userId);
 
-    /// <summary>The grain of an index shard (a reference reused across calls).</summary>
-    IPresenceIndexGrain Shard(IndexShard shard);
+    /// <summary>Adds and removes users a gateway watches in a node (see <see cref="IPresenceIndexGrain.Watch"/>).</summary>
+    Task WatchAsync(IndexShard shard, Events.GatewayWatch gateway, string[] add, string[] remove, bool replace);
+
+    /// <summary>Renews a gateway's stream hold with a node; false when the node did not know it alive (see <see cref="IPresenceIndexGrain.RenewHold"/>).</summary>
+    Task<bool> RenewHoldAsync(IndexShard shard, string source, TimeSpan lease);
 }
 
-/// <summary>Names one index shard of a tenant: equal for users held by the same shard, a key for grouping them.</summary>
-public readonly record struct IndexShard(string Tenant, int Number)
+/// <summary>
+/// Names one index node of a tenant, holding logical shards [<see cref="Lo"/>, <see cref="Hi"/>): equal for users
+/// held by the same node, a key for grouping them.
+/// </summary>
+public readonly record struct IndexShard(string Tenant, int Lo, int Hi)
 {
-    public override string ToString() => Model.PresenceKeys.ShardKey(Tenant, Number);
+    public bool Contains(int shard) => shard >= Lo && shard < Hi;
+
+    public override string ToString() => Model.PresenceKeys.ShardKey(Tenant, Lo, Hi);
 }

@@ -3,19 +3,26 @@ using Presence.Model;
 namespace Presence.Index;
 
 /// <summary>
-/// One shard of a tenant's online-user index. Key: <see cref="PresenceKeys.ShardKey"/>(tenant, shard); a user
-/// belongs to shard <see cref="PresenceKeys.ShardOf"/>(userId, shards). Each shard keeps its online users, drives
-/// their expiry with one timer, and logs the changes of the last ten minutes.
+/// A node of a tenant's online-user index. A user belongs to logical shard <see cref="PresenceKeys.ShardOf"/>(userId,
+/// shards); a node holds the range of logical shards its key names (<see cref="PresenceKeys.ShardKey(string, int, int)"/>),
+/// all of them at first (the tenant's root). A node holding more users than it should splits in two halves, which
+/// take over its users, log and holds; it then passes every call on to them (and says where it split, in the
+/// <c>Cuts</c> of its answers, so callers go straight to the halves next time). A node that holds users keeps them,
+/// drives their expiry with one timer, and logs the changes of the last ten minutes.
 /// </summary>
 [Alias("presence.IPresenceIndexGrain")]
 public interface IPresenceIndexGrain : IGrainWithStringKey
 {
+    /// <summary>Null when applied here; else the cuts below this node (it split, and passed the updates on).</summary>
     [Alias("Apply")]
-    Task Apply(IndexUpdate[] updates);
+    Task<int[]?> Apply(IndexUpdate[] updates);
 
-    /// <summary>Online users ordered by user id, strictly after <paramref name="afterUserId"/>.</summary>
+    /// <summary>
+    /// Online users ordered by logical shard, then by user id, from logical shard <paramref name="shard"/> on, strictly
+    /// after <paramref name="afterUserId"/> within it. A node that split lists nothing and answers its cuts.
+    /// </summary>
     [Alias("List")]
-    Task<IndexSlice> List(string? afterUserId, int count, CancellationToken cancellationToken = default);
+    Task<IndexSlice> List(int shard, string? afterUserId, int count, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// The user as others see it while it is listed here (online and visible; the user itself sees the same), else
@@ -23,25 +30,26 @@ public interface IPresenceIndexGrain : IGrainWithStringKey
     /// users answered here activate no user grain: the shard already holds everything such a read returns.
     /// </summary>
     [Alias("Find")]
-    Task<Users.UserPresence?> Find(string userId);
+    Task<IndexFound> Find(string userId);
 
     /// <summary>
-    /// Adds and removes users a gateway watches in this shard (<paramref name="replace"/>: the whole set, as a
-    /// renewal sends it). Every later change of their effective status reaches the gateway once.
+    /// Adds and removes users a gateway watches in this node (<paramref name="replace"/>: the whole set, as a
+    /// renewal sends it). Every later change of their effective status reaches the gateway once. Answers as
+    /// <see cref="Apply"/>.
     /// </summary>
     [Alias("Watch")]
-    Task Watch(Events.GatewayWatch gateway, string[] add, string[] remove, bool replace);
+    Task<int[]?> Watch(Events.GatewayWatch gateway, string[] add, string[] remove, bool replace);
 
     /// <summary>
-    /// A gateway that holds users of this shard online through open streams (their source
+    /// A gateway that holds users of this node online through open streams (their source
     /// <paramref name="source"/>, see <see cref="Users.PresenceSources.StreamPrefix"/>) is alive for
     /// <paramref name="lease"/> more. A hold whose gateway stops renewing it (the gateway died) is released from every
-    /// user of this shard it holds, at once when the lease ends: the users it held go offline without a call per
-    /// user while the gateway lives. False when the shard did not know the hold as alive (it restarted, or the hold
+    /// user of this node it holds, at once when the lease ends: the users it held go offline without a call per
+    /// user while the gateway lives. Not alive when the node did not know the hold as alive (it restarted, or the hold
     /// had lapsed): the gateway then sets its users' holds again.
     /// </summary>
     [Alias("RenewHold")]
-    Task<bool> RenewHold(string source, TimeSpan lease);
+    Task<HoldRenewal> RenewHold(string source, TimeSpan lease);
 
     /// <summary>Changes of effective status at or after <paramref name="since"/> (kept for <see cref="PresenceChange.Window"/>).</summary>
     [Alias("ChangesSince")]
@@ -64,8 +72,17 @@ public readonly record struct StatusStep(DateTimeOffset At, string? Status);
 [GenerateSerializer, Immutable, Alias("presence.OnlineUser")]
 public sealed record OnlineUser(string UserId, UserProfile Profile, string Status, DateTimeOffset? LastSeenAt, string? StatusText = null);
 
+/// <summary>A page of a node's users; <see cref="Cuts"/> set (and nothing listed) when the node has split.</summary>
 [GenerateSerializer, Immutable, Alias("presence.IndexSlice")]
-public sealed record IndexSlice(OnlineUser[] Users, bool More);
+public sealed record IndexSlice(OnlineUser[] Users, bool More, int[]? Cuts = null);
+
+/// <summary><see cref="IPresenceIndexGrain.Find"/>'s answer; <see cref="Cuts"/> as <see cref="IPresenceIndexGrain.Apply"/>'s.</summary>
+[GenerateSerializer, Immutable, Alias("presence.IndexFound")]
+public sealed record IndexFound(Users.UserPresence? View, int[]? Cuts = null);
+
+/// <summary><see cref="IPresenceIndexGrain.RenewHold"/>'s answer; <see cref="Cuts"/> as <see cref="IPresenceIndexGrain.Apply"/>'s.</summary>
+[GenerateSerializer, Immutable, Alias("presence.HoldRenewal")]
+public sealed record HoldRenewal(bool Alive, int[]? Cuts = null);
 
 /// <summary>A user's effective status (or its status text) changed to <see cref="Status"/> ("offline" included) at <see cref="At"/>.</summary>
 [GenerateSerializer, Immutable, Alias("presence.PresenceChange")]

@@ -30,7 +30,30 @@ public static class PresenceKeys
         return (int)(hash % (uint)shards);
     }
 
+    /// <summary>The key of a tenant's one logical shard <paramref name="shard"/> as a node of its own (the fixed layout's key too).</summary>
     public static string ShardKey(string tenant, int shard) => Of(tenant, shard.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+    /// <summary>
+    /// The key of the index node holding a tenant's logical shards [<paramref name="lo"/>, <paramref name="hi"/>):
+    /// "{tenant}/{lo}-{hi}", or, for one logical shard, <see cref="ShardKey"/>'s "{tenant}/{lo}".
+    /// </summary>
+    public static string ShardKey(string tenant, int lo, int hi)
+        => hi == lo + 1 ? ShardKey(tenant, lo) : Of(tenant, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{lo}-{hi}"));
+
+    /// <summary>The range of logical shards a node's id (the part of its key after the tenant) names; false when it names none.</summary>
+    public static bool TryParseShardRange(string id, out int lo, out int hi)
+    {
+        var dash = id.IndexOf('-');
+        var style = System.Globalization.NumberStyles.None;
+        var culture = System.Globalization.CultureInfo.InvariantCulture;
+        if (dash < 0)
+        {
+            hi = int.TryParse(id, style, culture, out lo) ? lo + 1 : 0;
+            return hi > lo;
+        }
+        hi = 0;
+        return int.TryParse(id.AsSpan(0, dash), style, culture, out lo) && int.TryParse(id.AsSpan(dash + 1), style, culture, out hi) && hi > lo + 1;
+    }
 
     /// <summary>User and channel ids: letters, digits and <c>_ . : - @</c> (not leading '@', which pnut reserves for usernames).</summary>
     public static bool IsValidId(string? id, int maxLength = MaxIdLength)

@@ -1,13 +1,15 @@
 namespace Presence.Grains.Collections;
 
-/// <summary>Something kept in id order: its id.</summary>
+/// <summary>Something kept in id order: its id, within its group (an index entry's logical shard; else none).</summary>
 internal interface IKeyed
 {
     string Key { get; }
+
+    int Group => 0;
 }
 
 /// <summary>
-/// Items (channel members, index entries) in the ordinal order of their ids, kept in blocks of bounded size: adding,
+/// Items (channel members, index entries) in the order of their groups, then the ordinal order of their ids, kept in blocks of bounded size: adding,
 /// removing and finding where a page starts cost a binary search over the blocks and a move within one block, and a
 /// page costs its own length, whatever the size of the set; a page reads the items themselves, with no lookup by id.
 /// (A <see cref="SortedSet{T}"/> view counts its whole range when it is made, so every page after an id would cost the size
@@ -30,9 +32,9 @@ internal sealed class SortedKeys<T> where T : class, IKeyed
             Count = 1;
             return true;
         }
-        var b = BlockFor(item.Key);
+        var b = BlockFor(item.Group, item.Key);
         var block = _blocks[b];
-        var at = Find(block, item.Key);
+        var at = Find(block, item.Group, item.Key);
         if (at >= 0)
         {
             return false;
@@ -48,15 +50,17 @@ internal sealed class SortedKeys<T> where T : class, IKeyed
         return true;
     }
 
-    public bool Remove(string key)
+    public bool Remove(string key) => Remove(0, key);
+
+    public bool Remove(int group, string key)
     {
         if (_blocks.Count == 0)
         {
             return false;
         }
-        var b = BlockFor(key);
+        var b = BlockFor(group, key);
         var block = _blocks[b];
-        var at = Find(block, key);
+        var at = Find(block, group, key);
         if (at < 0)
         {
             return false;
@@ -76,11 +80,17 @@ internal sealed class SortedKeys<T> where T : class, IKeyed
         {
             return false;
         }
-        return Find(_blocks[BlockFor(key)], key) >= 0;
+        return Find(_blocks[BlockFor(0, key)], 0, key) >= 0;
     }
 
     /// <summary>The items whose ids come strictly after <paramref name="after"/> (null: from the first), in order.</summary>
-    public IEnumerable<T> After(string? after)
+    public IEnumerable<T> After(string? after) => After(0, after);
+
+    /// <summary>
+    /// The items from group <paramref name="group"/> on whose ids come strictly after <paramref name="after"/> within
+    /// it (null: from the group's first), in order.
+    /// </summary>
+    public IEnumerable<T> After(int group, string? after)
     {
         if (_blocks.Count == 0)
         {
@@ -88,11 +98,11 @@ internal sealed class SortedKeys<T> where T : class, IKeyed
         }
         var b = 0;
         var i = 0;
-        if (after is not null)
+        if (after is not null || group != 0)
         {
-            b = BlockFor(after);
-            var at = Find(_blocks[b], after);
-            i = at >= 0 ? at + 1 : ~at;
+            b = BlockFor(group, after ?? "");
+            var at = Find(_blocks[b], group, after ?? "");
+            i = at >= 0 && after is not null ? at + 1 : at >= 0 ? at : ~at;
         }
         for (; b < _blocks.Count; b++, i = 0)
         {
@@ -105,14 +115,13 @@ internal sealed class SortedKeys<T> where T : class, IKeyed
     }
 
     /// <summary>The block that holds <paramref name="key"/> or where it belongs: the first whose last id is not below it (else the last).</summary>
-    private int BlockFor(string key)
+    private int BlockFor(int group, string key)
     {
         int low = 0, high = _blocks.Count - 1;
         while (low < high)
         {
             var middle = (low + high) / 2;
-            var last = _blocks[middle][^1].Key;
-            if (string.CompareOrdinal(last, key) < 0)
+            if (Compare(_blocks[middle][^1], group, key) < 0)
             {
                 low = middle + 1;
             }
@@ -125,13 +134,13 @@ internal sealed class SortedKeys<T> where T : class, IKeyed
     }
 
     /// <summary>The index of <paramref name="key"/> in a block, or the complement of where it belongs (as BinarySearch).</summary>
-    private static int Find(List<T> block, string key)
+    private static int Find(List<T> block, int group, string key)
     {
         int low = 0, high = block.Count - 1;
         while (low <= high)
         {
             var middle = (low + high) / 2;
-            var order = string.CompareOrdinal(block[middle].Key, key);
+            var order = Compare(block[middle], group, key);
             if (order == 0)
             {
                 return middle;
@@ -146,5 +155,11 @@ internal sealed class SortedKeys<T> where T : class, IKeyed
             }
         }
         return ~low;
+    }
+
+    private static int Compare(T item, int group, string key)
+    {
+        var order = item.Group.CompareTo(group);
+        return order != 0 ? order : string.CompareOrdinal(item.Key, key);
     }
 }

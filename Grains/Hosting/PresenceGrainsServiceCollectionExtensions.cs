@@ -40,6 +40,7 @@ public static class PresenceGrainsServiceCollectionExtensions
             collection.ClassSpecificCollectionAge[typeof(PresenceDirectoryGrain).FullName!] = PresenceDirectoryGrain.IdleFor;
         });
         services.AddSingleton<IndexPublisher>();
+        services.TryAddSingleton<IndexLayout>();
         services.AddSingleton<Storage.CollectionStorage>();
         services.AddSingleton<LocalIndexShards>();
         services.AddMetrics();
@@ -61,7 +62,9 @@ public static class PresenceGrainsServiceCollectionExtensions
         services.AddSingleton<GrainsClientRegistered>();
         services.AddOptions<PresenceIndexOptions>().BindConfiguration(PresenceIndexOptions.Section)
             .Validate(o => o.Shards is >= 1 and <= PresenceIndexOptions.MaxShards, $"{PresenceIndexOptions.Section}:Shards must be between 1 and {PresenceIndexOptions.MaxShards}.")
+            .Validate(o => o.SplitAt >= 1, $"{PresenceIndexOptions.Section}:SplitAt must be at least 1.")
             .ValidateOnStart();
+        services.TryAddSingleton<IndexLayout>();
         services.TryAddSingleton<IPresenceGrains, PresenceGrains>();
         return services;
     }

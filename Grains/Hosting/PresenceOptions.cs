@@ -45,8 +45,14 @@ public sealed class PresenceIndexOptions
     public const string Section = "Presence:Index";
     public const int MaxShards = 4096;
 
-    /// <summary>Shards per tenant. Every silo of a cluster must agree; changing it needs a full restart.</summary>
+    /// <summary>
+    /// Logical shards per tenant: how far a tenant's index can spread (a tenant starts in one node holding all of them,
+    /// which splits in halves as it grows). Every silo of a cluster must agree; changing it needs a full restart.
+    /// </summary>
     public int Shards { get; set; } = 32;
+
+    /// <summary>A node holding more online users than this splits in two halves (while it holds more than one logical shard).</summary>
+    public int SplitAt { get; set; } = 2048;
 
     /// <summary>
     /// Whether shards store their online users, change log and stream holds as they change, so that a shard

@@ -18,6 +18,9 @@ internal sealed class ChangeLog
 
     public int Count => _changes.Count;
 
+    /// <summary>Every change in the log, oldest first.</summary>
+    public IEnumerable<LoggedChange> All => _changes;
+
     /// <summary>When the oldest change leaves the log; MaxValue when the log is empty.</summary>
     public DateTimeOffset NextPruneAt => _changes.TryPeek(out var oldest) ? oldest.Change.At + PresenceChange.Window : DateTimeOffset.MaxValue;
 

@@ -32,6 +32,9 @@ internal sealed class HoldLeases
         }
     }
 
+    /// <summary>Every lease, as stored.</summary>
+    public IEnumerable<HeldLease> All => _leases.Values.Select(l => new HeldLease(l.Source, l.RenewedAt, l.Until));
+
     /// <summary>Extends (or starts) a hold's lease; true when the hold was known alive.</summary>
     public bool Renew(string source, DateTimeOffset now, TimeSpan lease)
     {

@@ -10,10 +10,13 @@ namespace Presence.Grains.Index;
 /// <see cref="EndChange"/> (a sequence number, odd while a change is under way), so readers on other threads
 /// (<see cref="LocalIndexShards"/>) see it as it was between two changes or try again.
 /// </summary>
-internal sealed class IndexEntry(string userId) : IScheduled
+internal sealed class IndexEntry(string userId, int shard) : IScheduled
 {
     public string UserId { get; } = userId;
     public string Key => UserId;
+
+    /// <summary>The user's logical shard: entries are ordered by it, then by id.</summary>
+    public int Group { get; } = shard;
     public long Version { get; set; }
     public UserProfile Profile { get; set; } = UserProfile.Empty;
     public DateTimeOffset? LastSeenAt { get; set; }

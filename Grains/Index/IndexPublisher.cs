@@ -1,31 +1,53 @@
 using System.Collections.Concurrent;
-using Microsoft.Extensions.Options;
-using Presence.Grains.Hosting;
+using Presence.Client;
 using Presence.Index;
 
 namespace Presence.Grains.Index;
 
 /// <summary>
-/// Carries user grains' index updates to their shards, one silo-wide outbox per shard. While a call to a shard is
-/// in flight, further updates for it queue up and go together in the next call (group commit): at low load each
-/// update is one call, under load one call carries many, so the shards never become the bottleneck of updates.
-/// A caller's task completes once its update is applied, so a write is listed as soon as it is acknowledged.
+/// Carries user grains' index updates to their index nodes (see <see cref="IndexLayout"/>), one silo-wide outbox per
+/// node while it has updates to carry. While a call to a node is in flight, further updates for it queue up and go
+/// together in the next call (group commit): at low load each update is one call, under load one call carries many,
+/// so the nodes never become the bottleneck of updates. A caller's task completes once its update is applied, so a
+/// write is listed as soon as it is acknowledged.
 /// </summary>
-public sealed class IndexPublisher(IGrainFactory grains, IOptions<PresenceIndexOptions> options)
+public sealed class IndexPublisher(IGrainFactory grains, IndexLayout layout)
 {
-    private readonly ConcurrentDictionary<string, ShardOutbox> _outboxes = new(StringComparer.Ordinal);
+    /// <summary>Idle outboxes kept (beyond them, one that empties goes): enough for every node of a busy silo.</summary>
+    private const int KeptIdle = 4096;
 
-    public int Shards => options.Value.Shards;
+    private readonly ConcurrentDictionary<IndexShard, ShardOutbox> _outboxes = new();
+    private readonly IGrainFactory _grains = grains;
+    private readonly IndexLayout _layout = layout;
 
     public Task Publish(string tenant, IndexUpdate update)
     {
-        var key = PresenceKeys.ShardKey(tenant, PresenceKeys.ShardOf(update.UserId, Shards));
-        var outbox = _outboxes.GetOrAdd(key, static (k, g) => new ShardOutbox(g.GetGrain<IPresenceIndexGrain>(k)), grains);
+        var node = _layout.LeafOf(tenant, PresenceKeys.ShardOf(update.UserId, _layout.Shards));
+        if (!_outboxes.TryGetValue(node, out var outbox))
+        {
+            outbox = _outboxes.GetOrAdd(node, static (n, p) => new ShardOutbox(p, n), this);
+        }
         return outbox.Post(update);
     }
 
-    private sealed class ShardOutbox(IPresenceIndexGrain shard)
+    /// <summary>
+    /// Forgets an outbox that has nothing left to carry, once many are kept: tenants that went quiet cost nothing
+    /// here. An update posted to it meanwhile is still carried (by the outbox it was posted to; the next gets a new one).
+    /// </summary>
+    private void Idle(ShardOutbox outbox)
     {
+        if (_outboxes.Count > KeptIdle)
+        {
+            ((ICollection<KeyValuePair<IndexShard, ShardOutbox>>)_outboxes).Remove(new(outbox.Node, outbox));
+        }
+    }
+
+    private sealed class ShardOutbox(IndexPublisher publisher, IndexShard node)
+    {
+        private readonly IPresenceIndexGrain _shard = publisher._grains.GetGrain<IPresenceIndexGrain>(node.ToString());
+
+        public IndexShard Node => node;
+
         private readonly Lock _lock = new();
         private List<IndexUpdate> _pending = [];
         private TaskCompletionSource _applied = NewCompletion();
@@ -58,6 +80,7 @@ public sealed class IndexPublisher(IGrainFactory grains, IOptions<PresenceIndexO
                     if (_pending.Count == 0)
                     {
                         _sending = false;
+                        publisher.Idle(this);
                         return;
                     }
                     (batch, applied) = (_pending, _applied);
@@ -65,7 +88,7 @@ public sealed class IndexPublisher(IGrainFactory grains, IOptions<PresenceIndexO
                 }
                 try
                 {
-                    await shard.Apply([.. batch]).ConfigureAwait(false);
+                    publisher._layout.Learn(node.Tenant, await _shard.Apply([.. batch]).ConfigureAwait(false));
                     applied.SetResult();
                 }
                 catch (Exception error)

@@ -4,7 +4,7 @@ using Presence.Users;
 namespace Presence.Grains.Index;
 
 /// <summary>
-/// The index shards active in this silo, so that a gateway in the same process reads a user from its shard without a
+/// The index nodes active in this silo, by the logical shards they hold, so that a gateway in the same process reads a user from its shard without a
 /// grain call: in the default deployment (one process, a co-hosted silo) a read of an online user costs a dictionary
 /// lookup instead of an Orleans message, a turn and a response. A shard registers once active and leaves as it starts
 /// to go away; a read that overlaps its leaving is not answered here, and the caller calls the shard.
@@ -26,20 +26,38 @@ public sealed class LocalIndexShards(Microsoft.Extensions.Options.IOptions<Hosti
             && active.TryRead(userId, out view);
     }
 
-    internal void Add(string tenant, int shard, PresenceIndexGrain active)
+    internal void Add(string tenant, int lo, int hi, PresenceIndexGrain active)
     {
         var shards = _tenants.GetOrAdd(tenant, _ => new PresenceIndexGrain?[options.Value.Shards]);
-        if ((uint)shard < (uint)shards.Length)
+        for (var shard = Math.Max(lo, 0); shard < hi && shard < shards.Length; shard++)
         {
             Volatile.Write(ref shards[shard], active);
         }
     }
 
-    internal void Remove(string tenant, int shard, PresenceIndexGrain active)
+    internal void Remove(string tenant, int lo, int hi, PresenceIndexGrain active)
     {
-        if (_tenants.TryGetValue(tenant, out var shards) && (uint)shard < (uint)shards.Length)
+        if (!_tenants.TryGetValue(tenant, out var shards))
         {
-            Interlocked.CompareExchange(ref shards[shard], null, active);
+            return;
+        }
+        var empty = true;
+        for (var shard = 0; shard < shards.Length; shard++)
+        {
+            if (shard >= lo && shard < hi)
+            {
+                Interlocked.CompareExchange(ref shards[shard], null, active);
+            }
+            empty &= Volatile.Read(ref shards[shard]) is null;
+        }
+        if (empty)
+        {
+            // A tenant with no node active here costs nothing here (a node registering meanwhile adds it again).
+            ((ICollection<KeyValuePair<string, PresenceIndexGrain?[]>>)_tenants).Remove(new(tenant, shards));
+            if (shards.Any(s => Volatile.Read(ref s) is not null))
+            {
+                _tenants.TryAdd(tenant, shards);
+            }
         }
     }
 }

@@ -1,18 +1,17 @@
+using Presence.Client;
 using Presence.Index;
 using Presence.Users;
 
 namespace Presence.Grains.Index;
 
 /// <summary>
-/// Lists a tenant's online users by walking its index shards in order. A stateless worker: it runs next to its
-/// caller, holds nothing, and so is never a hot spot. A page usually needs one shard; when a shard runs out, the
-/// next few are asked in parallel so small tenants (many nearly empty shards) still list in one round trip.
+/// Lists a tenant's online users by walking its index nodes in the order of their logical shards (see
+/// <see cref="IndexLayout"/>). A stateless worker: it runs next to its caller, holds nothing, and so is never a hot
+/// spot. A small tenant is one node, so one call; a page of a large one usually needs one node.
 /// </summary>
 [GrainType("presence-directory"), StatelessWorker]
-public sealed class PresenceDirectoryGrain(IGrainFactory grains, IndexPublisher index) : Grain, IPresenceDirectoryGrain
+public sealed class PresenceDirectoryGrain(IGrainFactory grains, IndexLayout layout) : Grain, IPresenceDirectoryGrain
 {
-    private const int ParallelShards = 8;
-
     /// <summary>How long an idle directory activation stays: it holds nothing, so a tenant that stopped listing costs nothing soon.</summary>
     public static readonly TimeSpan IdleFor = TimeSpan.FromMinutes(2);
 
@@ -20,57 +19,36 @@ public sealed class PresenceDirectoryGrain(IGrainFactory grains, IndexPublisher 
 
     public async Task<OnlinePage> ListOnline(DirectoryCursor? after, int count, CancellationToken cancellationToken)
     {
-        var shards = index.Shards;
+        var shards = layout.Shards;
         var shard = after?.Shard ?? 0;
-        var users = new List<OnlineUser>(count);
+        var afterUserId = after?.AfterUserId;
         if (shard < 0 || shard >= shards || count <= 0)
         {
             return new OnlinePage([], null);
         }
-
-        var first = await Shard(shard).List(after?.AfterUserId, count, cancellationToken);
-        var taken = Take(first, users, count, shard, out var next);
-        if (taken)
+        var users = new List<OnlineUser>(Math.Min(count, 1024));
+        // Each answer of a node that split teaches at least one cut: the walk learns the layout at most once per cut.
+        for (var asked = 0; shard < shards && asked <= 2 * shards; asked++)
         {
-            return new OnlinePage([.. users], next);
-        }
-
-        for (var start = shard + 1; start < shards; start += ParallelShards)
-        {
-            var window = Enumerable.Range(start, Math.Min(ParallelShards, shards - start)).ToArray();
-            var need = count - users.Count;
-            var slices = await Task.WhenAll(window.Select(s => Shard(s).List(null, need, cancellationToken)));
-            for (var i = 0; i < window.Length; i++)
+            var node = layout.LeafOf(Tenant, shard);
+            var slice = await Node(node).List(shard, afterUserId, count - users.Count, cancellationToken);
+            if (slice.Cuts is not null)
             {
-                if (Take(slices[i], users, count, window[i], out next))
-                {
-                    return new OnlinePage([.. users], next);
-                }
+                layout.Learn(Tenant, slice.Cuts);
+                continue;
             }
+            users.AddRange(slice.Users);
+            if (users.Count >= count)
+            {
+                var last = users[^1];
+                var next = slice.More ? new DirectoryCursor(PresenceKeys.ShardOf(last.UserId, shards), last.UserId)
+                    : node.Hi < shards ? new DirectoryCursor(node.Hi, null)
+                    : null;
+                return new OnlinePage([.. users], next);
+            }
+            (shard, afterUserId) = (node.Hi, null);
         }
         return new OnlinePage([.. users], null);
-
-        // True when the page is full; then `cursor` says where the next page starts (null: nothing after it).
-        bool Take(IndexSlice slice, List<OnlineUser> page, int limit, int from, out DirectoryCursor? cursor)
-        {
-            var room = limit - page.Count;
-            var part = slice.Users.Length <= room ? slice.Users : slice.Users[..room];
-            page.AddRange(part);
-            cursor = null;
-            if (page.Count < limit)
-            {
-                return false;
-            }
-            if (part.Length < slice.Users.Length || slice.More)
-            {
-                cursor = new DirectoryCursor(from, part[^1].UserId);
-            }
-            else if (from + 1 < shards)
-            {
-                cursor = new DirectoryCursor(from + 1, null);
-            }
-            return true;
-        }
     }
 
     public Task<PresenceDetail[]> GetDetails(string[] userIds, CancellationToken cancellationToken)
@@ -78,9 +56,9 @@ public sealed class PresenceDirectoryGrain(IGrainFactory grains, IndexPublisher 
 
     public async Task<PresenceChange[]> ChangesSince(DateTimeOffset since, CancellationToken cancellationToken)
     {
-        var all = await Task.WhenAll(Enumerable.Range(0, index.Shards).Select(s => Shard(s).ChangesSince(since, cancellationToken)));
+        var all = await Task.WhenAll(layout.Leaves(Tenant).Select(n => Node(n).ChangesSince(since, cancellationToken)));
         return [.. all.SelectMany(c => c).OrderBy(c => c.At)];
     }
 
-    private IPresenceIndexGrain Shard(int shard) => grains.GetGrain<IPresenceIndexGrain>(PresenceKeys.ShardKey(Tenant, shard));
+    private IPresenceIndexGrain Node(IndexShard node) => grains.GetGrain<IPresenceIndexGrain>(node.ToString());
 }

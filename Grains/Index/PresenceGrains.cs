@@ -1,28 +1,26 @@
 using System.Collections.Concurrent;
-using Microsoft.Extensions.Options;
 using Presence.Client;
-using Presence.Grains.Hosting;
+using Presence.Events;
 using Presence.Index;
 using Presence.Users;
 
 namespace Presence.Grains.Index;
 
 /// <summary>
-/// <see cref="IPresenceGrains"/>, next to the grains whose placement it knows: users map to index shards by
-/// <see cref="PresenceKeys.ShardOf"/> over <see cref="PresenceIndexOptions.Shards"/>. One grain reference per user
-/// and per shard is kept across calls (Orleans resolves the grain interface on every GetGrain, a cost on every read),
-/// bounded: when full it starts over, like the token cache.
+/// <see cref="IPresenceGrains"/>, next to the grains whose placement it knows: users map to logical shards by
+/// <see cref="PresenceKeys.ShardOf"/> over <see cref="PresenceIndexOptions.Shards"/>, and logical shards to the index
+/// nodes holding them by what <see cref="IndexLayout"/> learned. One grain reference per user and per node is kept
+/// across calls (Orleans resolves the grain interface on every GetGrain, a cost on every read), bounded: when full it
+/// starts over, like the token cache.
 /// </summary>
-/// <param name="local">The shards active in this process, when it runs a silo: reads of them need no grain call.</param>
-public sealed class PresenceGrains(IGrainFactory grains, IOptions<PresenceIndexOptions> index, LocalIndexShards? local = null) : IPresenceGrains
+/// <param name="local">The nodes active in this process, when it runs a silo: reads of them need no grain call.</param>
+public sealed class PresenceGrains(IGrainFactory grains, IndexLayout layout, LocalIndexShards? local = null) : IPresenceGrains
 {
     public const int Capacity = 100_000;
 
-    private readonly int _shards = index.Value.Shards;
-
     // Per tenant, then per user: two lookups with plain string keys hash faster than one with a tuple of them.
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, IUserPresenceGrain>> _users = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, IPresenceIndexGrain?[]> _tenantShards = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<IndexShard, IPresenceIndexGrain> _nodes = new();
     private int _count;
 
     public IUserPresenceGrain User(string tenant, string userId)
@@ -46,28 +44,39 @@ public sealed class PresenceGrains(IGrainFactory grains, IOptions<PresenceIndexO
 
     public async ValueTask<UserPresence> Get(string tenant, string userId, bool own, CancellationToken cancellationToken)
     {
-        var shard = PresenceKeys.ShardOf(userId, _shards);
+        var shard = PresenceKeys.ShardOf(userId, layout.Shards);
         if (local is not null && local.TryFind(tenant, shard, userId, out var view))
         {
             return view ?? await User(tenant, userId).Get(own, cancellationToken);
         }
-        return await Shard(tenant, shard).Find(userId) ?? await User(tenant, userId).Get(own, cancellationToken);
+        var found = await Node(layout.LeafOf(tenant, shard)).Find(userId);
+        layout.Learn(tenant, found.Cuts);
+        return found.View ?? await User(tenant, userId).Get(own, cancellationToken);
     }
 
-    public IndexShard ShardOf(string tenant, string userId) => new(tenant, PresenceKeys.ShardOf(userId, _shards));
+    public IndexShard ShardOf(string tenant, string userId) => layout.LeafOf(tenant, PresenceKeys.ShardOf(userId, layout.Shards));
 
-    public IPresenceIndexGrain Shard(IndexShard shard) => Shard(shard.Tenant, shard.Number);
+    public async Task WatchAsync(IndexShard shard, GatewayWatch gateway, string[] add, string[] remove, bool replace)
+        => layout.Learn(shard.Tenant, await Node(shard).Watch(gateway, add, remove, replace));
 
-    private IPresenceIndexGrain Shard(string tenant, int shard)
+    public async Task<bool> RenewHoldAsync(IndexShard shard, string source, TimeSpan lease)
     {
-        if (!_tenantShards.TryGetValue(tenant, out var known))
+        var renewal = await Node(shard).RenewHold(source, lease);
+        layout.Learn(shard.Tenant, renewal.Cuts);
+        return renewal.Alive;
+    }
+
+    /// <summary>The grain of an index node (a reference reused across calls).</summary>
+    public IPresenceIndexGrain Node(IndexShard shard)
+    {
+        if (_nodes.TryGetValue(shard, out var node))
         {
-            if (_tenantShards.Count >= Capacity / 100)
-            {
-                _tenantShards.Clear(); // tenants come from tokens: bounded like the users
-            }
-            known = _tenantShards.GetOrAdd(tenant, _ => new IPresenceIndexGrain?[_shards]);
+            return node;
         }
-        return known[shard] ??= grains.GetGrain<IPresenceIndexGrain>(PresenceKeys.ShardKey(tenant, shard));
+        if (_nodes.Count >= Capacity)
+        {
+            _nodes.Clear(); // tenants come from tokens: bounded like the users
+        }
+        return _nodes.GetOrAdd(shard, static (s, g) => g.GetGrain<IPresenceIndexGrain>(s.ToString()), grains);
     }
 }

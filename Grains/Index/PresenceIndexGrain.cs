@@ -10,7 +10,12 @@ using Presence.Users;
 namespace Presence.Grains.Index;
 
 /// <summary>
-/// One shard of a tenant's online users: a thin coordinator over plain parts — the entries with their order and
+/// One node of a tenant's index of online users, holding the logical shards [lo, hi) its key names (see
+/// <see cref="IPresenceIndexGrain"/>): a tenant starts in its root, which holds them all, so a small tenant costs one
+/// node; a node holding more than <c>Presence:Index:SplitAt</c> users splits in halves (<see cref="Split"/>), down to one
+/// logical shard per node, so a large tenant spreads over as many nodes as its size needs. A node that split holds
+/// nothing and passes calls on to its halves, answering where it split.
+/// A node that holds users is a thin coordinator over plain parts — the entries with their order and
 /// expiry wheel (<see cref="ShardEntries"/>), the ten-minute change log (<see cref="ChangeLog"/>), the gateways' stream
 /// holds (<see cref="HoldLeases"/>) and watches (<see cref="ShardWatches"/>). Every entry point that changes or lists
 /// entries (Apply, RenewHold, List, ChangesSince, the timer) runs the same sequence: apply what is due, make its own
@@ -38,24 +43,28 @@ public sealed partial class PresenceIndexGrain(
     LocalIndexShards local,
     IOptions<PresenceIndexOptions> options,
     IOptions<PresenceStorageOptions> storageOptions,
-    ILogger<PresenceIndexGrain> logger) : Grain, IPresenceIndexGrain
+    ILogger<PresenceIndexGrain> logger) : Grain, IPresenceIndexGrain, IIndexNodeGrain
 {
     private const string EntryPrefix = "e:";
     private const string LogPrefix = "l:";
     private const string HoldPrefix = "h:";
 
-    private readonly ChangeLog _log = new() { TrackPruned = options.Value.Persist };
-    private readonly HoldLeases _holds = new() { TrackChanges = options.Value.Persist };
-    private readonly ShardWatches _watches = new();
+    private ChangeLog _log = null!;
+    private HoldLeases _holds = null!;
+    private ShardWatches _watches = null!;
     private ShardEntries _entries = null!;
     private CollectionJournal? _journal;
     private OneShotTimer? _timer;
     // When the refreshes kept in memory are next written, in one write: MaxValue while there are none.
     private DateTimeOffset _refreshesDue = DateTimeOffset.MaxValue;
-    // The key, split once at activation.
+    // The key, split once at activation: the tenant and the range of logical shards.
     private string _shardKey = "";
     private string _tenant = "";
-    private int _shardIndex;
+    private int _lo;
+    private int _hi;
+    // Where this node split (null: it holds its users itself), and whether its content is still to be handed over.
+    private int[]? _cuts;
+    private bool _handOverPending;
     // Set when the shard starts going away: a same-process read that overlaps it asks the next activation instead.
     private volatile bool _closed;
     // Whether the shard keeps itself active (it holds something a deactivation would lose, or a caller would miss).
@@ -70,22 +79,42 @@ public sealed partial class PresenceIndexGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _shardKey = this.GetPrimaryKeyString();
-        var (tenant, index) = PresenceKeys.Split(_shardKey);
+        var (tenant, id) = PresenceKeys.Split(_shardKey);
         _tenant = tenant;
-        _shardIndex = int.Parse(index, CultureInfo.InvariantCulture);
-        _entries = new ShardEntries(_log, _holds, options.Value.Persist);
+        if (!PresenceKeys.TryParseShardRange(id, out _lo, out _hi) || _hi > options.Value.Shards)
+        {
+            throw new ArgumentException($"Index node {_shardKey}: not a range of the {options.Value.Shards} logical shards");
+        }
+        Reset();
         if (options.Value.Persist)
         {
             _journal = storage.Open(CollectionKind.IndexShard, _shardKey);
             await Restore(cancellationToken);
         }
-        local.Add(_tenant, _shardIndex, this);
+        if (_cuts is null)
+        {
+            local.Add(_tenant, _lo, _hi, this);
+        }
+        else if (_handOverPending)
+        {
+            await HandOver(); // a split a crash interrupted: its halves take the content again, whole
+        }
+    }
+
+    /// <summary>Empty parts: at activation, and once the content went to the halves.</summary>
+    private void Reset()
+    {
+        _log = new ChangeLog { TrackPruned = options.Value.Persist };
+        _holds = new HoldLeases { TrackChanges = options.Value.Persist };
+        _watches = new ShardWatches();
+        _entries = new ShardEntries(_log, _holds, options.Value.Persist, options.Value.Shards);
     }
 
     private async Task Restore(CancellationToken cancellationToken)
     {
         var stored = await _journal!.LoadAsync(cancellationToken);
         var now = time.GetUtcNow();
+        _cuts = stored.Head is { } head ? _journal.Read<IndexNodeHead>(head).Cuts : null;
         var entries = new List<IndexUpdate>();
         var logged = new List<LoggedChange>();
         foreach (var (item, payload) in stored.Items)
@@ -115,6 +144,13 @@ public sealed partial class PresenceIndexGrain(
         if (!_journal.Exists)
         {
             await CarryOverSnapshot(now);
+            await CarryOverLayout(cancellationToken);
+        }
+        if (_cuts is not null)
+        {
+            // Content beside a split: the split wrote where it cut, then was interrupted before its halves took over.
+            _handOverPending = _entries.Count > 0 || _log.Count > 0 || _holds.Count > 0;
+            return;
         }
         Advance(now);
         await Complete(now);
@@ -122,6 +158,31 @@ public sealed partial class PresenceIndexGrain(
         {
             LogRestored(_shardKey, _entries.Count, _log.Count, _holds.Count);
         }
+    }
+
+    /// <summary>
+    /// A tenant's root, stored never before: if the tenant has shards stored under the fixed layout of earlier versions
+    /// (one node per logical shard, keyed as today's one-shard nodes), the root is cut at every logical shard, so each
+    /// of those nodes holds its own again. Else it is written once as a node that holds its users itself, so this is
+    /// asked once per tenant.
+    /// </summary>
+    private async Task CarryOverLayout(CancellationToken cancellationToken)
+    {
+        if (_lo != 0 || _hi != options.Value.Shards || _hi - _lo == 1 || _entries.Count > 0 || _log.Count > 0)
+        {
+            return;
+        }
+        var units = Enumerable.Range(_lo, _hi - _lo).Select(s => PresenceKeys.ShardKey(_tenant, s)).ToArray();
+        var stored = await Task.WhenAll(units.Select(async key =>
+            (await storage.Open(CollectionKind.IndexShard, key).LoadAsync(cancellationToken)).Version > 0
+            || await new LegacyState<IndexShardSnapshot>(this, "index", GrainId.Create("presence-index", key)).ReadAsync() is not null));
+        if (stored.Any(s => s))
+        {
+            _cuts = [.. Enumerable.Range(_lo + 1, _hi - _lo - 1)];
+            LogLayoutCarriedOver(_tenant, units.Length);
+        }
+        _journal!.SetHead(new IndexNodeHead(_cuts));
+        await _journal.FlushAsync(this);
     }
 
     /// <summary>A snapshot an earlier version wrote when the shard was deactivated: its content becomes rows, then it goes.</summary>
@@ -153,7 +214,7 @@ public sealed partial class PresenceIndexGrain(
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _closed = true;
-        local.Remove(_tenant, _shardIndex, this);
+        local.Remove(_tenant, _lo, _hi, this);
         metrics.ShardOnline(_shardKey, "", 0);
         if (_journal is null)
         {
@@ -172,8 +233,15 @@ public sealed partial class PresenceIndexGrain(
         }
     }
 
-    public async Task Apply(IndexUpdate[] updates)
+    public async Task<int[]?> Apply(IndexUpdate[] updates)
     {
+        if (_cuts is not null)
+        {
+            await HandOverIfPending();
+            var calls = updates.GroupBy(u => Half(PresenceKeys.ShardOf(u.UserId, options.Value.Shards)))
+                .Select(g => Node(g.Key).Apply([.. g]));
+            return Below(await Task.WhenAll(calls));
+        }
         var now = time.GetUtcNow();
         Advance(now);
         foreach (var update in updates)
@@ -181,37 +249,63 @@ public sealed partial class PresenceIndexGrain(
             _entries.Apply(update, now);
         }
         await Complete(now);
+        return await SplitIfFull();
     }
 
-    public async Task<bool> RenewHold(string source, TimeSpan lease)
+    public async Task<HoldRenewal> RenewHold(string source, TimeSpan lease)
     {
+        if (_cuts is not null)
+        {
+            await HandOverIfPending();
+            var renewals = await Task.WhenAll(Halves().Select(h => Node(h).RenewHold(source, lease)));
+            return new HoldRenewal(renewals.All(r => r.Alive), Below(renewals.Select(r => r.Cuts)));
+        }
         var now = time.GetUtcNow();
         Advance(now); // releases what lapsed first: a gateway back after its lease must learn it
         var alive = _holds.Renew(source, now, lease);
         await Complete(now);
-        return alive;
+        return new HoldRenewal(alive);
     }
 
-    public Task Watch(GatewayWatch gateway, string[] add, string[] remove, bool replace)
+    public async Task<int[]?> Watch(GatewayWatch gateway, string[] add, string[] remove, bool replace)
     {
+        if (_cuts is not null)
+        {
+            await HandOverIfPending();
+            var calls = Halves().Select(h => (Half: h, Add: InRange(add, h), Remove: InRange(remove, h)))
+                .Where(c => replace || c.Add.Length > 0 || c.Remove.Length > 0) // a renewal clears what the gateway no longer watches there
+                .Select(c => Node(c.Half).Watch(gateway, c.Add, c.Remove, replace));
+            return Below(await Task.WhenAll(calls));
+        }
         _watches.Update(gateway, add, remove, replace);
-        return Task.CompletedTask;
+        return null;
     }
 
-    public async Task<IndexSlice> List(string? afterUserId, int count, CancellationToken cancellationToken)
+    public async Task<IndexSlice> List(int shard, string? afterUserId, int count, CancellationToken cancellationToken)
     {
+        if (_cuts is not null)
+        {
+            await HandOverIfPending();
+            return new IndexSlice([], false, _cuts); // the caller asks the half it needs, as it will from now on
+        }
         var now = time.GetUtcNow();
         Advance(now);
         await Complete(now);
-        var (users, more) = _entries.Page(afterUserId, count);
+        var (users, more) = _entries.Page(Math.Max(shard, _lo), shard < _lo ? null : afterUserId, count);
         return new IndexSlice([.. users], more);
     }
 
-    public Task<UserPresence?> Find(string userId)
+    public async Task<IndexFound> Find(string userId)
     {
+        if (_cuts is not null)
+        {
+            await HandOverIfPending();
+            var found = await Node(Half(PresenceKeys.ShardOf(userId, options.Value.Shards))).Find(userId);
+            return found with { Cuts = Below([found.Cuts]) };
+        }
         // In the shard's own turn no change can be under way: the first try reads.
         TryRead(userId, out var view);
-        return Task.FromResult(view);
+        return new IndexFound(view);
     }
 
     /// <summary>
@@ -222,10 +316,10 @@ public sealed partial class PresenceIndexGrain(
     internal bool TryRead(string userId, out UserPresence? view)
     {
         view = null;
-        // Only a user of this shard: an entry restored under another shard count must not answer for a user who now
+        // Only a user of this node: an entry restored under another shard count must not answer for a user who now
         // lives elsewhere (the user's grain does).
         var answered = !_entries.TryGet(userId, out var entry)
-            || PresenceKeys.ShardOf(userId, options.Value.Shards) != _shardIndex
+            || entry.Group < _lo || entry.Group >= _hi
             || entry.TryRead(time.GetUtcNow(), out view);
         Interlocked.MemoryBarrier(); // what was read was read before the shard could have started going away
         return answered && !_closed;
@@ -233,10 +327,181 @@ public sealed partial class PresenceIndexGrain(
 
     public async Task<PresenceChange[]> ChangesSince(DateTimeOffset since, CancellationToken cancellationToken)
     {
+        if (_cuts is not null)
+        {
+            await HandOverIfPending();
+            var all = await Task.WhenAll(Halves().Select(h => Node(h).ChangesSince(since, cancellationToken)));
+            return [.. all.SelectMany(c => c).OrderBy(c => c.At)];
+        }
         var now = time.GetUtcNow();
         Advance(now);
         await Complete(now);
         return _log.Since(since);
+    }
+
+    public async Task Adopt(IndexNodeContent content)
+    {
+        if (_cuts is not null)
+        {
+            // Split since it last took over this content (a split handed over again after a crash): its halves take it.
+            await HandOverIfPending();
+            await Task.WhenAll(Halves().Select(h => Node(h).AsReference<IIndexNodeGrain>().Adopt(Part(content, h))));
+            return;
+        }
+        // Whatever this node held came from an earlier, interrupted handing over of the same content: it goes.
+        ForgetStored();
+        local.Remove(_tenant, _lo, _hi, this);
+        Reset();
+        var now = time.GetUtcNow();
+        foreach (var logged in content.Log.OrderBy(l => l.Sequence))
+        {
+            _log.Restore(logged);
+            _journal?.Put(LogKey(logged.Sequence), logged);
+        }
+        foreach (var hold in content.Holds)
+        {
+            _holds.Restore(hold.Source, new HoldLeaseSnapshot { RenewedAt = hold.RenewedAt, Until = hold.Until }, changed: true);
+        }
+        foreach (var entry in content.Entries)
+        {
+            _entries.Apply(entry, now, restoring: true);
+        }
+        _entries.MarkAllDirty();
+        foreach (var watched in content.Watches)
+        {
+            _watches.Update(watched.Gateway, watched.Users, [], replace: false);
+        }
+        Advance(now);
+        await Complete(now);
+        local.Add(_tenant, _lo, _hi, this);
+        LogAdopted(_shardKey, _entries.Count, _log.Count, _holds.Count);
+        await SplitIfFull();
+    }
+
+    /// <summary>Splits this node in halves when it holds more users than it should and more than one logical shard; answers its cuts then.</summary>
+    private async Task<int[]?> SplitIfFull()
+    {
+        if (_cuts is not null || _entries.Count <= options.Value.SplitAt || _hi - _lo < 2)
+        {
+            return null;
+        }
+        await Split();
+        return _cuts;
+    }
+
+    /// <summary>
+    /// Splits in halves. First the cut is written with the content (refreshes too) in one write, so a node that a crash
+    /// stops before its halves took over finds its cut and its content when it comes back, and hands the content over
+    /// again (<see cref="HandOver"/>); only then do the halves take their parts, and the content's rows go. Callers
+    /// wait meanwhile (the node is not reentrant): none can reach a half before it holds its part.
+    /// </summary>
+    private async Task Split()
+    {
+        var count = _entries.Count;
+        _cuts = [(_lo + _hi) / 2];
+        _handOverPending = true;
+        if (_journal is not null)
+        {
+            _entries.MarkUnsavedDirty();
+            _refreshesDue = DateTimeOffset.MaxValue;
+            _journal.SetHead(new IndexNodeHead(_cuts));
+            await Store();
+        }
+        await HandOver();
+        LogSplit(_shardKey, count, _cuts[0]);
+    }
+
+    private Task HandOverIfPending() => _handOverPending ? HandOver() : Task.CompletedTask;
+
+    /// <summary>Gives each half its part of the content (users, log, holds, watches), then holds nothing.</summary>
+    private async Task HandOver()
+    {
+        local.Remove(_tenant, _lo, _hi, this);
+        _closed = true; // same-process readers ask the halves from now on
+        var content = new IndexNodeContent(
+            [.. _entries.All.Select(e => e.ToUpdate())],
+            [.. _log.All],
+            [.. _holds.All],
+            [.. _watches.Export(_ => true).Select(w => new WatchedUsers(w.Gateway, w.Users))]);
+        await Task.WhenAll(Halves().Select(h => Node(h).AsReference<IIndexNodeGrain>().Adopt(Part(content, h))));
+        ForgetStored();
+        Reset();
+        _refreshesDue = DateTimeOffset.MaxValue;
+        await Store();
+        _handOverPending = false;
+        Rearm();
+    }
+
+    /// <summary>Stages the deletion of every row of what the node holds now (its head stays).</summary>
+    private void ForgetStored()
+    {
+        if (_journal is null)
+        {
+            return;
+        }
+        foreach (var entry in _entries.All)
+        {
+            _journal.Delete(EntryPrefix + entry.UserId);
+        }
+        _entries.TakeDirty().ToList(); // nothing of theirs is to be written now
+        foreach (var logged in _log.All)
+        {
+            _journal.Delete(LogKey(logged.Sequence));
+        }
+        foreach (var hold in _holds.All)
+        {
+            _journal.Delete(HoldPrefix + hold.Source);
+        }
+    }
+
+    /// <summary>The part of <paramref name="content"/> in <paramref name="half"/>'s logical shards (holds are everyone's).</summary>
+    private IndexNodeContent Part(IndexNodeContent content, (int Lo, int Hi) half)
+    {
+        bool Mine(string userId) => InRange(userId, half);
+        return new IndexNodeContent(
+            [.. content.Entries.Where(e => Mine(e.UserId))],
+            [.. content.Log.Where(l => Mine(l.Change.UserId))],
+            content.Holds,
+            [.. content.Watches.Select(w => w with { Users = [.. w.Users.Where(Mine)] }).Where(w => w.Users.Length > 0)]);
+    }
+
+    /// <summary>The halves (or, for a root carried over from the fixed layout, the one-shard nodes) this node split into.</summary>
+    private IEnumerable<(int Lo, int Hi)> Halves()
+    {
+        var cuts = _cuts!;
+        for (var i = 0; i <= cuts.Length; i++)
+        {
+            yield return (i == 0 ? _lo : cuts[i - 1], i == cuts.Length ? _hi : cuts[i]);
+        }
+    }
+
+    private (int Lo, int Hi) Half(int shard)
+    {
+        foreach (var half in Halves())
+        {
+            if (shard < half.Hi)
+            {
+                return half;
+            }
+        }
+        return (_cuts![^1], _hi);
+    }
+
+    private bool InRange(string userId, (int Lo, int Hi) half)
+    {
+        var shard = PresenceKeys.ShardOf(userId, options.Value.Shards);
+        return shard >= half.Lo && shard < half.Hi;
+    }
+
+    private string[] InRange(string[] userIds, (int Lo, int Hi) half) => [.. userIds.Where(u => InRange(u, half))];
+
+    private IPresenceIndexGrain Node((int Lo, int Hi) half) => GrainFactory.GetGrain<IPresenceIndexGrain>(PresenceKeys.ShardKey(_tenant, half.Lo, half.Hi));
+
+    /// <summary>The cuts below this node: its own, and those its halves answered.</summary>
+    private int[] Below(IEnumerable<int[]?> answered)
+    {
+        var below = answered.Where(c => c is not null).SelectMany(c => c!).ToList();
+        return below.Count == 0 ? _cuts! : [.. _cuts!.Concat(below).Distinct().Order()];
     }
 
     private async Task OnTimer(CancellationToken cancellationToken)
@@ -378,7 +643,9 @@ public sealed partial class PresenceIndexGrain(
     /// </summary>
     private void KeepWhileNeeded()
     {
-        var needed = _entries.Count > 0 || _log.Count > 0 || _holds.Count > 0 || _refreshesDue != DateTimeOffset.MaxValue;
+        // A node that split and does not persist is where its tenant's layout lives: it stays.
+        var needed = _entries.Count > 0 || _log.Count > 0 || _holds.Count > 0 || _refreshesDue != DateTimeOffset.MaxValue
+            || (_cuts is not null && _journal is null);
         if (needed == _kept)
         {
             return;
@@ -395,6 +662,15 @@ public sealed partial class PresenceIndexGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Index shard {Shard}: carried {Count} online users over from its deactivation snapshot")]
     private partial void LogCarriedOver(string shard, int count);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Index shards of tenant {Tenant}: stored under the fixed layout of earlier versions; its root now passes calls on to its {Count} one-shard nodes")]
+    private partial void LogLayoutCarriedOver(string tenant, int count);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Index node {Shard}: split at logical shard {Cut} with {Count} online users")]
+    private partial void LogSplit(string shard, int count, int cut);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Index node {Shard}: took over {Count} online users, {Changes} logged changes and {Holds} stream holds")]
+    private partial void LogAdopted(string shard, int count, int changes, int holds);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Index shard {Shard}: {Count} users expired")]
     private partial void LogExpired(string shard, int count);

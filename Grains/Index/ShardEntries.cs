@@ -13,7 +13,7 @@ namespace Presence.Grains.Index;
 /// <see cref="TakeDirty"/> at once on a change of status, text, profile, holds or timeline shape; a refresh that only
 /// moves times marks its entry <see cref="IndexEntry.Unsaved"/>, for the shard's periodic write of refreshes.
 /// </summary>
-internal sealed class ShardEntries(ChangeLog log, HoldLeases holds, bool persist)
+internal sealed class ShardEntries(ChangeLog log, HoldLeases holds, bool persist, int shards)
 {
     private readonly ConcurrentDictionary<string, IndexEntry> _entries = new(StringComparer.Ordinal);
     private readonly SortedKeys<IndexEntry> _order = new();
@@ -81,7 +81,7 @@ internal sealed class ShardEntries(ChangeLog log, HoldLeases holds, bool persist
             || entry.Profile != update.Profile || !SameHolds(entry.Holds, knownHolds) || !SameShape(entry, update.Steps, next));
         if (entry is null)
         {
-            entry = new IndexEntry(update.UserId); // not readable until its first change ends
+            entry = new IndexEntry(update.UserId, PresenceKeys.ShardOf(update.UserId, shards)); // not readable until its first change ends
             _entries.TryAdd(update.UserId, entry);
             _order.Add(entry);
             log.ClearTombstone(update.UserId);
@@ -177,11 +177,14 @@ internal sealed class ShardEntries(ChangeLog log, HoldLeases holds, bool persist
         return expired;
     }
 
-    /// <summary>Online users ordered by id, strictly after <paramref name="afterUserId"/>: at most <paramref name="count"/>, and whether more follow.</summary>
-    public (List<OnlineUser> Users, bool More) Page(string? afterUserId, int count)
+    /// <summary>
+    /// Online users ordered by logical shard then id, from <paramref name="shard"/> on, strictly after
+    /// <paramref name="afterUserId"/> within it: at most <paramref name="count"/>, and whether more follow.
+    /// </summary>
+    public (List<OnlineUser> Users, bool More) Page(int shard, string? afterUserId, int count)
     {
         var users = new List<OnlineUser>(Math.Min(count, _order.Count));
-        foreach (var entry in _order.After(afterUserId))
+        foreach (var entry in _order.After(shard, afterUserId))
         {
             if (users.Count == count)
             {
@@ -191,6 +194,9 @@ internal sealed class ShardEntries(ChangeLog log, HoldLeases holds, bool persist
         }
         return (users, false);
     }
+
+    /// <summary>Every entry, in no order.</summary>
+    public ICollection<IndexEntry> All => _entries.Values;
 
     /// <summary>The users a stream hold keeps online here.</summary>
     public IEnumerable<IndexEntry> HeldBy(string source)
@@ -247,7 +253,7 @@ internal sealed class ShardEntries(ChangeLog log, HoldLeases holds, bool persist
         entry.Gone = true;
         entry.EndChange();
         _entries.TryRemove(entry.UserId, out _);
-        _order.Remove(entry.UserId);
+        _order.Remove(entry.Group, entry.UserId);
         _wheel.Unschedule(entry);
         log.Append(new PresenceChange(at, entry.UserId, entry.Profile, PresenceStatus.Offline, lastSeenAt), version);
         MarkDirty(entry.UserId);

@@ -54,6 +54,21 @@ internal sealed class ShardWatches
         DropStale();
     }
 
+    /// <summary>Whether any gateway watches users here.</summary>
+    public bool Any => _watches.Count > 0;
+
+    /// <summary>Each watching gateway with the users it watches that <paramref name="include"/> accepts.</summary>
+    public IEnumerable<(GatewayWatch Gateway, string[] Users)> Export(Func<string, bool> include)
+    {
+        foreach (var watch in _watches.Values)
+        {
+            if (watch.Observer is { } observer && watch.Users.Where(include).ToArray() is { Length: > 0 } users)
+            {
+                yield return (new GatewayWatch(watch.Gateway, observer), users);
+            }
+        }
+    }
+
     /// <summary>Queues the changes of watched users for their gateways; a burst of one user's changes goes as its latest.</summary>
     public void Queue(List<LoggedChange> changes)
     {

@@ -8,8 +8,10 @@ namespace Presence.Grains.Storage;
 /// State a grain stored as one blob (Orleans grain storage) before it stored its collection by change: read once, on
 /// the first activation that finds no collection, carried over, then cleared.
 /// </summary>
-internal sealed class LegacyState<T>(IGrainBase grain, string stateName) where T : class, new()
+/// <param name="id">The grain whose state it is, when not <paramref name="grain"/> itself.</param>
+internal sealed class LegacyState<T>(IGrainBase grain, string stateName, GrainId? id = null) where T : class, new()
 {
+    private readonly GrainId _id = id ?? grain.GrainContext.GrainId;
     private readonly GrainState<T> _state = new(new T());
 
     private IGrainStorage Storage => grain.GrainContext.ActivationServices.GetRequiredKeyedService<IGrainStorage>(PresenceStorage.Name);
@@ -17,10 +19,10 @@ internal sealed class LegacyState<T>(IGrainBase grain, string stateName) where T
     /// <summary>The old state, or null when none was stored.</summary>
     public async Task<T?> ReadAsync()
     {
-        await Storage.ReadStateAsync(stateName, grain.GrainContext.GrainId, _state);
+        await Storage.ReadStateAsync(stateName, _id, _state);
         return _state.RecordExists ? _state.State : null;
     }
 
     /// <summary>Removes the old state once its content is stored the new way.</summary>
-    public Task ClearAsync() => Storage.ClearStateAsync(stateName, grain.GrainContext.GrainId, _state);
+    public Task ClearAsync() => Storage.ClearStateAsync(stateName, _id, _state);
 }

@@ -39,10 +39,13 @@ public sealed class ProcessCluster : IAsyncDisposable
         _gateways = new Process?[gateways];
     }
 
+    /// <summary>Environment variables for every silo (e.g. a smaller split size of index nodes).</summary>
+    public (string Key, string Value)[] SiloSettings { get; init; } = [];
+
     public Uri Gateway(int index) => new($"http://127.0.0.1:{_httpPorts[index]}");
 
     public void StartSilo(int index) => _silos[index] = Start("Silo", $"silo{index}", [],
-        ("Presence__Silo__SiloPort", _siloPorts[index].Silo.ToString()), ("Presence__Silo__GatewayPort", _siloPorts[index].Gateway.ToString()));
+        [("Presence__Silo__SiloPort", _siloPorts[index].Silo.ToString()), ("Presence__Silo__GatewayPort", _siloPorts[index].Gateway.ToString()), .. SiloSettings]);
 
     public void StartGateway(int index) => _gateways[index] = Start("Gateway", $"gateway{index}",
         ["--urls", Gateway(index).ToString().TrimEnd('/'), "--contentRoot", TestEnvironment.BinDirectory("Gateway")], _gatewaySettings);

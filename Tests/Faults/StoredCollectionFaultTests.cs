@@ -59,6 +59,58 @@ public sealed class StoredCollectionFaultTests(ITestOutputHelper output) : Migra
     }
 
     [PostgresFact]
+    public async Task A_kill_9_while_index_nodes_split_loses_no_acknowledged_user_and_the_list_is_whole_within_30_seconds()
+    {
+        // Nodes of 8 users: bringing 300 online splits the tenant's root and its halves, down to one node per logical shard.
+        await using var cluster = new ProcessCluster(Database.ConnectionString, silos: 3, gateways: 2) { SiloSettings = [("Presence__Index__SplitAt", "8")] };
+        cluster.StartAll();
+        await cluster.WaitReady(TimeSpan.FromSeconds(120));
+        using var client = await cluster.Client();
+
+        var acknowledged = new ConcurrentBag<string>();
+        var failed = 0;
+        var burst = Parallel.ForEachAsync(Users, new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (user, _) =>
+        {
+            // Each user until acknowledged, through either gateway: a call the kill cut off is made again.
+            for (var attempt = 0; ; attempt++)
+            {
+                using var http = Pnut(cluster, (user[^1] + attempt) % 2, user);
+                try
+                {
+                    var response = await http.PutAsync("/v1/users/me/presence", global::Presence.Tests.Support.Pnut.Form(("presence", "online")));
+                    if (response.IsSuccessStatusCode)
+                    {
+                        acknowledged.Add(user);
+                        return;
+                    }
+                    Assert.NotEqual(HttpStatusCode.InternalServerError, response.StatusCode);
+                }
+                catch (Exception error) when (error is HttpRequestException or TaskCanceledException)
+                {
+                }
+                Interlocked.Increment(ref failed);
+                await Task.Delay(200);
+            }
+        });
+        await Poll.Until(() => acknowledged.Count >= 60, "a fifth of the users online (the root has split by then)", timeout: TimeSpan.FromSeconds(60));
+        var (victim, nodes) = await cluster.SiloWithMost(client, "presence-index");
+        await client.StopAsync();
+        cluster.KillSilo(victim);
+        var clock = Stopwatch.StartNew();
+        output.WriteLine($"killed silo {victim} (index nodes per silo: {string.Join(", ", nodes)}) with {acknowledged.Count} users acknowledged");
+        await burst.WaitAsync(TimeSpan.FromSeconds(90));
+        output.WriteLine($"all {acknowledged.Count} acknowledged {clock.Elapsed.TotalSeconds:F1} s after the kill; {failed} calls made again");
+
+        for (var gateway = 0; gateway < 2; gateway++)
+        {
+            await Poll.Until(async () => (await PnutList(cluster, gateway)).SequenceEqual(Users), $"gateway {gateway} lists all {Users.Length} users within 30 s of the last acknowledgement",
+                timeout: TimeSpan.FromSeconds(30), interval: TimeSpan.FromMilliseconds(250), failuresAreNotYet: true, details: cluster.Logs);
+        }
+        var rows = await Database.Scalar<long>("SELECT count(*) FROM presence_collection_item WHERE kind = 2 AND item LIKE 'e:%'");
+        Assert.True(rows == Users.Length, $"{rows} users stored, each once, by the node that holds it; logs:\n{cluster.Logs()}");
+    }
+
+    [PostgresFact]
     public async Task During_a_rolling_restart_of_every_silo_the_list_stays_complete()
     {
         await using var cluster = new ProcessCluster(Database.ConnectionString, silos: 3, gateways: 2);

@@ -25,7 +25,7 @@ public sealed class EventFanOutTests(ClusterFixture fixture)
     private (PresenceEventHub Hub, RealtimeMetrics Metrics) Gateway()
     {
         var metrics = new RealtimeMetrics(Meters);
-        var grains = new PresenceGrains(fixture.Grains, Options.Create(new PresenceIndexOptions { Shards = ClusterFixture.Shards }));
+        var grains = new PresenceGrains(fixture.Grains, new IndexLayout(Options.Create(new PresenceIndexOptions { Shards = ClusterFixture.Shards })));
         var hub = new PresenceEventHub(fixture.Grains, grains, metrics, NullLogger<PresenceEventHub>.Instance);
         return (hub, metrics);
     }
@@ -113,6 +113,28 @@ public sealed class EventFanOutTests(ClusterFixture fixture)
         await Task.Delay(300);
         Assert.Empty(gone.Events);
         Assert.Equal(0, metrics.Notifications);
+    }
+
+    [Fact]
+    public async Task A_watch_goes_with_its_user_when_the_node_holding_it_splits()
+    {
+        var tenant = Keys.Tenant();
+        var (hub, _) = Gateway();
+        var watcher = new RecordingConnection(tenant, "fan", users: ["star"]);
+        await Attach(hub, watcher);
+        var star = fixture.Grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(tenant, "star"));
+        await star.Update(new PresenceUpdate(PresenceSources.Api, "warming up", null, null));
+        await Poll.Until(() => watcher.Events.Count == 1, "the first change delivered");
+
+        for (var i = 0; i < 3 * ClusterFixture.SplitAt; i++) // the tenant's root splits, maybe its halves too
+        {
+            await fixture.Grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(tenant, $"crowd{i}"))
+                .Update(new PresenceUpdate(PresenceSources.Api, PresenceStatus.Online, TimeSpan.FromMinutes(5), null));
+        }
+        Assert.NotNull((await fixture.Grains.GetGrain<Presence.Index.IPresenceIndexGrain>(ClusterFixture.RootKey(tenant)).List(0, null, 1)).Cuts);
+
+        await star.Update(new PresenceUpdate(PresenceSources.Api, "live", null, null));
+        await Poll.Until(() => watcher.Events.Any(e => e.Contains("\"status\":\"live\"")), "the change after the split delivered");
     }
 
     /// <summary>As a stream does: registered, then opened with its first event (which the recorder leaves out).</summary>

@@ -35,7 +35,7 @@ public sealed class ExpiryWheelTests
     }
 
     private static IndexEntry Due(string userId, DateTimeOffset at)
-        => new(userId) { Steps = [new StatusStep(at, null)] };
+        => new(userId, 0) { Steps = [new StatusStep(at, null)] };
 
     private static void Move(ExpiryWheel<IndexEntry> wheel, IndexEntry entry, DateTimeOffset at)
     {

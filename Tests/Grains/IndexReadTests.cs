@@ -15,7 +15,7 @@ public sealed class IndexReadTests(ClusterFixture fixture)
     private IUserPresenceGrain User(string tenant, string id) => fixture.Grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(tenant, id));
 
     private IPresenceIndexGrain ShardOf(string tenant, string id)
-        => fixture.Grains.GetGrain<IPresenceIndexGrain>(PresenceKeys.ShardKey(tenant, PresenceKeys.ShardOf(id, ClusterFixture.Shards)));
+        => fixture.Grains.GetGrain<IPresenceIndexGrain>(ClusterFixture.RootKey(tenant));
 
     /// <summary>The silo-local read, from the silo where the user's shard is active (activating it first).</summary>
     private async Task<(bool Answered, UserPresence? View)> ReadLocally(string tenant, string id)
@@ -38,7 +38,7 @@ public sealed class IndexReadTests(ClusterFixture fixture)
         var expected = await user.Get();
         Assert.Equal("away", expected.Status);
 
-        Assert.Equal(expected, await ShardOf(tenant, "ann").Find("ann"));
+        Assert.Equal(expected, await ShardOf(tenant, "ann").FindView("ann"));
         Assert.Equal((true, expected), await ReadLocally(tenant, "ann"));
         Assert.Equal(expected, await user.Get(own: true)); // a visible user sees itself as others do
     }
@@ -54,11 +54,11 @@ public sealed class IndexReadTests(ClusterFixture fixture)
 
         fixture.Time.Advance(TimeSpan.FromMinutes(1)); // no delay: no timer had a chance to run
         Assert.Equal(PresenceStatus.Online, (await ReadLocally(tenant, "ann")).View?.Status);
-        Assert.Equal(PresenceStatus.Online, (await ShardOf(tenant, "ann").Find("ann"))?.Status);
+        Assert.Equal(PresenceStatus.Online, (await ShardOf(tenant, "ann").FindView("ann"))?.Status);
 
         fixture.Time.Advance(TimeSpan.FromMinutes(9));
         Assert.Equal((true, null), await ReadLocally(tenant, "ann"));
-        Assert.Null(await ShardOf(tenant, "ann").Find("ann"));
+        Assert.Null(await ShardOf(tenant, "ann").FindView("ann"));
         Assert.Equal(PresenceStatus.Offline, (await user.Get()).Status);
     }
 
@@ -69,14 +69,14 @@ public sealed class IndexReadTests(ClusterFixture fixture)
         var ann = User(tenant, "ann");
         await ann.Update(new PresenceUpdate(PresenceSources.Api, "busy", null, Profile));
         await ann.SetInvisible(true);
-        Assert.Null(await ShardOf(tenant, "ann").Find("ann"));
+        Assert.Null(await ShardOf(tenant, "ann").FindView("ann"));
         Assert.Equal((true, null), await ReadLocally(tenant, "ann"));
 
         var bob = User(tenant, "bob");
         await bob.Update(new PresenceUpdate(PresenceSources.Api, "busy", null, Profile));
         await bob.Update(new PresenceUpdate(PresenceSources.Api, null, null, Profile));
-        Assert.Null(await ShardOf(tenant, "bob").Find("bob"));
-        Assert.Null(await ShardOf(tenant, "nobody").Find("nobody"));
+        Assert.Null(await ShardOf(tenant, "bob").FindView("bob"));
+        Assert.Null(await ShardOf(tenant, "nobody").FindView("nobody"));
         Assert.Equal((true, null), await ReadLocally(tenant, "nobody"));
     }
 
@@ -91,7 +91,7 @@ public sealed class IndexReadTests(ClusterFixture fixture)
         await shard.Apply([new IndexUpdate(id, 1, Profile, now, "busy", [new StatusStep(now.AddMinutes(5), null)])]);
 
         Assert.Single((await shard.List(null, 10)).Users); // listed, as before
-        Assert.Null(await shard.Find(id));
+        Assert.Null(await shard.FindView(id));
     }
 
     [Fact]
@@ -110,7 +110,7 @@ public sealed class IndexReadTests(ClusterFixture fixture)
         await fixture.Cluster.DeactivateAsync(shard);
         Assert.False(local.TryFind(tenant, index, "ann", out _)); // nothing here answers: the caller calls the shard
 
-        Assert.Equal("busy", (await shard.Find("ann"))?.Status); // restored from its snapshot
+        Assert.Equal("busy", (await shard.FindView("ann"))?.Status); // restored from its snapshot
         var (answered, again) = await ReadLocally(tenant, "ann");
         Assert.True(answered);
         Assert.Equal("busy", again?.Status);
@@ -119,7 +119,7 @@ public sealed class IndexReadTests(ClusterFixture fixture)
     [Fact]
     public async Task A_reader_on_another_thread_never_sees_half_of_a_change()
     {
-        var entry = new IndexEntry("ann");
+        var entry = new IndexEntry("ann", 0);
         var now = DateTimeOffset.UtcNow;
         var a = (Profile: new UserProfile("a", "A", null), Status: "a", Text: "A", Steps: new[] { new StatusStep(now.AddMinutes(1), null) });
         var b = (Profile: new UserProfile("b", "B", null), Status: "b", Text: "B", Steps: new[] { new StatusStep(now.AddMinutes(2), "b2"), new StatusStep(now.AddMinutes(3), null) });

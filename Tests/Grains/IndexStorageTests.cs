@@ -21,7 +21,7 @@ public sealed class IndexStorageTests(ClusterFixture fixture)
     public async Task A_user_coming_online_is_one_row_and_its_change_another_and_going_offline_deletes_the_row()
     {
         var tenant = Keys.Tenant();
-        var shard = PresenceKeys.ShardKey(tenant, PresenceKeys.ShardOf("ann", ClusterFixture.Shards));
+        var shard = ClusterFixture.RootKey(tenant);
         var ann = fixture.Grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(tenant, "ann"));
 
         await ann.Update(new PresenceUpdate(PresenceSources.Api, "busy", TimeSpan.FromMinutes(5), Profile));
@@ -38,7 +38,7 @@ public sealed class IndexStorageTests(ClusterFixture fixture)
     public async Task Refreshes_cost_no_write_of_their_own_and_are_written_together_within_the_coalescing_window()
     {
         var tenant = Keys.Tenant();
-        var shard = PresenceKeys.ShardKey(tenant, PresenceKeys.ShardOf("ann", ClusterFixture.Shards));
+        var shard = ClusterFixture.RootKey(tenant);
         var ann = fixture.Grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(tenant, "ann"));
         await ann.Update(new PresenceUpdate(PresenceSources.Api, "busy", TimeSpan.FromMinutes(15), Profile));
         var first = await StoredEnd(shard);
@@ -62,7 +62,7 @@ public sealed class IndexStorageTests(ClusterFixture fixture)
     public async Task Expiry_by_the_shards_timer_deletes_the_row_and_logs_the_change()
     {
         var tenant = Keys.Tenant();
-        var shard = PresenceKeys.ShardKey(tenant, PresenceKeys.ShardOf("ann", ClusterFixture.Shards));
+        var shard = ClusterFixture.RootKey(tenant);
         await fixture.Grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(tenant, "ann"))
             .Update(new PresenceUpdate(PresenceSources.Api, "here", TimeSpan.FromMinutes(1), Profile));
 
@@ -75,7 +75,7 @@ public sealed class IndexStorageTests(ClusterFixture fixture)
     {
         // What a shard that crashed leaves behind: rows written as things changed, nothing written at the end.
         var tenant = Keys.Tenant();
-        var shardKey = PresenceKeys.ShardKey(tenant, PresenceKeys.ShardOf("ann", ClusterFixture.Shards));
+        var shardKey = ClusterFixture.RootKey(tenant);
         var now = fixture.Time.GetUtcNow();
         var hold = PresenceSources.StreamPrefix + "gateway";
         var serializer = fixture.Cluster.GetSiloServiceProvider().GetService(typeof(Orleans.Serialization.Serializer)) as Orleans.Serialization.Serializer;
@@ -92,7 +92,7 @@ public sealed class IndexStorageTests(ClusterFixture fixture)
         var shard = fixture.Grains.GetGrain<IPresenceIndexGrain>(shardKey);
         Assert.Equal(["ann"], (await shard.List(null, 10)).Users.Select(u => u.UserId));
         Assert.Equal(["ann", "bob"], (await shard.ChangesSince(now.AddMinutes(-5))).Select(c => c.UserId));
-        Assert.True(await shard.RenewHold(hold, TimeSpan.FromMinutes(1)));
+        Assert.True(await shard.RenewHoldAlive(hold, TimeSpan.FromMinutes(1)));
 
         // bob's tombstone came back with the log: an update older than his going offline cannot list him again.
         await shard.Apply([new IndexUpdate("bob", 8, Profile, now, "here", [new StatusStep(now.AddMinutes(10), null)])]);

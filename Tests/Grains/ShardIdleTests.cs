@@ -10,24 +10,23 @@ public sealed class ShardIdleTests(ClusterFixture fixture)
 {
     private IManagementGrain Management => fixture.Grains.GetGrain<IManagementGrain>(0);
 
-    private IPresenceIndexGrain Shard(string tenant, int number) => fixture.Grains.GetGrain<IPresenceIndexGrain>(PresenceKeys.ShardKey(tenant, number));
 
     /// <summary>Collects every activation that lets itself be collected, however short its idleness.</summary>
     private Task Collect() => Management.ForceActivationCollection(TimeSpan.Zero);
 
     private async Task<int> ActiveShards(string tenant)
     {
-        var ids = Enumerable.Range(0, ClusterFixture.Shards).Select(s => Shard(tenant, s).GetGrainId()).ToHashSet();
+        var ids = ClusterFixture.NodeKeys(tenant).Select(k => fixture.Grains.GetGrain<IPresenceIndexGrain>(k).GetGrainId()).ToHashSet();
         var stats = await Management.GetDetailedGrainStatistics();
         return stats.Count(s => ids.Contains(s.GrainId));
     }
 
     [Fact]
-    public async Task A_tenants_empty_shards_go_once_idle_after_a_listing_woke_them()
+    public async Task An_empty_tenants_root_goes_once_idle_after_a_listing_woke_it()
     {
         var tenant = Keys.Tenant();
         Assert.Empty((await fixture.Grains.GetGrain<IPresenceDirectoryGrain>(tenant).ListOnline(null, 10)).Users);
-        Assert.Equal(ClusterFixture.Shards, await ActiveShards(tenant)); // a listing asks every shard
+        Assert.Equal(1, await ActiveShards(tenant)); // a small tenant is one node
         await Collect();
         Assert.Equal(0, await ActiveShards(tenant));
     }
@@ -37,7 +36,7 @@ public sealed class ShardIdleTests(ClusterFixture fixture)
     {
         var tenant = Keys.Tenant();
         var user = fixture.Grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(tenant, "ida"));
-        var shard = Shard(tenant, PresenceKeys.ShardOf("ida", ClusterFixture.Shards));
+        var shard = fixture.Grains.GetGrain<IPresenceIndexGrain>(ClusterFixture.RootKey(tenant));
         await user.Update(new PresenceUpdate(PresenceSources.Api, PresenceStatus.Online, TimeSpan.FromMinutes(1), null));
         await Collect();
         Assert.Equal(1, await ActiveShards(tenant)); // its user, whose timeline only it moves offline

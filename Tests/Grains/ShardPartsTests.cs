@@ -16,7 +16,7 @@ public sealed class ShardPartsTests
     public void An_update_older_than_the_users_going_offline_cannot_list_it_again_until_the_log_forgets_it()
     {
         var log = new ChangeLog();
-        var entries = new ShardEntries(log, new HoldLeases(), persist: false);
+        var entries = new ShardEntries(log, new HoldLeases(), persist: false, shards: 4);
         entries.Apply(Online("ann", 5, T0), T0);
         entries.Apply(new IndexUpdate("ann", 7, Profile, T0, null, []), T0.AddSeconds(1));
         Assert.False(entries.Contains("ann"));
@@ -33,7 +33,7 @@ public sealed class ShardPartsTests
     [Fact]
     public void A_persisting_shard_writes_a_row_for_a_change_at_once_and_leaves_refreshes_for_its_periodic_write()
     {
-        var entries = new ShardEntries(new ChangeLog(), new HoldLeases(), persist: true);
+        var entries = new ShardEntries(new ChangeLog(), new HoldLeases(), persist: true, shards: 4);
         entries.Apply(Online("ann", 1, T0), T0);
         Assert.Equal([("ann", true)], entries.TakeDirty().Select(d => (d.UserId, d.Entry is not null)));
 
@@ -57,7 +57,7 @@ public sealed class ShardPartsTests
     public void A_restored_entry_whose_end_passed_while_the_shard_was_away_is_logged_offline_and_its_row_deleted()
     {
         var log = new ChangeLog();
-        var entries = new ShardEntries(log, new HoldLeases(), persist: true);
+        var entries = new ShardEntries(log, new HoldLeases(), persist: true, shards: 4);
         entries.Apply(Online("ann", 1, T0), T0.AddMinutes(6), restoring: true);
         Assert.False(entries.Contains("ann"));
         var offline = Assert.Single(log.Since(T0));

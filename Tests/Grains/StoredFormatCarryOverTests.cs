@@ -78,7 +78,7 @@ public sealed class StoredFormatCarryOverTests(ClusterFixture fixture)
     public async Task A_shard_snapshot_is_carried_over_with_its_users_log_and_holds()
     {
         var tenant = Keys.Tenant();
-        var key = PresenceKeys.ShardKey(tenant, PresenceKeys.ShardOf("ann", ClusterFixture.Shards));
+        var key = PresenceKeys.ShardKey(tenant, PresenceKeys.ShardOf("ann", ClusterFixture.Shards)); // the fixed layout's shard
         var now = fixture.Time.GetUtcNow();
         var id = GrainId.Create("presence-index", key);
         var hold = PresenceSources.StreamPrefix + "gateway";
@@ -93,12 +93,17 @@ public sealed class StoredFormatCarryOverTests(ClusterFixture fixture)
         var listed = Assert.Single((await shard.List(null, 10)).Users);
         Assert.Equal(("ann", "busy", "at lunch"), (listed.UserId, listed.Status, listed.StatusText));
         Assert.Equal("busy", Assert.Single(await shard.ChangesSince(now)).Status);
-        Assert.True(await shard.RenewHold(hold, TimeSpan.FromMinutes(1)), "the gateway's hold came over alive");
+        Assert.True(await shard.RenewHoldAlive(hold, TimeSpan.FromMinutes(1)), "the gateway's hold came over alive");
 
         var rows = (await fixture.Collections.LoadAsync(CollectionKind.IndexShard, key, default)).Items.Select(i => i.Key).ToList();
         Assert.Contains("e:ann", rows);
         Assert.Contains("h:" + hold, rows);
         Assert.Single(rows, k => k.StartsWith("l:", StringComparison.Ordinal));
         Assert.Empty((await fixture.ReadStored<IndexShardSnapshot>("index", id)).Entries);
+
+        // The tenant's root, new, finds the fixed layout's shards stored and passes calls on to them.
+        var directory = fixture.Grains.GetGrain<IPresenceDirectoryGrain>(tenant);
+        Assert.Equal(["ann"], (await directory.ListOnline(null, 10)).Users.Select(u => u.UserId));
+        Assert.Equal("busy", (await fixture.Grains.GetGrain<IPresenceIndexGrain>(ClusterFixture.RootKey(tenant)).FindView("ann"))?.Status);
     }
 }

@@ -17,7 +17,7 @@ public sealed class StreamHoldTests(ClusterFixture fixture)
     private IUserPresenceGrain User(string tenant, string id) => fixture.Grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(tenant, id));
 
     private IPresenceIndexGrain ShardOf(string tenant, string id)
-        => fixture.Grains.GetGrain<IPresenceIndexGrain>(PresenceKeys.ShardKey(tenant, PresenceKeys.ShardOf(id, ClusterFixture.Shards)));
+        => fixture.Grains.GetGrain<IPresenceIndexGrain>(ClusterFixture.RootKey(tenant));
 
     private static string NewGateway() => PresenceSources.StreamPrefix + Guid.NewGuid().ToString("N");
 
@@ -30,14 +30,14 @@ public sealed class StreamHoldTests(ClusterFixture fixture)
         var tenant = Keys.Tenant();
         var gateway = NewGateway();
         var shard = ShardOf(tenant, "held");
-        Assert.False(await shard.RenewHold(gateway, Lease)); // the shard did not know this gateway
+        Assert.False(await shard.RenewHoldAlive(gateway, Lease)); // the shard did not know this gateway
         await User(tenant, "held").Update(new PresenceUpdate(gateway, PresenceStatus.Online, Backstop, null));
 
         // Renewed with the shard, never with the user: online well past one lease.
         for (var i = 0; i < 4; i++)
         {
             await fixture.Advance(Lease / 3);
-            Assert.True(await shard.RenewHold(gateway, Lease));
+            Assert.True(await shard.RenewHoldAlive(gateway, Lease));
         }
         Assert.True(await Listed(tenant, "held"));
         Assert.Equal(PresenceStatus.Online, (await User(tenant, "held").Get()).Status);
@@ -50,7 +50,7 @@ public sealed class StreamHoldTests(ClusterFixture fixture)
         Assert.Equal(PresenceStatus.Offline, (await User(tenant, "held").Get()).Status);
 
         // A gateway that comes back (it was only cut off) learns that its hold lapsed.
-        Assert.False(await shard.RenewHold(gateway, Lease));
+        Assert.False(await shard.RenewHoldAlive(gateway, Lease));
     }
 
     [Fact]
@@ -59,7 +59,7 @@ public sealed class StreamHoldTests(ClusterFixture fixture)
         var tenant = Keys.Tenant();
         var gateway = NewGateway();
         var user = User(tenant, "back");
-        await ShardOf(tenant, "back").RenewHold(gateway, Lease);
+        await ShardOf(tenant, "back").RenewHoldAlive(gateway, Lease);
         await user.Update(new PresenceUpdate(gateway, PresenceStatus.Online, Backstop, null));
         var setBefore = fixture.Time.GetUtcNow() + TimeSpan.FromSeconds(1);
 
@@ -82,12 +82,12 @@ public sealed class StreamHoldTests(ClusterFixture fixture)
         var tenant = Keys.Tenant();
         var gateway = NewGateway();
         var shard = ShardOf(tenant, "moved");
-        await shard.RenewHold(gateway, Lease);
+        await shard.RenewHoldAlive(gateway, Lease);
         await User(tenant, "moved").Update(new PresenceUpdate(gateway, PresenceStatus.Online, Backstop, null));
 
         await fixture.Grains.GetGrain<Orleans.Runtime.IManagementGrain>(0).DeactivateGrain(shard.GetGrainId());
         await fixture.Advance(Lease / 3);
-        Assert.True(await shard.RenewHold(gateway, Lease)); // restored from the snapshot: still known
+        Assert.True(await shard.RenewHoldAlive(gateway, Lease)); // restored from the snapshot: still known
         Assert.True(await Listed(tenant, "moved"));
 
         await fixture.Advance(Lease + TimeSpan.FromSeconds(1));

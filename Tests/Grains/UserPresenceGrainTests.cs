@@ -121,9 +121,9 @@ public sealed class UserPresenceGrainTests(ClusterFixture fixture)
         var directory = fixture.Grains.GetGrain<IPresenceDirectoryGrain>(tenant);
         var changesBefore = await directory.ChangesSince(fixture.Time.GetUtcNow().AddMinutes(-1));
 
-        for (var shard = 0; shard < ClusterFixture.Shards; shard++)
+        foreach (var node in ClusterFixture.NodeKeys(tenant))
         {
-            await fixture.Cluster.DeactivateAsync(fixture.Grains.GetGrain<IPresenceIndexGrain>(PresenceKeys.ShardKey(tenant, shard)));
+            await fixture.Cluster.DeactivateAsync(fixture.Grains.GetGrain<IPresenceIndexGrain>(node));
         }
 
         Assert.Equal(ids.Order(), (await directory.ListOnline(null, 100)).Users.Select(u => u.UserId).Order());
@@ -141,9 +141,9 @@ public sealed class UserPresenceGrainTests(ClusterFixture fixture)
         {
             await User(tenant, id).Update(new PresenceUpdate(PresenceSources.Api, "here", TimeSpan.FromMinutes(2), Profile));
         }
-        for (var shard = 0; shard < ClusterFixture.Shards; shard++)
+        foreach (var node in ClusterFixture.NodeKeys(tenant))
         {
-            await fixture.Cluster.DeactivateAsync(fixture.Grains.GetGrain<IPresenceIndexGrain>(PresenceKeys.ShardKey(tenant, shard)));
+            await fixture.Cluster.DeactivateAsync(fixture.Grains.GetGrain<IPresenceIndexGrain>(node));
         }
         fixture.Time.Advance(TimeSpan.FromMinutes(3)); // nobody is active to notice
 
@@ -167,7 +167,7 @@ public sealed class UserPresenceGrainTests(ClusterFixture fixture)
     public async Task An_older_update_arriving_late_does_not_overwrite_a_newer_one()
     {
         var tenant = Keys.Tenant();
-        var shard = fixture.Grains.GetGrain<IPresenceIndexGrain>(PresenceKeys.ShardKey(tenant, 0));
+        var shard = fixture.Grains.GetGrain<IPresenceIndexGrain>(ClusterFixture.RootKey(tenant));
         var now = fixture.Time.GetUtcNow();
         var newer = new IndexUpdate("ann", 20, Profile, now, "busy", [new StatusStep(now.AddMinutes(5), null)]);
         var older = newer with { Version = 10, Status = "away" };
@@ -243,14 +243,14 @@ public sealed class UserPresenceGrainTests(ClusterFixture fixture)
     {
         var tenant = Keys.Tenant();
         var user = User(tenant, "ann");
-        var shard = fixture.Grains.GetGrain<IPresenceIndexGrain>(PresenceKeys.ShardKey(tenant, PresenceKeys.ShardOf("ann", ClusterFixture.Shards)));
+        var shard = fixture.Grains.GetGrain<IPresenceIndexGrain>(ClusterFixture.RootKey(tenant));
         await user.Update(new PresenceUpdate(PresenceSources.Api, "busy", null, Profile));
         var renamed = new UserProfile("ann", "Ann Onymous", null);
 
         var own = await user.SetProfile(renamed);
         Assert.Equal(renamed, own.Profile);
         Assert.Equal("busy", own.Status); // presence is untouched
-        Assert.Equal(renamed, (await shard.Find("ann"))!.Profile);
+        Assert.Equal(renamed, (await shard.FindView("ann"))!.Profile);
         Assert.Equal(renamed, (await fixture.Grains.GetGrain<IPresenceDirectoryGrain>(tenant).ListOnline(null, 10)).Users.Single().Profile);
 
         // Invisible: others keep the profile of the moment it turned invisible; the user sees its own.
@@ -269,9 +269,9 @@ public sealed class UserPresenceGrainTests(ClusterFixture fixture)
     private int OnlineInShards(string tenant)
     {
         var count = 0;
-        for (var shard = 0; shard < ClusterFixture.Shards; shard++)
+        foreach (var node in ClusterFixture.NodeKeys(tenant))
         {
-            var id = fixture.Grains.GetGrain<IPresenceIndexGrain>(PresenceKeys.ShardKey(tenant, shard)).GetGrainId();
+            var id = fixture.Grains.GetGrain<IPresenceIndexGrain>(node).GetGrainId();
             if (fixture.Cluster.TryGetGrainContext(id, out var context) && context.GrainInstance is Presence.Grains.Index.PresenceIndexGrain grain)
             {
                 count += grain.OnlineCount;

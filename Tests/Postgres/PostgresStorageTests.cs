@@ -111,7 +111,8 @@ public sealed class PostgresStorageTests(PostgresDatabase database) : IClassFixt
 
         var member = await cluster.Client.GetGrain<IChannelPresenceGrain>(channelKey).GetMember("ann");
         Assert.Equal(("typing", true), (member.Status, member.Subscribed));
-        Assert.Equal(["ann"], (await cluster.Client.GetGrain<IPresenceIndexGrain>(shardKey).List(null, 10)).Users.Select(u => u.UserId));
+        // Through the tenant's root, which finds the fixed layout's shard and passes the listing on to it.
+        Assert.Equal(["ann"], (await cluster.Client.GetGrain<IPresenceDirectoryGrain>(tenant).ListOnline(null, 10)).Users.Select(u => u.UserId));
 
         Assert.Equal(0, await database.Scalar<long>($"SELECT count(*) FROM orleans_storage WHERE payloadbinary IS NOT NULL AND grainidextensionstring LIKE '{tenant}/%'"));
         Assert.Equal(1, await database.Scalar<long>($"SELECT count(*) FROM presence_collection_item WHERE serviceid = '{tenant}' AND kind = 1 AND item = 'ann'"));

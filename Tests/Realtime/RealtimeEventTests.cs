@@ -1,3 +1,4 @@
+using Presence.Client;
 using System.Net;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
@@ -185,10 +186,9 @@ public sealed class RealtimeEventTests(RealtimeGatewayFactory factory)
         var tenant = Keys.Tenant();
         await using var stream = await SseClient.Open(factory, GatewayFactory.Token("phoenix", tenant));
         var grains = factory.Services.GetRequiredService<IGrainFactory>();
-        var shards = factory.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Presence.Grains.Hosting.PresenceIndexOptions>>().Value.Shards;
-        var shard = grains.GetGrain<Presence.Index.IPresenceIndexGrain>(PresenceKeys.ShardKey(tenant, PresenceKeys.ShardOf("phoenix", shards)));
+        var shard = grains.GetGrain<Presence.Index.IPresenceIndexGrain>(factory.Services.GetRequiredService<IPresenceGrains>().ShardOf(tenant, "phoenix").ToString());
         factory.Time.Advance(TimeSpan.FromSeconds(1)); // the hold was set before the lease now renewed
-        Assert.True(await shard.RenewHold(Held.Source, TimeSpan.Zero)); // the lease ends now
+        Assert.True(await shard.RenewHoldAlive(Held.Source, TimeSpan.Zero)); // the lease ends now
         factory.Time.Advance(TimeSpan.FromMilliseconds(1)); // the shard's timer: it releases the hold
 
         await Poll.Until(async () => (await Read(tenant, "w", "phoenix")).GetProperty("presence").GetString() == "offline", "phoenix reads offline", EventClient.Patience);

@@ -21,6 +21,28 @@ public sealed class ClusterFixture : IAsyncLifetime
 {
     public const int Shards = 4;
 
+    /// <summary>Small, so that tests of a few users see nodes split (the default is 2,048).</summary>
+    public const int SplitAt = 8;
+
+    /// <summary>A tenant's root index node: where a tenant of up to <see cref="SplitAt"/> users lives.</summary>
+    public static string RootKey(string tenant) => PresenceKeys.ShardKey(tenant, 0, Shards);
+
+    /// <summary>Every index node a tenant can have (the root, its halves, theirs, down to one logical shard each).</summary>
+    public static IEnumerable<string> NodeKeys(string tenant)
+    {
+        var ranges = new Queue<(int Lo, int Hi)>([(0, Shards)]);
+        while (ranges.TryDequeue(out var range))
+        {
+            yield return PresenceKeys.ShardKey(tenant, range.Lo, range.Hi);
+            if (range.Hi - range.Lo > 1)
+            {
+                var middle = (range.Lo + range.Hi) / 2;
+                ranges.Enqueue((range.Lo, middle));
+                ranges.Enqueue((middle, range.Hi));
+            }
+        }
+    }
+
     public FakeTimeProvider Time { get; } = new(DateTimeOffset.UtcNow);
 
     /// <summary>The silos' collections: one store for all, as a cluster's silos share one database.</summary>
@@ -37,7 +59,7 @@ public sealed class ClusterFixture : IAsyncLifetime
             silo.Services.Replace(ServiceDescriptor.Singleton<ICollectionStore>(Collections));
             silo.UseInMemoryReminderService();
             silo.Services.AddPresenceGrains();
-            silo.Services.Configure<PresenceIndexOptions>(o => o.Shards = Shards);
+            silo.Services.Configure<PresenceIndexOptions>(o => (o.Shards, o.SplitAt) = (Shards, SplitAt));
             silo.Services.Replace(ServiceDescriptor.Singleton<TimeProvider>(Time));
             silo.Services.UseTimeProviderForBackgroundAreas(TimeProvider.System);
             silo.Services.AddKeyedSingleton<TimeProvider>(ReminderTimeProviderNames.Reminders, Time);
