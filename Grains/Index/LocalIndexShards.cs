@@ -11,52 +11,70 @@ namespace Presence.Grains.Index;
 /// </summary>
 public sealed class LocalIndexShards(Microsoft.Extensions.Options.IOptions<Hosting.PresenceIndexOptions> options)
 {
+    // Per tenant, the node holding each logical shard; one slot for all of them while a single node does (most tenants).
     private readonly ConcurrentDictionary<string, PresenceIndexGrain?[]> _tenants = new(StringComparer.Ordinal);
 
     /// <summary>
-    /// True when a shard active here answered: with the user as others see it (online and visible), or with null when it
-    /// does not list the user (the user's grain knows). False when no shard here can say: call it.
+    /// True when a node active here answered: with the user as others see it (online and visible), or with null when it
+    /// does not list the user (the user's grain knows). False when no node here can say: call it.
     /// </summary>
     public bool TryFind(string tenant, int shard, string userId, out UserPresence? view)
     {
         view = null;
         return _tenants.TryGetValue(tenant, out var shards)
-            && (uint)shard < (uint)shards.Length
-            && Volatile.Read(ref shards[shard]) is { } active
+            && (uint)shard < (uint)options.Value.Shards
+            && Volatile.Read(ref shards[shards.Length == 1 ? 0 : shard]) is { } active
             && active.TryRead(userId, out view);
     }
 
     internal void Add(string tenant, int lo, int hi, PresenceIndexGrain active)
     {
-        var shards = _tenants.GetOrAdd(tenant, _ => new PresenceIndexGrain?[options.Value.Shards]);
-        for (var shard = Math.Max(lo, 0); shard < hi && shard < shards.Length; shard++)
+        var count = options.Value.Shards;
+        lock (_tenants)
         {
-            Volatile.Write(ref shards[shard], active);
+            if (lo == 0 && hi == count && !_tenants.ContainsKey(tenant))
+            {
+                _tenants[tenant] = [active];
+                return;
+            }
+            var shards = _tenants.GetValueOrDefault(tenant);
+            if (shards is null || shards.Length != count)
+            {
+                // From one slot to one per logical shard: a copy, so readers see either whole.
+                var all = new PresenceIndexGrain?[count];
+                if (shards is [var whole])
+                {
+                    Array.Fill(all, whole);
+                }
+                _tenants[tenant] = shards = all;
+            }
+            for (var shard = Math.Max(lo, 0); shard < hi && shard < count; shard++)
+            {
+                Volatile.Write(ref shards[shard], active);
+            }
         }
     }
 
     internal void Remove(string tenant, int lo, int hi, PresenceIndexGrain active)
     {
-        if (!_tenants.TryGetValue(tenant, out var shards))
+        lock (_tenants)
         {
-            return;
-        }
-        var empty = true;
-        for (var shard = 0; shard < shards.Length; shard++)
-        {
-            if (shard >= lo && shard < hi)
+            if (!_tenants.TryGetValue(tenant, out var shards))
             {
-                Interlocked.CompareExchange(ref shards[shard], null, active);
+                return;
             }
-            empty &= Volatile.Read(ref shards[shard]) is null;
-        }
-        if (empty)
-        {
-            // A tenant with no node active here costs nothing here (a node registering meanwhile adds it again).
-            ((ICollection<KeyValuePair<string, PresenceIndexGrain?[]>>)_tenants).Remove(new(tenant, shards));
-            if (shards.Any(s => Volatile.Read(ref s) is not null))
+            var empty = true;
+            for (var slot = 0; slot < shards.Length; slot++)
             {
-                _tenants.TryAdd(tenant, shards);
+                if (shards.Length == 1 || (slot >= lo && slot < hi))
+                {
+                    Interlocked.CompareExchange(ref shards[slot], null, active);
+                }
+                empty &= shards[slot] is null;
+            }
+            if (empty)
+            {
+                _tenants.TryRemove(tenant, out _); // a tenant with no node active here costs nothing here
             }
         }
     }

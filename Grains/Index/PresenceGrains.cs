@@ -18,14 +18,14 @@ public sealed class PresenceGrains(IGrainFactory grains, IndexLayout layout, Loc
 {
     public const int Capacity = 100_000;
 
-    // Per tenant, then per user: two lookups with plain string keys hash faster than one with a tuple of them.
-    private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, IUserPresenceGrain>> _users = new(StringComparer.Ordinal);
+    // One map for every tenant (a map per tenant would cost each small tenant a map), keyed by both strings.
+    private readonly ConcurrentDictionary<(string Tenant, string UserId), IUserPresenceGrain> _users = new(OrdinalPair.Instance);
     private readonly ConcurrentDictionary<IndexShard, IPresenceIndexGrain> _nodes = new();
     private int _count;
 
     public IUserPresenceGrain User(string tenant, string userId)
     {
-        if (_users.TryGetValue(tenant, out var users) && users.TryGetValue(userId, out var user))
+        if (_users.TryGetValue((tenant, userId), out var user))
         {
             return user;
         }
@@ -35,7 +35,7 @@ public sealed class PresenceGrains(IGrainFactory grains, IndexLayout layout, Loc
             Volatile.Write(ref _count, 0);
         }
         user = grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(tenant, userId));
-        if (_users.GetOrAdd(tenant, _ => new(StringComparer.Ordinal)).TryAdd(userId, user))
+        if (_users.TryAdd((tenant, userId), user))
         {
             Interlocked.Increment(ref _count);
         }
@@ -79,4 +79,14 @@ public sealed class PresenceGrains(IGrainFactory grains, IndexLayout layout, Loc
         }
         return _nodes.GetOrAdd(shard, static (s, g) => g.GetGrain<IPresenceIndexGrain>(s.ToString()), grains);
     }
+}
+
+/// <summary>Two strings compared ordinally, hashed as the framework hashes each (no tuple of default comparers).</summary>
+internal sealed class OrdinalPair : IEqualityComparer<(string A, string B)>
+{
+    public static readonly OrdinalPair Instance = new();
+
+    public bool Equals((string A, string B) x, (string A, string B) y) => string.Equals(x.A, y.A, StringComparison.Ordinal) && string.Equals(x.B, y.B, StringComparison.Ordinal);
+
+    public int GetHashCode((string A, string B) pair) => HashCode.Combine(pair.A.GetHashCode(StringComparison.Ordinal), pair.B.GetHashCode(StringComparison.Ordinal));
 }
