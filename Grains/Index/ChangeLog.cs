@@ -11,7 +11,8 @@ namespace Presence.Grains.Index;
 internal sealed class ChangeLog
 {
     private readonly Queue<LoggedChange> _changes = new();
-    private readonly Dictionary<string, long> _tombstones = new(StringComparer.Ordinal);
+    // Made on the first tombstone: most small tenants' shards never need one (a tenant costs what its users cost).
+    private Dictionary<string, long>? _tombstones;
     private List<LoggedChange>? _fresh;
     private List<long>? _pruned;
     private long _nextSequence = 1;
@@ -35,7 +36,7 @@ internal sealed class ChangeLog
         (_fresh ??= []).Add(logged);
         if (tombstone != 0)
         {
-            _tombstones[change.UserId] = tombstone;
+            (_tombstones ??= new(StringComparer.Ordinal))[change.UserId] = tombstone;
         }
     }
 
@@ -46,13 +47,13 @@ internal sealed class ChangeLog
         _nextSequence = Math.Max(_nextSequence, logged.Sequence + 1);
         if (logged.Tombstone != 0)
         {
-            _tombstones[logged.Change.UserId] = logged.Tombstone;
+            (_tombstones ??= new(StringComparer.Ordinal))[logged.Change.UserId] = logged.Tombstone;
         }
     }
 
-    public long? TombstoneOf(string userId) => _tombstones.TryGetValue(userId, out var version) ? version : null;
+    public long? TombstoneOf(string userId) => _tombstones is not null && _tombstones.TryGetValue(userId, out var version) ? version : null;
 
-    public void ClearTombstone(string userId) => _tombstones.Remove(userId);
+    public void ClearTombstone(string userId) => _tombstones?.Remove(userId);
 
     /// <summary>Drops what is older than the window; a tombstone goes with its change unless the user is back (<paramref name="listed"/>).</summary>
     public void Prune(DateTimeOffset now, Func<string, bool> listed)
@@ -65,7 +66,7 @@ internal sealed class ChangeLog
             {
                 (_pruned ??= []).Add(oldest.Sequence);
             }
-            if (oldest.Tombstone != 0 && !listed(oldest.Change.UserId) && _tombstones.TryGetValue(oldest.Change.UserId, out var version) && version == oldest.Tombstone)
+            if (oldest.Tombstone != 0 && !listed(oldest.Change.UserId) && _tombstones is not null && _tombstones.TryGetValue(oldest.Change.UserId, out var version) && version == oldest.Tombstone)
             {
                 _tombstones.Remove(oldest.Change.UserId);
             }

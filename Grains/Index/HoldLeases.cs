@@ -7,7 +7,13 @@ namespace Presence.Grains.Index;
 /// </summary>
 internal sealed class HoldLeases
 {
-    private readonly Dictionary<string, HoldLease> _leases = new(StringComparer.Ordinal);
+    // Made on the first hold: a node whose users no stream holds (most of them) holds no map.
+    private Dictionary<string, HoldLease> _leases = None;
+
+    // Never written: a node's map until its first hold.
+    private static readonly Dictionary<string, HoldLease> None = new(StringComparer.Ordinal);
+
+    private Dictionary<string, HoldLease> Leases => ReferenceEquals(_leases, None) ? _leases = new(StringComparer.Ordinal) : _leases;
     private HashSet<string>? _changed;
 
     public int Count => _leases.Count;
@@ -41,7 +47,7 @@ internal sealed class HoldLeases
         var alive = _leases.TryGetValue(source, out var hold);
         if (hold is null)
         {
-            _leases.Add(source, hold = new HoldLease(source));
+            Leases.Add(source, hold = new HoldLease(source));
         }
         hold.RenewedAt = now;
         hold.Until = now + lease;
@@ -52,7 +58,7 @@ internal sealed class HoldLeases
     /// <summary>A lease as stored (at activation).</summary>
     public void Restore(string source, HoldLeaseSnapshot stored, bool changed = false)
     {
-        _leases[source] = new HoldLease(source) { RenewedAt = stored.RenewedAt, Until = stored.Until };
+        Leases[source] = new HoldLease(source) { RenewedAt = stored.RenewedAt, Until = stored.Until };
         if (changed)
         {
             Changed(source);

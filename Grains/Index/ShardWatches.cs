@@ -12,12 +12,21 @@ namespace Presence.Grains.Index;
 /// </summary>
 internal sealed class ShardWatches
 {
-    private readonly Dictionary<Guid, Watch> _watches = [];
-    private readonly Dictionary<string, List<Watch>> _watchersOf = new(StringComparer.Ordinal);
+    // Made on the first watch: a node nobody watches (most of them) holds neither.
+    private Dictionary<Guid, Watch> _watches = Empty;
+    private Dictionary<string, List<Watch>> _watchersOf = NoWatchers;
+
+    // Never written: a node's maps until its first watch.
+    private static readonly Dictionary<Guid, Watch> Empty = [];
+    private static readonly Dictionary<string, List<Watch>> NoWatchers = [];
 
     /// <summary>Adds and removes users a gateway watches (<paramref name="replace"/>: the whole set, as a renewal sends it).</summary>
     public void Update(GatewayWatch gateway, string[] add, string[] remove, bool replace)
     {
+        if (ReferenceEquals(_watches, Empty))
+        {
+            (_watches, _watchersOf) = ([], new(StringComparer.Ordinal));
+        }
         if (!_watches.TryGetValue(gateway.Gateway, out var watch))
         {
             _watches.Add(gateway.Gateway, watch = new Watch(gateway.Gateway));
