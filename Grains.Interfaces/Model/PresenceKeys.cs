@@ -40,6 +40,15 @@ public static class PresenceKeys
     public static string ShardKey(string tenant, int lo, int hi)
         => hi == lo + 1 ? ShardKey(tenant, lo) : Of(tenant, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{lo}-{hi}"));
 
+    /// <summary>
+    /// The key of the pool grain hosting the roots of the tenants that hash to <paramref name="pool"/>: "~pools/{pool}"
+    /// (no tenant starts with '~', so no tenant's grain has it).
+    /// </summary>
+    public static string PoolKey(int pool) => Of("~pools", pool.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+    /// <summary>The pool of a tenant's root, of <paramref name="pools"/>: FNV-1a like <see cref="ShardOf"/>.</summary>
+    public static int PoolOf(string tenant, int pools) => ShardOf(tenant, pools);
+
     /// <summary>The range of logical shards a node's id (the part of its key after the tenant) names; false when it names none.</summary>
     public static bool TryParseShardRange(string id, out int lo, out int hi)
     {

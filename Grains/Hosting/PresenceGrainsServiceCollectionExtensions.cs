@@ -36,11 +36,14 @@ public static class PresenceGrainsServiceCollectionExtensions
             collection.ClassSpecificCollectionAge[typeof(Users.UserPresenceGrain).FullName!] = users.Value.IdleActivation;
             // An empty shard goes soon (a shard holding anything keeps itself: PresenceIndexGrain.KeepWhileNeeded).
             collection.ClassSpecificCollectionAge[typeof(PresenceIndexGrain).FullName!] = PresenceIndexGrain.IdleFor;
+            collection.ClassSpecificCollectionAge[typeof(IndexPoolGrain).FullName!] = PresenceIndexGrain.IdleFor;
             // A tenant's directory holds nothing: it goes soon (Orleans wants an age above its one-minute collection quantum).
             collection.ClassSpecificCollectionAge[typeof(PresenceDirectoryGrain).FullName!] = PresenceDirectoryGrain.IdleFor;
         });
         services.AddSingleton<IndexPublisher>();
         services.TryAddSingleton<IndexLayout>();
+        services.TryAddSingleton<IndexNodes>();
+        services.AddSingleton<IndexNodeServices>();
         services.AddSingleton<Storage.CollectionStorage>();
         services.AddSingleton<LocalIndexShards>();
         services.AddMetrics();
@@ -63,8 +66,10 @@ public static class PresenceGrainsServiceCollectionExtensions
         services.AddOptions<PresenceIndexOptions>().BindConfiguration(PresenceIndexOptions.Section)
             .Validate(o => o.Shards is >= 1 and <= PresenceIndexOptions.MaxShards, $"{PresenceIndexOptions.Section}:Shards must be between 1 and {PresenceIndexOptions.MaxShards}.")
             .Validate(o => o.SplitAt >= 1, $"{PresenceIndexOptions.Section}:SplitAt must be at least 1.")
+            .Validate(o => o.Pools is >= 0 and <= 65536, $"{PresenceIndexOptions.Section}:Pools must be between 0 and 65536.")
             .ValidateOnStart();
         services.TryAddSingleton<IndexLayout>();
+        services.TryAddSingleton<IndexNodes>();
         services.TryAddSingleton<IPresenceGrains, PresenceGrains>();
         return services;
     }

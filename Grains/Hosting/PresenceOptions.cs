@@ -55,6 +55,12 @@ public sealed class PresenceIndexOptions
     public int SplitAt { get; set; } = 2048;
 
     /// <summary>
+    /// Grains that host tenants' roots, many per grain, so a small tenant costs no activation of its own (0: each root
+    /// its own grain). Every silo and gateway of a cluster must agree; changing it needs a full restart.
+    /// </summary>
+    public int Pools { get; set; } = 64;
+
+    /// <summary>
     /// Whether shards store their online users, change log and stream holds as they change, so that a shard
     /// reactivated on any silo, after a crash too, comes back whole. On with PostgreSQL; off in the single-process
     /// in-memory mode, whose storage goes away with the process anyway (and whose updates then cost no serialization).

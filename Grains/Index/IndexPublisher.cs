@@ -11,13 +11,13 @@ namespace Presence.Grains.Index;
 /// so the nodes never become the bottleneck of updates. A caller's task completes once its update is applied, so a
 /// write is listed as soon as it is acknowledged.
 /// </summary>
-public sealed class IndexPublisher(IGrainFactory grains, IndexLayout layout)
+public sealed class IndexPublisher(IndexNodes nodes, IndexLayout layout)
 {
     /// <summary>Idle outboxes kept (beyond them, one that empties goes): enough for every node of a busy silo.</summary>
     private const int KeptIdle = 4096;
 
     private readonly ConcurrentDictionary<IndexShard, ShardOutbox> _outboxes = new();
-    private readonly IGrainFactory _grains = grains;
+    private readonly IndexNodes _nodes = nodes;
     private readonly IndexLayout _layout = layout;
 
     public Task Publish(string tenant, IndexUpdate update)
@@ -44,8 +44,6 @@ public sealed class IndexPublisher(IGrainFactory grains, IndexLayout layout)
 
     private sealed class ShardOutbox(IndexPublisher publisher, IndexShard node)
     {
-        private readonly IPresenceIndexGrain _shard = publisher._grains.GetGrain<IPresenceIndexGrain>(node.ToString());
-
         public IndexShard Node => node;
 
         private readonly Lock _lock = new();
@@ -88,7 +86,7 @@ public sealed class IndexPublisher(IGrainFactory grains, IndexLayout layout)
                 }
                 try
                 {
-                    publisher._layout.Learn(node.Tenant, await _shard.Apply([.. batch]).ConfigureAwait(false));
+                    publisher._layout.Learn(node.Tenant, await publisher._nodes.Apply(node, [.. batch]).ConfigureAwait(false));
                     applied.SetResult();
                 }
                 catch (Exception error)

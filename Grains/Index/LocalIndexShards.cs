@@ -12,7 +12,7 @@ namespace Presence.Grains.Index;
 public sealed class LocalIndexShards(Microsoft.Extensions.Options.IOptions<Hosting.PresenceIndexOptions> options)
 {
     // Per tenant, the node holding each logical shard; one slot for all of them while a single node does (most tenants).
-    private readonly ConcurrentDictionary<string, PresenceIndexGrain?[]> _tenants = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, IndexNode?[]> _tenants = new(StringComparer.Ordinal);
 
     /// <summary>
     /// True when a node active here answered: with the user as others see it (online and visible), or with null when it
@@ -27,7 +27,7 @@ public sealed class LocalIndexShards(Microsoft.Extensions.Options.IOptions<Hosti
             && active.TryRead(userId, out view);
     }
 
-    internal void Add(string tenant, int lo, int hi, PresenceIndexGrain active)
+    internal void Add(string tenant, int lo, int hi, IndexNode active)
     {
         var count = options.Value.Shards;
         lock (_tenants)
@@ -41,7 +41,7 @@ public sealed class LocalIndexShards(Microsoft.Extensions.Options.IOptions<Hosti
             if (shards is null || shards.Length != count)
             {
                 // From one slot to one per logical shard: a copy, so readers see either whole.
-                var all = new PresenceIndexGrain?[count];
+                var all = new IndexNode?[count];
                 if (shards is [var whole])
                 {
                     Array.Fill(all, whole);
@@ -55,7 +55,7 @@ public sealed class LocalIndexShards(Microsoft.Extensions.Options.IOptions<Hosti
         }
     }
 
-    internal void Remove(string tenant, int lo, int hi, PresenceIndexGrain active)
+    internal void Remove(string tenant, int lo, int hi, IndexNode active)
     {
         lock (_tenants)
         {

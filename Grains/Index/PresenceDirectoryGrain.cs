@@ -10,7 +10,7 @@ namespace Presence.Grains.Index;
 /// spot. A small tenant is one node, so one call; a page of a large one usually needs one node.
 /// </summary>
 [GrainType("presence-directory"), StatelessWorker]
-public sealed class PresenceDirectoryGrain(IGrainFactory grains, IndexLayout layout) : Grain, IPresenceDirectoryGrain
+public sealed class PresenceDirectoryGrain(IGrainFactory grains, IndexLayout layout, IndexNodes nodes) : Grain, IPresenceDirectoryGrain
 {
     /// <summary>How long an idle directory activation stays: it holds nothing, so a tenant that stopped listing costs nothing soon.</summary>
     public static readonly TimeSpan IdleFor = TimeSpan.FromMinutes(2);
@@ -31,7 +31,7 @@ public sealed class PresenceDirectoryGrain(IGrainFactory grains, IndexLayout lay
         for (var asked = 0; shard < shards && asked <= 2 * shards; asked++)
         {
             var node = layout.LeafOf(Tenant, shard);
-            var slice = await Node(node).List(shard, afterUserId, count - users.Count, cancellationToken);
+            var slice = await nodes.List(node, shard, afterUserId, count - users.Count, cancellationToken);
             if (slice.Cuts is not null)
             {
                 layout.Learn(Tenant, slice.Cuts);
@@ -56,9 +56,7 @@ public sealed class PresenceDirectoryGrain(IGrainFactory grains, IndexLayout lay
 
     public async Task<PresenceChange[]> ChangesSince(DateTimeOffset since, CancellationToken cancellationToken)
     {
-        var all = await Task.WhenAll(layout.Leaves(Tenant).Select(n => Node(n).ChangesSince(since, cancellationToken)));
+        var all = await Task.WhenAll(layout.Leaves(Tenant).Select(n => nodes.ChangesSince(n, since, cancellationToken)));
         return [.. all.SelectMany(c => c).OrderBy(c => c.At)];
     }
-
-    private IPresenceIndexGrain Node(IndexShard node) => grains.GetGrain<IPresenceIndexGrain>(node.ToString());
 }

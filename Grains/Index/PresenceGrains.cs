@@ -14,13 +14,12 @@ namespace Presence.Grains.Index;
 /// starts over, like the token cache.
 /// </summary>
 /// <param name="local">The nodes active in this process, when it runs a silo: reads of them need no grain call.</param>
-public sealed class PresenceGrains(IGrainFactory grains, IndexLayout layout, LocalIndexShards? local = null) : IPresenceGrains
+public sealed class PresenceGrains(IGrainFactory grains, IndexLayout layout, IndexNodes nodes, LocalIndexShards? local = null) : IPresenceGrains
 {
     public const int Capacity = 100_000;
 
     // One map for every tenant (a map per tenant would cost each small tenant a map), keyed by both strings.
     private readonly ConcurrentDictionary<(string Tenant, string UserId), IUserPresenceGrain> _users = new(OrdinalPair.Instance);
-    private readonly ConcurrentDictionary<IndexShard, IPresenceIndexGrain> _nodes = new();
     private int _count;
 
     public IUserPresenceGrain User(string tenant, string userId)
@@ -49,7 +48,7 @@ public sealed class PresenceGrains(IGrainFactory grains, IndexLayout layout, Loc
         {
             return view ?? await User(tenant, userId).Get(own, cancellationToken);
         }
-        var found = await Node(layout.LeafOf(tenant, shard)).Find(userId);
+        var found = await nodes.Find(layout.LeafOf(tenant, shard), userId);
         layout.Learn(tenant, found.Cuts);
         return found.View ?? await User(tenant, userId).Get(own, cancellationToken);
     }
@@ -57,27 +56,13 @@ public sealed class PresenceGrains(IGrainFactory grains, IndexLayout layout, Loc
     public IndexShard ShardOf(string tenant, string userId) => layout.LeafOf(tenant, PresenceKeys.ShardOf(userId, layout.Shards));
 
     public async Task WatchAsync(IndexShard shard, GatewayWatch gateway, string[] add, string[] remove, bool replace)
-        => layout.Learn(shard.Tenant, await Node(shard).Watch(gateway, add, remove, replace));
+        => layout.Learn(shard.Tenant, await nodes.Watch(shard, gateway, add, remove, replace));
 
     public async Task<bool> RenewHoldAsync(IndexShard shard, string source, TimeSpan lease)
     {
-        var renewal = await Node(shard).RenewHold(source, lease);
+        var renewal = await nodes.RenewHold(shard, source, lease);
         layout.Learn(shard.Tenant, renewal.Cuts);
         return renewal.Alive;
-    }
-
-    /// <summary>The grain of an index node (a reference reused across calls).</summary>
-    public IPresenceIndexGrain Node(IndexShard shard)
-    {
-        if (_nodes.TryGetValue(shard, out var node))
-        {
-            return node;
-        }
-        if (_nodes.Count >= Capacity)
-        {
-            _nodes.Clear(); // tenants come from tokens: bounded like the users
-        }
-        return _nodes.GetOrAdd(shard, static (s, g) => g.GetGrain<IPresenceIndexGrain>(s.ToString()), grains);
     }
 }
 

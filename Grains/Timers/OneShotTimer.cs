@@ -37,6 +37,14 @@ internal sealed class OneShotTimer(IGrainBase grain, Func<CancellationToken, Tas
         }
     }
 
+    /// <summary>Stops the timer for good (its owner goes while its grain stays).</summary>
+    public void Dispose()
+    {
+        _timer?.Dispose();
+        _timer = null;
+        Due = DateTimeOffset.MaxValue;
+    }
+
     private Task Fire(CancellationToken cancellationToken)
     {
         Due = DateTimeOffset.MaxValue;

@@ -25,7 +25,8 @@ public sealed class EventFanOutTests(ClusterFixture fixture)
     private (PresenceEventHub Hub, RealtimeMetrics Metrics) Gateway()
     {
         var metrics = new RealtimeMetrics(Meters);
-        var grains = new PresenceGrains(fixture.Grains, new IndexLayout(Options.Create(new PresenceIndexOptions { Shards = ClusterFixture.Shards })));
+        var options = Options.Create(new PresenceIndexOptions { Shards = ClusterFixture.Shards });
+        var grains = new PresenceGrains(fixture.Grains, new IndexLayout(options), new IndexNodes(fixture.Grains, options));
         var hub = new PresenceEventHub(fixture.Grains, grains, metrics, NullLogger<PresenceEventHub>.Instance);
         return (hub, metrics);
     }

@@ -17,12 +17,12 @@ public sealed class IndexReadTests(ClusterFixture fixture)
     private IPresenceIndexGrain ShardOf(string tenant, string id)
         => fixture.Grains.GetGrain<IPresenceIndexGrain>(ClusterFixture.RootKey(tenant));
 
-    /// <summary>The silo-local read, from the silo where the user's shard is active (activating it first).</summary>
+    /// <summary>The silo-local read, from the silo where the tenant's root is active, in its pool (activating it first).</summary>
     private async Task<(bool Answered, UserPresence? View)> ReadLocally(string tenant, string id)
     {
         var shard = ShardOf(tenant, id);
         await shard.List(null, 1);
-        Assert.True(fixture.Cluster.TryGetGrainContext(shard.GetGrainId(), out var context));
+        Assert.True(fixture.Cluster.TryGetGrainContext(fixture.Pool(tenant).GetGrainId(), out var context));
         var local = context.ActivationServices.GetRequiredService<LocalIndexShards>();
         var answered = local.TryFind(tenant, PresenceKeys.ShardOf(id, ClusterFixture.Shards), id, out var view);
         return (answered, view);
@@ -101,13 +101,13 @@ public sealed class IndexReadTests(ClusterFixture fixture)
         await User(tenant, "ann").Update(new PresenceUpdate(PresenceSources.Api, "busy", TimeSpan.FromMinutes(5), Profile));
         var shard = ShardOf(tenant, "ann");
         await shard.List(null, 1);
-        Assert.True(fixture.Cluster.TryGetGrainContext(shard.GetGrainId(), out var context));
+        Assert.True(fixture.Cluster.TryGetGrainContext(fixture.Pool(tenant).GetGrainId(), out var context));
         var local = context.ActivationServices.GetRequiredService<LocalIndexShards>();
         var index = PresenceKeys.ShardOf("ann", ClusterFixture.Shards);
         Assert.True(local.TryFind(tenant, index, "ann", out var view));
         Assert.Equal("busy", view?.Status);
 
-        await fixture.Cluster.DeactivateAsync(shard);
+        await fixture.DeactivateIndex(tenant);
         Assert.False(local.TryFind(tenant, index, "ann", out _)); // nothing here answers: the caller calls the shard
 
         Assert.Equal("busy", (await shard.FindView("ann"))?.Status); // restored from its snapshot

@@ -4,7 +4,7 @@ using Presence.Users;
 
 namespace Presence.Tests.Grains;
 
-/// <summary>An index shard costs nothing once it holds nothing: it stays while it holds users or their recent changes, then goes.</summary>
+/// <summary>An index node costs nothing once it holds nothing: it stays while it holds users or their recent changes, then goes.</summary>
 [Collection(ClusterCollection.Name)]
 public sealed class ShardIdleTests(ClusterFixture fixture)
 {
@@ -22,13 +22,18 @@ public sealed class ShardIdleTests(ClusterFixture fixture)
     }
 
     [Fact]
-    public async Task An_empty_tenants_root_goes_once_idle_after_a_listing_woke_it()
+    public async Task An_empty_tenant_holds_nothing_after_a_listing_and_a_small_one_only_its_root_in_a_pool()
     {
         var tenant = Keys.Tenant();
         Assert.Empty((await fixture.Grains.GetGrain<IPresenceDirectoryGrain>(tenant).ListOnline(null, 10)).Users);
-        Assert.Equal(1, await ActiveShards(tenant)); // a small tenant is one node
-        await Collect();
+        Assert.Equal(0, await ActiveShards(tenant)); // no grain of its own
+        Assert.False(fixture.PoolInstance(tenant)?.Holds(tenant) ?? false, "its pool holds no root of it");
+
+        await fixture.Grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(tenant, "ida"))
+            .Update(new PresenceUpdate(PresenceSources.Api, PresenceStatus.Online, TimeSpan.FromMinutes(1), null));
+        Assert.Single((await fixture.Grains.GetGrain<IPresenceDirectoryGrain>(tenant).ListOnline(null, 10)).Users);
         Assert.Equal(0, await ActiveShards(tenant));
+        Assert.True(fixture.PoolInstance(tenant)?.Holds(tenant), "its root is in its pool");
     }
 
     [Fact]
@@ -39,13 +44,13 @@ public sealed class ShardIdleTests(ClusterFixture fixture)
         var shard = fixture.Grains.GetGrain<IPresenceIndexGrain>(ClusterFixture.RootKey(tenant));
         await user.Update(new PresenceUpdate(PresenceSources.Api, PresenceStatus.Online, TimeSpan.FromMinutes(1), null));
         await Collect();
-        Assert.Equal(1, await ActiveShards(tenant)); // its user, whose timeline only it moves offline
+        Assert.True(fixture.PoolInstance(tenant)?.Holds(tenant), "its root holds its user, whose timeline only it moves offline");
 
         // Offline: the change stays in the shard's log (Rocket.Chat's `from` deltas read it), and so does the shard.
         await fixture.Advance(TimeSpan.FromMinutes(2));
         await Poll.Until(async () => (await shard.List(null, 10)).Users.Length == 0, "the user offline");
         await Collect();
-        Assert.Equal(1, await ActiveShards(tenant));
+        Assert.True(fixture.PoolInstance(tenant)?.Holds(tenant), "its root holds the user's recent change");
         var since = fixture.Time.GetUtcNow() - TimeSpan.FromMinutes(5);
         Assert.Contains(await shard.ChangesSince(since), c => c.UserId == "ida" && c.Status == PresenceStatus.Offline);
 
@@ -55,7 +60,7 @@ public sealed class ShardIdleTests(ClusterFixture fixture)
         await Poll.Until(async () =>
         {
             await Collect();
-            return await ActiveShards(tenant) == 0;
-        }, "the empty shard collected");
+            return !(fixture.PoolInstance(tenant)?.Holds(tenant) ?? false);
+        }, "the empty root unloaded from its pool");
     }
 }

@@ -28,6 +28,7 @@ public sealed class FailingClusterFactory : GatewayFactory
             services.Replace(ServiceDescriptor.Singleton<IPresenceGrains>(provider => new PresenceGrains(
                 FailingGrains.Wrap(provider.GetRequiredService<IGrainFactory>()),
                 provider.GetRequiredService<IndexLayout>(),
+                new IndexNodes(FailingGrains.Wrap(provider.GetRequiredService<IGrainFactory>()), provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<Presence.Grains.Hosting.PresenceIndexOptions>>()),
                 provider.GetService<LocalIndexShards>())));
             services.AddSingleton<IStartupFilter>(new RecordOutcomes(Outcomes));
         });

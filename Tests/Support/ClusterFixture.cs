@@ -27,6 +27,24 @@ public sealed class ClusterFixture : IAsyncLifetime
     /// <summary>A tenant's root index node: where a tenant of up to <see cref="SplitAt"/> users lives.</summary>
     public static string RootKey(string tenant) => PresenceKeys.ShardKey(tenant, 0, Shards);
 
+    /// <summary>The pool grain hosting a tenant's root.</summary>
+    public Presence.Grains.Index.IIndexPoolGrain Pool(string tenant)
+        => Grains.GetGrain<Presence.Grains.Index.IIndexPoolGrain>(PresenceKeys.PoolKey(PresenceKeys.PoolOf(tenant, new PresenceIndexOptions().Pools)));
+
+    /// <summary>The pool hosting a tenant's root, as active in its silo (null: not active).</summary>
+    public Presence.Grains.Index.IndexPoolGrain? PoolInstance(string tenant)
+        => Cluster.TryGetGrainContext(Pool(tenant).GetGrainId(), out var context) ? context.GrainInstance as Presence.Grains.Index.IndexPoolGrain : null;
+
+    /// <summary>Deactivates every grain of a tenant's index (its nodes, and the pool hosting its root), as a rolling restart would.</summary>
+    public async Task DeactivateIndex(string tenant)
+    {
+        foreach (var node in NodeKeys(tenant))
+        {
+            await Cluster.DeactivateAsync(Grains.GetGrain<Presence.Index.IPresenceIndexGrain>(node));
+        }
+        await Cluster.DeactivateAsync(Pool(tenant));
+    }
+
     /// <summary>Every index node a tenant can have (the root, its halves, theirs, down to one logical shard each).</summary>
     public static IEnumerable<string> NodeKeys(string tenant)
     {
