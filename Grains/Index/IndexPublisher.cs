@@ -19,13 +19,20 @@ public sealed class IndexPublisher(IndexNodes nodes, IndexLayout layout)
     private readonly ConcurrentDictionary<IndexShard, ShardOutbox> _outboxes = new();
     private readonly IndexNodes _nodes = nodes;
     private readonly IndexLayout _layout = layout;
+    // How many outboxes are kept, counted here: a concurrent dictionary's own count takes every one of its locks.
+    private int _count;
 
     public Task Publish(string tenant, IndexUpdate update)
     {
         var node = _layout.LeafOf(tenant, PresenceKeys.ShardOf(update.UserId, _layout.Shards));
         if (!_outboxes.TryGetValue(node, out var outbox))
         {
-            outbox = _outboxes.GetOrAdd(node, static (n, p) => new ShardOutbox(p, n), this);
+            var made = new ShardOutbox(this, node);
+            outbox = _outboxes.GetOrAdd(node, made);
+            if (ReferenceEquals(outbox, made))
+            {
+                Interlocked.Increment(ref _count);
+            }
         }
         return outbox.Post(update);
     }
@@ -36,9 +43,9 @@ public sealed class IndexPublisher(IndexNodes nodes, IndexLayout layout)
     /// </summary>
     private void Idle(ShardOutbox outbox)
     {
-        if (_outboxes.Count > KeptIdle)
+        if (Volatile.Read(ref _count) > KeptIdle && ((ICollection<KeyValuePair<IndexShard, ShardOutbox>>)_outboxes).Remove(new(outbox.Node, outbox)))
         {
-            ((ICollection<KeyValuePair<IndexShard, ShardOutbox>>)_outboxes).Remove(new(outbox.Node, outbox));
+            Interlocked.Decrement(ref _count);
         }
     }
 
