@@ -23,6 +23,7 @@ public sealed class BenchSettings
             {
                 case "--members": Members = value; break;
                 case "--tenants": Tenants = value; break;
+                case "--settle": SettleMinutes = value; break;
                 case "--seconds": Seconds = value; break;
                 case "--rounds": Rounds = value; break;
                 case "--users": Users = value; UsersGiven = true; break;
@@ -47,6 +48,9 @@ public sealed class BenchSettings
     public int Connections { get; } = 64;
 
     /// <summary>tenants: small tenants of three users each (the target is 100,000; today's layout needs about 257 KiB each).</summary>
+    /// <summary>tenants: minutes to wait after the lists before the settled figures (5: idle grains have gone by then).</summary>
+    public int SettleMinutes { get; } = 5;
+
     public int Tenants { get; } = 2_000;
 
     /// <summary>fanout: streams watching one channel, and member changes measured.</summary>

@@ -11,21 +11,22 @@ namespace Presence.Bench;
 /// tenant on a fresh gateway: each user goes online once with its own token, then each tenant lists itself once and
 /// must list exactly its users. Reports what a tenant costs beyond its users (resident memory and managed heap after a
 /// full GC, the difference of the two runs per tenant), grain activations, and the CPU each gateway burns idle for 30 s
-/// afterwards; then the same once idle activations have had time to go (<see cref="Settle"/>: an idle index shard
-/// goes after a gateway watch's lifetime, 3 minutes, and collection runs every minute).
+/// afterwards; then the same once idle activations have had time to go (<c>--settle</c>, 5 minutes: an idle index node
+/// goes after a gateway watch's lifetime, 3 minutes, collection runs every minute, and collecting hundreds of thousands
+/// of activations takes a while more).
 /// </summary>
 public static class TenantsScenario
 {
     private const int UsersPerTenant = 3;
     private static readonly TimeSpan Idle = TimeSpan.FromSeconds(30);
-    private static readonly TimeSpan Settle = TimeSpan.FromMinutes(5);
 
     public static async Task<int> Run(BenchSettings settings)
     {
         var tenants = settings.Tenants;
         await Scenarios.BuildServers();
-        var one = await Measure("one tenant", 1, tenants * UsersPerTenant);
-        var many = await Measure($"{tenants:N0} tenants", tenants, UsersPerTenant);
+        var settle = TimeSpan.FromMinutes(Math.Max(settings.SettleMinutes, 1));
+        var one = await Measure("one tenant", 1, tenants * UsersPerTenant, settle);
+        var many = await Measure($"{tenants:N0} tenants", tenants, UsersPerTenant, settle);
 
         Console.WriteLine();
         Console.WriteLine($"tenants: {tenants:N0} tenants of {UsersPerTenant} users against one tenant of {tenants * UsersPerTenant:N0}, one silo (co-hosted gateway, in-memory storage); target < 4 KB per tenant beyond its users, idle CPU < 2 % of a core");
@@ -51,7 +52,7 @@ public static class TenantsScenario
     private sealed record Result(string Name, int Tenants, MemoryScenario.Report Empty, MemoryScenario.Report Full, double Activations, double IdleCpu, int Correct,
         MemoryScenario.Report Settled, double SettledActivations, double SettledCpu);
 
-    private static async Task<Result> Measure(string name, int tenants, int usersPerTenant)
+    private static async Task<Result> Measure(string name, int tenants, int usersPerTenant, TimeSpan settle)
     {
         using var gateway = await MemoryScenario.StartGateway();
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = gateway.Url, Timeout = TimeSpan.FromMinutes(5) };
@@ -106,8 +107,8 @@ public static class TenantsScenario
         var full = await MemoryScenario.Collect(http, null);
         var activations = await MemoryScenario.Metric(http, "orleans_catalog_activations");
 
-        Console.Error.WriteLine($"tenants ({name}): {activations:N0} activations; settling for {Settle.TotalMinutes:F0} minutes...");
-        await Task.Delay(Settle - Idle);
+        Console.Error.WriteLine($"tenants ({name}): {activations:N0} activations; settling for {settle.TotalMinutes:F0} minutes...");
+        await Task.Delay(settle - Idle);
         cpuBefore = gateway.CpuTime;
         idle.Restart();
         await Task.Delay(Idle);

@@ -123,7 +123,7 @@ public static class AgoraApi
         return new AgoraOk<string>("ok");
     }
 
-    public static async Task<Results<AgoraOk<AgoraPresence[]>, Failure<AgoraDialect>>> GetStatuses(HttpContext http, IGrainFactory grains, IOptions<GatewayHttpOptions> limits)
+    public static async Task<Results<AgoraOk<AgoraPresence[]>, Failure<AgoraDialect>>> GetStatuses(HttpContext http, IPresenceGrains presence, IOptions<GatewayHttpOptions> limits)
     {
         var (usernames, failure) = await ReadUsernames(http, limits.Value.MaxBodyBytes, "usernames");
         if (failure is not null)
@@ -131,12 +131,12 @@ public static class AgoraApi
             return failure;
         }
         var caller = Caller.Of(http);
-        var details = await grains.GetGrain<IPresenceDirectoryGrain>(caller.Tenant).GetDetails(usernames!, http.RequestAborted);
+        var details = await presence.GetDetails(caller.Tenant, usernames!, http.RequestAborted);
         return new AgoraOk<AgoraPresence[]>([.. details.Select(d => ToAgora(d, expiry: null))]);
     }
 
     public static async Task<Results<AgoraOk<AgoraPresence[]>, Failure<AgoraDialect>>> Subscribe(
-        HttpContext http, IGrainFactory grains, IOptions<GatewayHttpOptions> limits, string uid, string expiry)
+        HttpContext http, IGrainFactory grains, IPresenceGrains presence, IOptions<GatewayHttpOptions> limits, string uid, string expiry)
     {
         if (!int.TryParse(expiry, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) || seconds < 1 || seconds > MaxExpirySeconds)
         {
@@ -153,7 +153,7 @@ public static class AgoraApi
         {
             return Failure<AgoraDialect>.BadRequest($"a user can subscribe to at most {result.Limit} users (has {result.Total})");
         }
-        var details = await grains.GetGrain<IPresenceDirectoryGrain>(caller.Tenant).GetDetails(usernames!, http.RequestAborted);
+        var details = await presence.GetDetails(caller.Tenant, usernames!, http.RequestAborted);
         var expiryText = until.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
         return new AgoraOk<AgoraPresence[]>([.. details.Select(d => ToAgora(d, expiryText))]);
     }

@@ -57,7 +57,7 @@ public static class PnutApi
             .WithMetadata(HandlesUpdatePresence.Instance);
     }
 
-    public static async Task<Results<PnutOk<PnutUserPresence[]>, Failure<PnutDialect>>> ListOnline(HttpContext http, IGrainFactory grains)
+    public static async Task<Results<PnutOk<PnutUserPresence[]>, Failure<PnutDialect>>> ListOnline(HttpContext http, IPresenceGrains presence)
     {
         var caller = Caller.Of(http);
         if (PnutPaging.TryRead(http.Request, out var count, out var before) is { } error)
@@ -68,7 +68,7 @@ public static class PnutApi
         {
             return PnutPaging.InvalidCursor();
         }
-        var page = await grains.GetGrain<IPresenceDirectoryGrain>(caller.Tenant).ListOnline(cursor, count, http.RequestAborted);
+        var page = await presence.ListOnline(caller.Tenant, cursor, count, http.RequestAborted);
         return new PnutOk<PnutUserPresence[]>([.. page.Users.Select(u => u.ToPnut())])
         {
             More = page.Next is not null,

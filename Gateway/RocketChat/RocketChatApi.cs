@@ -51,10 +51,9 @@ public static class RocketChatApi
     }
 
     public static async Task<Results<RocketChatOk<RocketChatPresenceList>, Failure<RocketChatDialect>>> UsersPresence(
-        HttpContext http, IGrainFactory grains, TimeProvider time, IOptions<RocketChatOptions> options)
+        HttpContext http, IPresenceGrains presence, TimeProvider time, IOptions<RocketChatOptions> options)
     {
         var caller = Caller.Of(http);
-        var directory = grains.GetGrain<IPresenceDirectoryGrain>(caller.Tenant);
         var (ids, idsError) = ReadIds(http.Request.Query);
         if (idsError is not null)
         {
@@ -77,7 +76,7 @@ public static class RocketChatApi
         if (ids is not null)
         {
             // ids takes precedence over from, as in Rocket.Chat's own code: those of them who are not offline.
-            var details = await directory.GetDetails(ids, http.RequestAborted);
+            var details = await presence.GetDetails(caller.Tenant, ids, http.RequestAborted);
             return new RocketChatOk<RocketChatPresenceList>(new(
                 [.. details.Where(d => d.Status != PresenceStatus.Offline).Select(d => User(d.UserId, d.Profile, d.Status, d.StatusText))], Full: false));
         }
@@ -85,7 +84,7 @@ public static class RocketChatApi
         if (from is { } since && since >= now - PresenceChange.Window)
         {
             // Everyone whose presence changed since then, offline included, each with the latest change.
-            var changes = await directory.ChangesSince(since, http.RequestAborted);
+            var changes = await presence.ChangesSince(caller.Tenant, since, http.RequestAborted);
             var latest = changes.GroupBy(c => c.UserId).Select(g => g.MaxBy(c => c.At)!).OrderBy(c => c.UserId, StringComparer.Ordinal);
             return new RocketChatOk<RocketChatPresenceList>(new([.. latest.Select(c => User(c.UserId, c.Profile, c.Status, c.StatusText))], Full: false));
         }
@@ -94,7 +93,7 @@ public static class RocketChatApi
         DirectoryCursor? cursor = null;
         do
         {
-            var page = await directory.ListOnline(cursor, ListPage, http.RequestAborted);
+            var page = await presence.ListOnline(caller.Tenant, cursor, ListPage, http.RequestAborted);
             users.AddRange(page.Users.Select(u => User(u.UserId, u.Profile, u.Status, u.StatusText)));
             cursor = page.Next;
         }

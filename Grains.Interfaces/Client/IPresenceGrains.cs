@@ -26,6 +26,15 @@ public interface IPresenceGrains
     /// </summary>
     IndexShard ShardOf(string tenant, string userId);
 
+    /// <summary>One page of a tenant's online users, walking its index from this process (as <see cref="IPresenceDirectoryGrain.ListOnline"/>).</summary>
+    Task<OnlinePage> ListOnline(string tenant, DirectoryCursor? after, int count, CancellationToken cancellationToken);
+
+    /// <summary>Every change of a tenant since <paramref name="since"/>, oldest first (as <see cref="IPresenceDirectoryGrain.ChangesSince"/>).</summary>
+    Task<PresenceChange[]> ChangesSince(string tenant, DateTimeOffset since, CancellationToken cancellationToken);
+
+    /// <summary>The detailed presence of each of <paramref name="userIds"/>, in that order.</summary>
+    Task<PresenceDetail[]> GetDetails(string tenant, string[] userIds, CancellationToken cancellationToken);
+
     /// <summary>Adds and removes users a gateway watches in a node (see <see cref="IPresenceIndexGrain.Watch"/>).</summary>
     Task WatchAsync(IndexShard shard, Events.GatewayWatch gateway, string[] add, string[] remove, bool replace);
 

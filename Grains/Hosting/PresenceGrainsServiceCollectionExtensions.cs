@@ -43,6 +43,7 @@ public static class PresenceGrainsServiceCollectionExtensions
         services.AddSingleton<IndexPublisher>();
         services.TryAddSingleton<IndexLayout>();
         services.TryAddSingleton<IndexNodes>();
+        services.TryAddSingleton<IndexDirectory>();
         services.AddSingleton<IndexNodeServices>();
         services.AddSingleton<Storage.CollectionStorage>();
         services.AddSingleton<LocalIndexShards>();
@@ -70,6 +71,7 @@ public static class PresenceGrainsServiceCollectionExtensions
             .ValidateOnStart();
         services.TryAddSingleton<IndexLayout>();
         services.TryAddSingleton<IndexNodes>();
+        services.TryAddSingleton<IndexDirectory>();
         services.TryAddSingleton<IPresenceGrains, PresenceGrains>();
         return services;
     }

@@ -35,7 +35,8 @@ namespace Presence.Grains.Index;
 /// </summary>
 /// <param name="host">The grain whose turns the node runs in, and whose timers are the node's.</param>
 /// <param name="neededChanged">Told when <see cref="Needed"/> changes.</param>
-internal sealed partial class IndexNode(Grain host, string key, IndexNodeServices services, Action<IndexNode> neededChanged)
+/// <param name="timers">Runs <see cref="OnTimer"/> when the node is next due (its host's one timer for all its nodes).</param>
+internal sealed partial class IndexNode(Grain host, string key, IndexNodeServices services, Action<IndexNode> neededChanged, INodeTimers timers)
 {
     private const string EntryPrefix = "e:";
     private const string LogPrefix = "l:";
@@ -53,7 +54,6 @@ internal sealed partial class IndexNode(Grain host, string key, IndexNodeService
     private ShardWatches _watches = null!;
     private ShardEntries _entries = null!;
     private CollectionJournal? _journal;
-    private OneShotTimer? _timer;
     // When the refreshes kept in memory are next written, in one write: MaxValue while there are none.
     private DateTimeOffset _refreshesDue = DateTimeOffset.MaxValue;
     // The key, split once at activation: the tenant and the range of logical shards.
@@ -74,6 +74,9 @@ internal sealed partial class IndexNode(Grain host, string key, IndexNodeService
     public bool Watched => _watches.Any;
 
     public string Tenant => _tenant;
+
+    /// <summary>The node's key: its tenant and range of logical shards.</summary>
+    public string Key => key;
 
     /// <summary>Users held right now (for tests that check what the timer did without calling the grain).</summary>
     internal int OnlineCount => _entries.Count;
@@ -217,7 +220,7 @@ internal sealed partial class IndexNode(Grain host, string key, IndexNodeService
     public async Task DeactivateAsync()
     {
         _closed = true;
-        _timer?.Dispose();
+        timers.Set(this, DateTimeOffset.MaxValue);
         local.Remove(_tenant, _lo, _hi, this);
         metrics.ShardOnline(_shardKey, "", 0);
         if (_journal is null)
@@ -511,7 +514,8 @@ internal sealed partial class IndexNode(Grain host, string key, IndexNodeService
         return below.Count == 0 ? _cuts! : [.. _cuts!.Concat(below).Distinct().Order()];
     }
 
-    private async Task OnTimer(CancellationToken cancellationToken)
+    /// <summary>What is due now: run by the host's timer at the time the node last asked for (<see cref="INodeTimers"/>).</summary>
+    internal async Task OnTimer(CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var before = _entries.Count;
@@ -638,8 +642,7 @@ internal sealed partial class IndexNode(Grain host, string key, IndexNodeService
         {
             due = _refreshesDue;
         }
-        _timer ??= new OneShotTimer(host, OnTimer, time, keepAlive: true);
-        _timer.Set(due);
+        timers.Set(this, due);
         KeepWhileNeeded();
     }
 

@@ -9,6 +9,7 @@ namespace Presence.Grains.Index;
 /// call (from storage, when nodes persist) and unloaded as soon as it holds nothing and nobody watches its users; the
 /// pool keeps itself while any root it hosts is <see cref="IndexNode.Needed"/>, and otherwise goes like any idle grain.
 /// A root that grows splits like any node, into grains of their own, and then only passes stale callers on.
+/// One timer serves every root it hosts, due at the earliest of theirs (<see cref="NodeTimers"/>).
 /// Every few minutes the pool forgets watches whose gateway stopped renewing them, and the roots left with nothing.
 /// </summary>
 [GrainType("presence-index-pool")]
@@ -17,6 +18,7 @@ public sealed class IndexPoolGrain(IndexNodeServices services) : Grain, IIndexPo
     private readonly Dictionary<string, IndexNode> _roots = new(StringComparer.Ordinal);
     private int _needed;
     private IGrainTimer? _sweep;
+    private INodeTimers _timers = null!;
 
     /// <summary>Whether the pool holds the root of <paramref name="tenant"/> loaded (for tests).</summary>
     internal bool Holds(string tenant) => _roots.ContainsKey(tenant);
@@ -26,6 +28,7 @@ public sealed class IndexPoolGrain(IndexNodeServices services) : Grain, IIndexPo
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        _timers = new NodeTimers(this, services.Time, services.Logger).Scheduler;
         _sweep = this.RegisterGrainTimer(Sweep, new GrainTimerCreationOptions(GatewayWatch.Lifetime, GatewayWatch.Lifetime) { KeepAlive = false });
         return Task.CompletedTask;
     }
@@ -63,7 +66,7 @@ public sealed class IndexPoolGrain(IndexNodeServices services) : Grain, IIndexPo
         }
         if (!_roots.TryGetValue(tenant, out var root))
         {
-            root = new IndexNode(this, PresenceKeys.ShardKey(tenant, 0, services.Options.Value.Shards), services, NeededChanged);
+            root = new IndexNode(this, PresenceKeys.ShardKey(tenant, 0, services.Options.Value.Shards), services, NeededChanged, _timers);
             _roots.Add(tenant, root);
             try
             {

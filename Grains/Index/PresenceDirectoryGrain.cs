@@ -5,19 +5,14 @@ using Presence.Users;
 namespace Presence.Grains.Index;
 
 /// <summary>
-/// Lists a tenant's online users by walking its index nodes in the order of their logical shards (see
-/// <see cref="IndexLayout"/>). A stateless worker: it runs next to its caller, holds nothing, and so is never a hot
-/// spot. A small tenant is one node, so one call; a page of a large one usually needs one node.
+/// A tenant's index as a whole: its online users page by page, walking its nodes in the order of their logical shards
+/// (see <see cref="IndexLayout"/>), and its changes since a time. Runs in the caller's process (an edge's
+/// <see cref="PresenceGrains"/>, or the directory grain), holds nothing: a small tenant is one node, so one call; a
+/// page of a large one usually needs one node.
 /// </summary>
-[GrainType("presence-directory"), StatelessWorker]
-public sealed class PresenceDirectoryGrain(IGrainFactory grains, IndexLayout layout, IndexNodes nodes) : Grain, IPresenceDirectoryGrain
+public sealed class IndexDirectory(IndexLayout layout, IndexNodes nodes)
 {
-    /// <summary>How long an idle directory activation stays: it holds nothing, so a tenant that stopped listing costs nothing soon.</summary>
-    public static readonly TimeSpan IdleFor = TimeSpan.FromMinutes(2);
-
-    private string Tenant => this.GetPrimaryKeyString();
-
-    public async Task<OnlinePage> ListOnline(DirectoryCursor? after, int count, CancellationToken cancellationToken)
+    public async Task<OnlinePage> ListOnline(string tenant, DirectoryCursor? after, int count, CancellationToken cancellationToken)
     {
         var shards = layout.Shards;
         var shard = after?.Shard ?? 0;
@@ -30,11 +25,11 @@ public sealed class PresenceDirectoryGrain(IGrainFactory grains, IndexLayout lay
         // Each answer of a node that split teaches at least one cut: the walk learns the layout at most once per cut.
         for (var asked = 0; shard < shards && asked <= 2 * shards; asked++)
         {
-            var node = layout.LeafOf(Tenant, shard);
+            var node = layout.LeafOf(tenant, shard);
             var slice = await nodes.List(node, shard, afterUserId, count - users.Count, cancellationToken);
             if (slice.Cuts is not null)
             {
-                layout.Learn(Tenant, slice.Cuts);
+                layout.Learn(tenant, slice.Cuts);
                 continue;
             }
             users.AddRange(slice.Users);
@@ -51,12 +46,33 @@ public sealed class PresenceDirectoryGrain(IGrainFactory grains, IndexLayout lay
         return new OnlinePage([.. users], null);
     }
 
+    public async Task<PresenceChange[]> ChangesSince(string tenant, DateTimeOffset since, CancellationToken cancellationToken)
+    {
+        var all = await Task.WhenAll(layout.Leaves(tenant).Select(n => nodes.ChangesSince(n, since, cancellationToken)));
+        return [.. all.SelectMany(c => c).OrderBy(c => c.At)];
+    }
+}
+
+/// <summary>
+/// <see cref="IPresenceDirectoryGrain"/>: a tenant's <see cref="IndexDirectory"/> as a grain, for callers of that
+/// contract. Edges in this repository ask <see cref="PresenceGrains"/>, which walks the index from their own process:
+/// a stateless worker per tenant is a context per tenant, each with a timer of its own (Orleans inspects a stateless
+/// worker's idle workers twice a second), which 100,000 small tenants cannot afford.
+/// </summary>
+[GrainType("presence-directory"), StatelessWorker]
+public sealed class PresenceDirectoryGrain(IGrainFactory grains, IndexDirectory directory) : Grain, IPresenceDirectoryGrain
+{
+    /// <summary>How long an idle directory activation stays: it holds nothing, so a tenant that stopped listing costs nothing soon.</summary>
+    public static readonly TimeSpan IdleFor = TimeSpan.FromMinutes(2);
+
+    private string Tenant => this.GetPrimaryKeyString();
+
+    public Task<OnlinePage> ListOnline(DirectoryCursor? after, int count, CancellationToken cancellationToken)
+        => directory.ListOnline(Tenant, after, count, cancellationToken);
+
     public Task<PresenceDetail[]> GetDetails(string[] userIds, CancellationToken cancellationToken)
         => Task.WhenAll(userIds.Select(id => grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(Tenant, id)).GetDetail(false, cancellationToken)));
 
-    public async Task<PresenceChange[]> ChangesSince(DateTimeOffset since, CancellationToken cancellationToken)
-    {
-        var all = await Task.WhenAll(layout.Leaves(Tenant).Select(n => nodes.ChangesSince(n, since, cancellationToken)));
-        return [.. all.SelectMany(c => c).OrderBy(c => c.At)];
-    }
+    public Task<PresenceChange[]> ChangesSince(DateTimeOffset since, CancellationToken cancellationToken)
+        => directory.ChangesSince(Tenant, since, cancellationToken);
 }

@@ -53,6 +53,17 @@ public sealed class PresenceGrains(IGrainFactory grains, IndexLayout layout, Ind
         return found.View ?? await User(tenant, userId).Get(own, cancellationToken);
     }
 
+    private readonly IndexDirectory _directory = new(layout, nodes);
+
+    public Task<OnlinePage> ListOnline(string tenant, DirectoryCursor? after, int count, CancellationToken cancellationToken)
+        => _directory.ListOnline(tenant, after, count, cancellationToken);
+
+    public Task<PresenceChange[]> ChangesSince(string tenant, DateTimeOffset since, CancellationToken cancellationToken)
+        => _directory.ChangesSince(tenant, since, cancellationToken);
+
+    public Task<PresenceDetail[]> GetDetails(string tenant, string[] userIds, CancellationToken cancellationToken)
+        => Task.WhenAll(userIds.Select(id => User(tenant, id).GetDetail(false, cancellationToken)));
+
     public IndexShard ShardOf(string tenant, string userId) => layout.LeafOf(tenant, PresenceKeys.ShardOf(userId, layout.Shards));
 
     public async Task WatchAsync(IndexShard shard, GatewayWatch gateway, string[] add, string[] remove, bool replace)

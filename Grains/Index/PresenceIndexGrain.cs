@@ -36,7 +36,8 @@ public sealed class PresenceIndexGrain(IndexNodeServices services, IndexNodes no
             (_tenant, _pool) = (tenant, nodes.PoolOf(tenant));
             return Task.CompletedTask;
         }
-        _node = new IndexNode(this, key, services, node => DelayDeactivation(node.Needed ? Timeout.InfiniteTimeSpan : TimeSpan.Zero));
+        _node = new IndexNode(this, key, services, node => DelayDeactivation(node.Needed ? Timeout.InfiniteTimeSpan : TimeSpan.Zero),
+            new NodeTimers(this, services.Time, services.Logger).Scheduler);
         return _node.ActivateAsync(cancellationToken);
     }
 

@@ -27,7 +27,8 @@ public sealed class StreamChatGatewayFactory : GatewayFactory
             ("Presence:Stream:Apps:" + OtherKey + ":Tenant", OtherTenant),
             ("Presence:Stream:AllowDevTokens", "true"),
             ("Presence:Realtime:DisconnectGrace", "00:00:02"),
-            ("Presence:Realtime:KeepAlive", "00:00:05"),
+            // Protocol pings every 10 s (a pong is awaited 20 s): a 10 s wait is tight on a loaded 2-core test host.
+            ("Presence:Realtime:KeepAlive", "00:00:10"),
             ("Presence:Realtime:MaxUsersPerConnection", MaxUsers.ToString(System.Globalization.CultureInfo.InvariantCulture)),
             ("Presence:Realtime:MaxChannelsPerConnection", MaxChannels.ToString(System.Globalization.CultureInfo.InvariantCulture)))
     {

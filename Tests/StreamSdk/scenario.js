@@ -115,9 +115,15 @@ async function main() {
   const connectionId = A.wsConnection.connectionID;
   let dropped = false;
   const d = A.on('connection.changed', (e) => { if (!e.online) dropped = true; });
+  // What the connection saw, told if it dropped: each event's time and type, and how the socket closed.
+  const started = Date.now();
+  const seen = [];
+  const all = A.on((e) => seen.push(`${Date.now() - started}ms ${e.type}`));
+  A.wsConnection.ws?.addEventListener?.('close', (e) => seen.push(`${Date.now() - started}ms socket closed ${e.code} ${e.reason}`));
   await sleep(IDLE_MS);
   d.unsubscribe();
-  assert.equal(dropped, false);
+  all.unsubscribe();
+  assert.equal(dropped, false, `the connection dropped while idle: ${seen.join('; ')}`);
   assert.equal(A.wsConnection.connectionID, connectionId);
   assert.equal(A.wsConnection.isHealthy, true);
   ok(`idle ${IDLE_MS} ms on one connection`);
