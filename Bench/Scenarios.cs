@@ -49,16 +49,28 @@ public static class Scenarios
         var ratios = new List<double>();
         for (var round = 1; round <= settings.Rounds; round++)
         {
-            var reference = await Wrk.Run(baseline.Url, script(scripts), settings.Seconds, settings.Connections);
-            table.Add($"baseline #{round}", reference, baseline.ResidentMiB());
-            var ours = await Wrk.Run(gateway.Url, script(scripts), settings.Seconds, settings.Connections);
+            var (reference, referenceCpu) = await Measured(baseline, script(scripts), settings);
+            table.Add($"baseline #{round}", reference, baseline.ResidentMiB(), note: referenceCpu);
+            var (ours, oursCpu) = await Measured(gateway, script(scripts), settings);
             var ratio = ours.RequestsPerSecond / reference.RequestsPerSecond;
             ratios.Add(ratio);
-            table.Add($"gateway #{round}", ours, gateway.ResidentMiB(), ratio);
+            table.Add($"gateway #{round}", ours, gateway.ResidentMiB(), ratio, oursCpu);
         }
         table.Print();
         Console.WriteLine($"{name}: ratio to baseline {ratios.Average():F2}, mean of {ratios.Count} interleaved pairs{(target is { } t ? $" (target >= {t:F2})" : "")}{(p99TargetMs is { } p99 ? $", p99 target < {p99} ms" : "")}");
         return 0;
+    }
+
+    /// <summary>
+    /// A wrk run against <paramref name="server"/>, with the server's CPU time per request over it (user and system,
+    /// from /proc): what a request costs the server, apart from how the box's 2 cores were shared with wrk.
+    /// </summary>
+    private static async Task<(WrkResult Result, string Cpu)> Measured(ServerProcess server, string script, BenchSettings settings)
+    {
+        var before = server.CpuTime;
+        var result = await Wrk.Run(server.Url, script, settings.Seconds, settings.Connections);
+        var perRequest = (server.CpuTime - before).TotalMicroseconds / Math.Max(1, result.Requests);
+        return (result, $"CPU {perRequest.ToString("F0", CultureInfo.InvariantCulture)} µs/req");
     }
 
     /// <summary>update against the PostgreSQL-backed cluster, interleaved with the in-memory gateway; storage writes per update.</summary>

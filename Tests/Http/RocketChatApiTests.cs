@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Presence.Tests.Support;
 
 namespace Presence.Tests.Http;
@@ -80,6 +81,32 @@ public sealed class RocketChatApiTests(GatewayFactory factory)
         var json = await Ok(await client.GetAsync("/api/v1/users.presence?" + query));
         Assert.False(json.GetProperty("full").GetBoolean());
         Assert.Equal(["ann"], Users(json).Keys);
+    }
+
+    [Fact]
+    public async Task Listing_a_tenant_in_full_by_ids_and_by_changes_activates_no_grain_of_the_tenant_beyond_its_users()
+    {
+        // A grain per tenant that lists (a stateless worker, say) costs every small tenant an activation and a timer.
+        var tenant = Keys.Tenant();
+        var management = factory.Services.GetRequiredService<Orleans.IGrainFactory>().GetGrain<Orleans.Runtime.IManagementGrain>(0);
+        // Stateless workers are left out of the detailed statistics: they are counted by type.
+        async Task<int> Directories() => (await management.GetSimpleGrainStatistics())
+            .Where(s => s.GrainType.Contains(nameof(Presence.Grains.Index.PresenceDirectoryGrain), StringComparison.Ordinal)).Sum(s => s.ActivationCount);
+        var directoriesBefore = await Directories();
+        await SetStatus(tenant, "ann", "away");
+        using var client = RocketChat(tenant, "ann");
+        var since = factory.Time.GetUtcNow().AddMinutes(-1).UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture);
+        Assert.Single(Users(await Ok(await client.GetAsync("/api/v1/users.presence"))));
+        Assert.Single(Users(await Ok(await client.GetAsync("/api/v1/users.presence?ids=ann"))));
+        Assert.Single(Users(await Ok(await client.GetAsync($"/api/v1/users.presence?from={since}"))));
+        using var pnut = factory.ClientFor("ann", tenant);
+        await (await pnut.GetAsync("/v1/presence")).AssertOk();
+
+        var ofTenant = (await management.GetDetailedGrainStatistics())
+            .Where(s => s.GrainId.Key.ToString() is { } key && (key == tenant || key.StartsWith(tenant + "/", StringComparison.Ordinal)))
+            .Select(s => s.GrainId.Type.ToString()).Distinct();
+        Assert.Equal(["presence-user"], ofTenant);
+        Assert.True(await Directories() <= directoriesBefore, "a directory grain was activated");
     }
 
     [Fact]
