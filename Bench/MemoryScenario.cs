@@ -75,7 +75,8 @@ public static class MemoryScenario
     }
 
     /// <summary>A gateway whose memory can be measured: /admin/gc for the bench's admin token, and nobody expiring meanwhile.</summary>
-    public static Task<ServerProcess> StartGateway() => Scenarios.StartGateway(new Dictionary<string, string>
+    /// <param name="extra">Settings of a scenario's own, on top of these.</param>
+    public static Task<ServerProcess> StartGateway(IReadOnlyDictionary<string, string>? extra = null) => Scenarios.StartGateway(new Dictionary<string, string>(extra ?? new Dictionary<string, string>())
     {
         ["Presence__Diagnostics__Enabled"] = "true",
         ["Presence__Operators__Tenant"] = "default", // the bench's admin token may call /admin/gc

@@ -26,10 +26,15 @@ public static class PresenceAuthExtensions
             throw new OptionsValidationException(PresenceAuthOptions.Section, typeof(PresenceAuthOptions),
                 [$"{PresenceAuthOptions.Section}:ClockSkew must not be negative."]);
         }
+        if (auth.TokenCacheCapacity < 1)
+        {
+            throw new OptionsValidationException(PresenceAuthOptions.Section, typeof(PresenceAuthOptions),
+                [$"{PresenceAuthOptions.Section}:TokenCacheCapacity must be at least 1."]);
+        }
         builder.Services.AddSingleton(new DevelopmentKeyNotice(string.IsNullOrEmpty(auth.SigningKey), generated));
 
         // The system clock, not the DI TimeProvider: the token handler checks lifetimes on the system clock too.
-        builder.Services.AddSingleton(new ValidatedTokenCache(TimeProvider.System));
+        builder.Services.AddSingleton(new ValidatedTokenCache(TimeProvider.System, auth.TokenCacheCapacity));
         builder.Services.AddAuthorization();
         // The framework's evaluator stays for every policy but "an authenticated caller" (see CallerPolicyEvaluator).
         builder.Services.AddTransient<Microsoft.AspNetCore.Authorization.Policy.PolicyEvaluator>();

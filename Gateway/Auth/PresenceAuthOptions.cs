@@ -17,4 +17,10 @@ public sealed class PresenceAuthOptions
 
     /// <summary>Tolerance on <c>exp</c> and <c>nbf</c>.</summary>
     public TimeSpan ClockSkew { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How many validated tokens the gateway keeps, so a client reusing its token is not validated again; when full the
+    /// cache starts over. About one per client session.
+    /// </summary>
+    public int TokenCacheCapacity { get; set; } = 100_000;
 }
