@@ -47,10 +47,10 @@ public sealed class BenchSettings
     public bool UsersGiven { get; }
     public int Connections { get; } = 64;
 
-    /// <summary>tenants: small tenants of three users each (the target is 100,000; today's layout needs about 257 KiB each).</summary>
     /// <summary>tenants: minutes to wait after the lists before the settled figures (5: idle grains have gone by then).</summary>
     public int SettleMinutes { get; } = 5;
 
+    /// <summary>tenants: small tenants of three users each (the target is 100,000; today's layout needs about 257 KiB each).</summary>
     public int Tenants { get; } = 2_000;
 
     /// <summary>fanout: streams watching one channel, and member changes measured.</summary>

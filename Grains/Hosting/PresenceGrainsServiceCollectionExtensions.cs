@@ -71,7 +71,6 @@ public static class PresenceGrainsServiceCollectionExtensions
             .ValidateOnStart();
         services.TryAddSingleton<IndexLayout>();
         services.TryAddSingleton<IndexNodes>();
-        services.TryAddSingleton<IndexDirectory>();
         services.TryAddSingleton<IPresenceGrains, PresenceGrains>();
         return services;
     }

@@ -16,7 +16,7 @@ internal interface INodeTimers
 /// when they would outnumber the nodes). A node whose turn fails (its storage did not answer) is tried again
 /// <see cref="RetryAfter"/> later, and the others run all the same.
 /// </summary>
-internal sealed partial class NodeTimers
+internal sealed partial class NodeTimers : INodeTimers
 {
     public static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(5);
 
@@ -29,10 +29,7 @@ internal sealed partial class NodeTimers
     public NodeTimers(IGrainBase grain, TimeProvider time, ILogger logger)
         => (_timer, _time, _logger) = (new OneShotTimer(grain, Fire, time, keepAlive: true), time, logger);
 
-    /// <summary>A view for one host (a pool, or a node's own grain).</summary>
-    public INodeTimers Scheduler => new View(this);
-
-    private void Set(IndexNode node, DateTimeOffset due)
+    public void Set(IndexNode node, DateTimeOffset due)
     {
         if (due == DateTimeOffset.MaxValue)
         {
@@ -90,9 +87,4 @@ internal sealed partial class NodeTimers
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Index node {Shard}: its timed turn failed; tried again in {RetryAfter}")]
     private static partial void LogTurnFailed(ILogger logger, Exception error, string shard, TimeSpan retryAfter);
-
-    private sealed class View(NodeTimers timers) : INodeTimers
-    {
-        public void Set(IndexNode node, DateTimeOffset due) => timers.Set(node, due);
-    }
 }

@@ -28,7 +28,7 @@ public sealed class IndexPoolGrain(IndexNodeServices services) : Grain, IIndexPo
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _timers = new NodeTimers(this, services.Time, services.Logger).Scheduler;
+        _timers = new NodeTimers(this, services.Time, services.Logger);
         _sweep = this.RegisterGrainTimer(Sweep, new GrainTimerCreationOptions(GatewayWatch.Lifetime, GatewayWatch.Lifetime) { KeepAlive = false });
         return Task.CompletedTask;
     }

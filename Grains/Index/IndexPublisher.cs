@@ -51,10 +51,6 @@ public sealed class IndexPublisher(IndexNodes nodes, IndexLayout layout)
 
     private sealed class ShardOutbox(IndexPublisher publisher, IndexShard node)
     {
-        // Resolved once: the node's own grain, or the pool hosting it (a root).
-        private readonly IPresenceIndexGrain? _grain = publisher._nodes.Pooled(node) ? null : publisher._nodes.Grain(node);
-        private readonly IIndexPoolGrain? _pool = publisher._nodes.Pooled(node) ? publisher._nodes.PoolOf(node.Tenant) : null;
-
         public IndexShard Node => node;
 
         private readonly Lock _lock = new();
@@ -97,7 +93,7 @@ public sealed class IndexPublisher(IndexNodes nodes, IndexLayout layout)
                 }
                 try
                 {
-                    publisher._layout.Learn(node.Tenant, await Apply([.. batch]).ConfigureAwait(false));
+                    publisher._layout.Learn(node.Tenant, await publisher._nodes.Apply(node, [.. batch]).ConfigureAwait(false));
                     applied.SetResult();
                 }
                 catch (Exception error)
@@ -106,8 +102,6 @@ public sealed class IndexPublisher(IndexNodes nodes, IndexLayout layout)
                 }
             }
         }
-
-        private Task<int[]?> Apply(IndexUpdate[] batch) => _grain?.Apply(batch) ?? _pool!.Apply(node.Tenant, batch);
 
         private static TaskCompletionSource NewCompletion() => new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

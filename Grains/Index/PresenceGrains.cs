@@ -21,6 +21,8 @@ public sealed class PresenceGrains(IGrainFactory grains, IndexLayout layout, Ind
     // One map for every tenant (a map per tenant would cost each small tenant a map), keyed by both strings.
     private readonly ConcurrentDictionary<(string Tenant, string UserId), IUserPresenceGrain> _users = new(OrdinalPair.Instance);
     private int _count;
+    // Lists and changes walk the tenant's nodes from this process: no grain per tenant.
+    private readonly IndexDirectory _directory = new(layout, nodes);
 
     public IUserPresenceGrain User(string tenant, string userId)
     {
@@ -52,8 +54,6 @@ public sealed class PresenceGrains(IGrainFactory grains, IndexLayout layout, Ind
         layout.Learn(tenant, found.Cuts);
         return found.View ?? await User(tenant, userId).Get(own, cancellationToken);
     }
-
-    private readonly IndexDirectory _directory = new(layout, nodes);
 
     public Task<OnlinePage> ListOnline(string tenant, DirectoryCursor? after, int count, CancellationToken cancellationToken)
         => _directory.ListOnline(tenant, after, count, cancellationToken);

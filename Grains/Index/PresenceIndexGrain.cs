@@ -37,7 +37,7 @@ public sealed class PresenceIndexGrain(IndexNodeServices services, IndexNodes no
             return Task.CompletedTask;
         }
         _node = new IndexNode(this, key, services, node => DelayDeactivation(node.Needed ? Timeout.InfiniteTimeSpan : TimeSpan.Zero),
-            new NodeTimers(this, services.Time, services.Logger).Scheduler);
+            new NodeTimers(this, services.Time, services.Logger));
         return _node.ActivateAsync(cancellationToken);
     }
 
