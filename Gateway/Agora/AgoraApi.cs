@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Presence.Gateway.Auth;
@@ -19,7 +18,6 @@ namespace Presence.Gateway.Agora;
 /// </summary>
 public static class AgoraApi
 {
-    public const string RateLimitPolicy = "agora";
     public const int MaxUsernames = 100;
     public const int MaxExtBytes = 64;
     public const int MaxExpirySeconds = 2_592_000;
@@ -27,42 +25,21 @@ public static class AgoraApi
 
     private static readonly HashSet<string> DeviceTypes = new(StringComparer.Ordinal) { "android", "ios", "web", "windows", "macos", "linux", "harmonyos", "unknown" };
 
-    /// <summary>The per-app call limit: a fixed one-second window per tenant, on each gateway; past it, 429 in Agora's format.</summary>
+    /// <summary>Agora's options and its per-app call limit (<see cref="AgoraCallLimit"/>).</summary>
     public static WebApplicationBuilder AddAgora(this WebApplicationBuilder builder)
     {
         builder.Services.AddOptions<AgoraOptions>().BindConfiguration(AgoraOptions.Section)
             .Validate(o => o.CallsPerSecond > 0, $"{AgoraOptions.Section}:CallsPerSecond must be positive.")
             .Validate(o => o.DeviceTtl > TimeSpan.Zero, $"{AgoraOptions.Section}:DeviceTtl must be a positive duration.")
             .ValidateOnStart();
-        builder.Services.AddRateLimiter(limiter =>
-        {
-            limiter.AddPolicy(RateLimitPolicy, context =>
-            {
-                // Partitioned by the caller's app (authentication has run): one app's traffic never limits another's.
-                var permits = context.RequestServices.GetRequiredService<IOptions<AgoraOptions>>().Value.CallsPerSecond;
-                var tenant = Caller.FromPrincipal(context.User)?.Tenant ?? "";
-                return RateLimitPartition.GetFixedWindowLimiter(tenant, _ => new FixedWindowRateLimiterOptions
-                {
-                    PermitLimit = permits,
-                    Window = TimeSpan.FromSeconds(1),
-                    QueueLimit = 0,
-                });
-            });
-            limiter.OnRejected = (rejected, _) =>
-            {
-                var http = rejected.HttpContext;
-                http.RequestServices.GetRequiredService<PresenceMetrics>().RateLimited(Caller.FromPrincipal(http.User)?.Tenant ?? "");
-                return new ValueTask(AgoraDialect.Instance.WriteErrorAsync(http, StatusCodes.Status429TooManyRequests,
-                    "This request has reached the call frequency limit of this app; retry later."));
-            };
-        });
+        builder.Services.AddSingleton(services => new AgoraCallLimit(services.GetRequiredService<IOptions<AgoraOptions>>(), TimeProvider.System));
         return builder;
     }
 
     public static WebApplication MapAgoraApi(this WebApplication app)
     {
         var presence = app.MapDialect<AgoraDialect>("/{org_name}/{app_name}/users/{uid}/presence")
-            .RequireRateLimiting(RateLimitPolicy)
+            .WithMetadata(AgoraCallLimit.Limited.Instance)
             .WithMetadata(RetriedOnFailover.Instance)
             .AddEndpointFilter(CheckAccess);
         presence.MapPost("/{resource}/{status}", SetStatus).WithName("AgoraSetStatus").ReadsBody<AgoraDialect>();

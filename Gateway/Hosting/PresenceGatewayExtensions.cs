@@ -42,7 +42,7 @@ public static partial class PresenceGatewayExtensions
         app.UseDialectErrors();
         app.UsePresenceCors(); // preflights are answered before authentication asks for a token
         app.UsePresenceAuthentication();
-        app.UseRateLimiter(); // after authorization: only authenticated calls count against an app's limit
+        app.UseMiddleware<Agora.AgoraCallLimitMiddleware>(); // after authorization: only authenticated calls count against an app's limit
         app.UseMiddleware<TransientRetry>(); // retries what follows: pnut's update_presence and the endpoint
         app.UseMiddleware<Pnut.UpdatePresence>();
         app.Lifetime.ApplicationStarted.Register(() => Announce(app));

@@ -56,10 +56,10 @@ public sealed class IndexDirectory(IndexLayout layout, IndexNodes nodes)
 /// <summary>
 /// <see cref="IPresenceDirectoryGrain"/>: a tenant's <see cref="IndexDirectory"/> as a grain, for callers of that
 /// contract. Edges in this repository ask <see cref="PresenceGrains"/>, which walks the index from their own process:
-/// a stateless worker per tenant is a context per tenant, each with a timer of its own (Orleans inspects a stateless
-/// worker's idle workers twice a second), which 100,000 small tenants cannot afford.
+/// a stateless worker per tenant is a context per tenant. Its idle workers are not inspected (that is a timer per
+/// context, twice a second); the activation goes when collection finds it idle, like any other.
 /// </summary>
-[GrainType("presence-directory"), StatelessWorker]
+[GrainType("presence-directory"), StatelessWorker(-1, removeIdleWorkers: false)] // -1: a worker per core at most
 public sealed class PresenceDirectoryGrain(IGrainFactory grains, IndexDirectory directory) : Grain, IPresenceDirectoryGrain
 {
     /// <summary>How long an idle directory activation stays: it holds nothing, so a tenant that stopped listing costs nothing soon.</summary>

@@ -1,5 +1,8 @@
 using System.Net;
 using System.Text;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using Presence.Gateway.Agora;
 using Presence.Tests.Support;
 
 namespace Presence.Tests.Http;
@@ -28,5 +31,29 @@ public sealed class AgoraRateLimitTests(RateLimitedGatewayFactory factory) : ICl
         using var other = factory.ClientFor("c1", quiet);
         Assert.Equal(HttpStatusCode.OK, (await other.PostAsync($"/{quiet}/users/c1/presence", new StringContent("""{"usernames":["c1"]}""", Encoding.UTF8, "application/json"))).StatusCode);
         await (await client.GetAsync("/v1/users/me/presence")).AssertOk(); // pnut is not limited
+    }
+}
+
+/// <summary>The limit's windows, on a clock the test moves: counted per app and per second, dropped once an app is quiet.</summary>
+public sealed class AgoraCallLimitTests
+{
+    [Fact]
+    public void Each_app_gets_its_permits_in_each_second_and_an_app_quiet_for_ten_seconds_is_forgotten_by_a_later_call()
+    {
+        var clock = new FakeTimeProvider();
+        var limit = new AgoraCallLimit(Options.Create(new AgoraOptions { CallsPerSecond = 3 }), clock);
+
+        Assert.Equal([true, true, true, false], Enumerable.Range(0, 4).Select(_ => limit.TryAcquire("a")));
+        Assert.True(limit.TryAcquire("b")); // one app never limits another
+        clock.Advance(TimeSpan.FromMilliseconds(999));
+        Assert.False(limit.TryAcquire("a")); // still the same second
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Equal([true, true, true, false], Enumerable.Range(0, 4).Select(_ => limit.TryAcquire("a")));
+        Assert.Equal(2, limit.Apps);
+
+        clock.Advance(TimeSpan.FromSeconds(11)); // both quiet past ten seconds: the next call, of a third app, drops them
+        Assert.True(limit.TryAcquire("c"));
+        Assert.Equal(1, limit.Apps);
+        Assert.Equal([true, true, true, false], Enumerable.Range(0, 4).Select(_ => limit.TryAcquire("a"))); // a forgotten app starts afresh
     }
 }
