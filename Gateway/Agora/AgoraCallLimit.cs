@@ -13,7 +13,6 @@ namespace Presence.Gateway.Agora;
 /// </summary>
 internal sealed class AgoraCallLimit(IOptions<AgoraOptions> options, TimeProvider clock)
 {
-
     /// <summary>Seconds without a call after which an app's window is dropped.</summary>
     private const long Forgotten = 10;
 
