@@ -53,6 +53,57 @@ public sealed class BenchCluster : IAsyncDisposable
         return Convert.ToInt64(await command.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
     }
 
+    /// <summary>CPU time so far of the gateway, the silo and PostgreSQL (its server and every backend, those gone included).</summary>
+    public (TimeSpan Gateway, TimeSpan Silo, TimeSpan Postgres) CpuTimes() => (Gateway.CpuTime, _silo.CpuTime, PostgresCpuTime());
+
+    /// <summary>Each process's CPU time per request between two readings of <see cref="CpuTimes"/>.</summary>
+    public static string PerRequest((TimeSpan Gateway, TimeSpan Silo, TimeSpan Postgres) before, (TimeSpan Gateway, TimeSpan Silo, TimeSpan Postgres) after, long requests)
+    {
+        string Micros(TimeSpan spent) => (spent.TotalMicroseconds / Math.Max(1, requests)).ToString("F0", CultureInfo.InvariantCulture);
+        return $"CPU µs/update: gateway {Micros(after.Gateway - before.Gateway)}, silo {Micros(after.Silo - before.Silo)}, PostgreSQL {Micros(after.Postgres - before.Postgres)}";
+    }
+
+    /// <summary>
+    /// The postmaster's CPU time with that of the backends it reaped, plus its live children's: what PostgreSQL spent,
+    /// read from /proc (clock ticks of 10 ms).
+    /// </summary>
+    private TimeSpan PostgresCpuTime()
+    {
+        var postmaster = int.Parse(File.ReadLines(Path.Combine(_directory, "data", "postmaster.pid")).First(), CultureInfo.InvariantCulture);
+        long ticks = 0;
+        foreach (var process in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(process), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+            {
+                continue; // not a process: /proc/self, /proc/sys...
+            }
+            string[] fields;
+            try
+            {
+                var text = File.ReadAllText(Path.Combine(process, "stat"));
+                fields = text[(text.LastIndexOf(')') + 2)..].Split(' '); // after "pid (comm) ": state is field 0
+            }
+            catch (IOException)
+            {
+                continue; // gone meanwhile
+            }
+            catch (UnauthorizedAccessException)
+            {
+                continue;
+            }
+            var parent = int.Parse(fields[1], CultureInfo.InvariantCulture);
+            if (pid == postmaster)
+            {
+                ticks += Enumerable.Range(11, 4).Sum(i => long.Parse(fields[i], CultureInfo.InvariantCulture)); // utime, stime, cutime, cstime
+            }
+            else if (parent == postmaster)
+            {
+                ticks += long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            }
+        }
+        return TimeSpan.FromMilliseconds(ticks * 10);
+    }
+
     public async ValueTask DisposeAsync()
     {
         Gateway.Dispose();

@@ -91,12 +91,14 @@ public static class Scenarios
             var reference = await Wrk.Run(memory.Url, scripts.Update, settings.Seconds, settings.Connections);
             table.Add($"in-memory #{round}", reference, memory.ResidentMiB());
             var before = await cluster.StorageWrites();
+            var cpu = cluster.CpuTimes();
             var ours = await Wrk.Run(cluster.Gateway.Url, scripts.Update, settings.Seconds, settings.Connections);
             var writes = await cluster.StorageWrites() - before;
+            var perUpdate = BenchCluster.PerRequest(cpu, cluster.CpuTimes(), ours.Requests);
             totalWrites += writes;
             totalUpdates += ours.Requests;
             ratios.Add(ours.RequestsPerSecond / reference.RequestsPerSecond);
-            table.Add($"postgres #{round}", ours, cluster.Gateway.ResidentMiB(), ratios[^1], $"{(double)writes / ours.Requests:F3} writes/update");
+            table.Add($"postgres #{round}", ours, cluster.Gateway.ResidentMiB(), ratios[^1], $"{(double)writes / ours.Requests:F3} writes/update; {perUpdate}");
         }
         table.Print();
         Console.WriteLine($"postgres: ratio to in-memory {ratios.Average():F2}; storage writes per update {(double)totalWrites / totalUpdates:F3} ({totalWrites:N0} writes for {totalUpdates:N0} updates: grain states and index shards' group commits; refreshes of an unchanged status are coalesced)");
@@ -177,6 +179,15 @@ public static class Scenarios
     /// <summary>A child process that is killed, not just released, when disposed.</summary>
     internal sealed class Owned(Process process) : IDisposable
     {
+        public TimeSpan CpuTime
+        {
+            get
+            {
+                process.Refresh();
+                return process.TotalProcessorTime;
+            }
+        }
+
         public void Dispose()
         {
             if (!process.HasExited)
