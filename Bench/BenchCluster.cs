@@ -59,7 +59,7 @@ public sealed class BenchCluster : IAsyncDisposable
     /// <summary>Each process's CPU time per request between two readings of <see cref="CpuTimes"/>.</summary>
     public static string PerRequest((TimeSpan Gateway, TimeSpan Silo, TimeSpan Postgres) before, (TimeSpan Gateway, TimeSpan Silo, TimeSpan Postgres) after, long requests)
     {
-        string Micros(TimeSpan spent) => (spent.TotalMicroseconds / Math.Max(1, requests)).ToString("F0", CultureInfo.InvariantCulture);
+        string Micros(TimeSpan spent) => ServerProcess.MicrosPerRequest(spent, requests);
         return $"CPU µs/update: gateway {Micros(after.Gateway - before.Gateway)}, silo {Micros(after.Silo - before.Silo)}, PostgreSQL {Micros(after.Postgres - before.Postgres)}";
     }
 

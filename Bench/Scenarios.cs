@@ -69,8 +69,7 @@ public static class Scenarios
     {
         var before = server.CpuTime;
         var result = await Wrk.Run(server.Url, script, settings.Seconds, settings.Connections);
-        var perRequest = (server.CpuTime - before).TotalMicroseconds / Math.Max(1, result.Requests);
-        return (result, $"CPU {perRequest.ToString("F0", CultureInfo.InvariantCulture)} µs/req");
+        return (result, $"CPU {ServerProcess.MicrosPerRequest(server.CpuTime - before, result.Requests)} µs/req");
     }
 
     /// <summary>update against the PostgreSQL-backed cluster, interleaved with the in-memory gateway; storage writes per update.</summary>
@@ -179,14 +178,7 @@ public static class Scenarios
     /// <summary>A child process that is killed, not just released, when disposed.</summary>
     internal sealed class Owned(Process process) : IDisposable
     {
-        public TimeSpan CpuTime
-        {
-            get
-            {
-                process.Refresh();
-                return process.TotalProcessorTime;
-            }
-        }
+        public TimeSpan CpuTime => ServerProcess.CpuTimeOf(process);
 
         public void Dispose()
         {

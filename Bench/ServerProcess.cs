@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
@@ -14,14 +15,18 @@ public sealed class ServerProcess : IDisposable
     public Uri Url { get; }
 
     /// <summary>The process's CPU time so far (user and system), from /proc.</summary>
-    public TimeSpan CpuTime
+    public TimeSpan CpuTime => CpuTimeOf(_process);
+
+    /// <summary>A process's CPU time so far (user and system), from /proc.</summary>
+    public static TimeSpan CpuTimeOf(Process process)
     {
-        get
-        {
-            _process.Refresh();
-            return _process.TotalProcessorTime;
-        }
+        process.Refresh();
+        return process.TotalProcessorTime;
     }
+
+    /// <summary>CPU time spent over <paramref name="requests"/>, in whole microseconds per request.</summary>
+    public static string MicrosPerRequest(TimeSpan spent, long requests)
+        => (spent.TotalMicroseconds / Math.Max(1, requests)).ToString("F0", CultureInfo.InvariantCulture);
 
     public static string Root { get; } = FindRoot();
 
