@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Orleans.Configuration;
 using Orleans.Dashboard;
 using Orleans.Serialization;
+using Orleans.Serialization.Serializers;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -64,14 +65,17 @@ public static class PresenceSiloExtensions
     }
 
     /// <summary>
-    /// In-memory grain storage for the presence grains, with the Orleans binary serializer, and their collections in
-    /// this process's memory.
+    /// The presence grains' states and collections in this process's memory, states with the Orleans binary serializer
+    /// (<see cref="MemoryStates"/>; a test cluster registers one instance for all its silos).
     /// </summary>
     public static ISiloBuilder AddPresenceMemoryStorage(this ISiloBuilder silo)
     {
-        silo.AddMemoryGrainStorage(PresenceStorage.Name);
+        silo.Services.TryAddSingleton<MemoryStates>();
+        silo.Services.AddKeyedSingleton<IGrainStorage>(PresenceStorage.Name, (provider, _) => new MemoryGrainStateStorage(
+            provider.GetRequiredService<MemoryStates>(),
+            new OrleansGrainStorageSerializer(provider.GetRequiredService<Serializer>()),
+            provider.GetRequiredService<IActivatorProvider>()));
         silo.Services.TryAddSingleton<ICollectionStore, MemoryCollectionStore>();
-        silo.Services.UseOrleansStorageSerializer<MemoryGrainStorageOptions>(PresenceStorage.Name);
         return silo;
     }
 

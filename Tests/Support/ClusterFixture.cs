@@ -65,6 +65,9 @@ public sealed class ClusterFixture : IAsyncLifetime
 
     /// <summary>The silos' collections: one store for all, as a cluster's silos share one database.</summary>
     public MemoryCollectionStore Collections { get; } = new();
+
+    /// <summary>The silos' grain states: one store for all, likewise.</summary>
+    public MemoryStates States { get; } = new();
     public InProcessTestCluster Cluster { get; private set; } = null!;
     public IGrainFactory Grains => Cluster.Client;
 
@@ -73,6 +76,7 @@ public sealed class ClusterFixture : IAsyncLifetime
         var builder = new InProcessTestClusterBuilder(2);
         builder.ConfigureSilo((_, silo) =>
         {
+            silo.Services.AddSingleton(States);
             silo.AddPresenceMemoryStorage();
             silo.Services.Replace(ServiceDescriptor.Singleton<ICollectionStore>(Collections));
             silo.UseInMemoryReminderService();
