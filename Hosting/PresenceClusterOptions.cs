@@ -64,11 +64,44 @@ public sealed class PresenceClusterOptions
         {
             throw Invalid("Presence:Storage:Provider is 'postgres' but ConnectionStrings:presence (env ConnectionStrings__presence) is not set.");
         }
+        if (options.UsesPostgres)
+        {
+            options.ConnectionString = WithStatementReuse(options.ConnectionString!);
+        }
         if (!options.AdvertisedIP.Equals("auto", StringComparison.OrdinalIgnoreCase) && !System.Net.IPAddress.TryParse(options.AdvertisedIP, out _))
         {
             throw Invalid($"{SiloSection}:AdvertisedIP must be an IP address or 'auto' (got '{options.AdvertisedIP}').");
         }
         return options;
+    }
+
+    /// <summary>
+    /// The connection string with Npgsql's statement reuse on, unless it says otherwise: each pooled connection
+    /// prepares the statements it runs often (<c>Max Auto Prepare</c>, <c>Auto Prepare Min Usages</c>), so PostgreSQL
+    /// parses and plans a grain write once per connection instead of on every write, and hands a connection back to the
+    /// pool without resetting its session (<c>No Reset On Close</c>; nothing here keeps session state: the migrator's
+    /// lock is a transaction's).
+    /// </summary>
+    public static string WithStatementReuse(string connectionString)
+    {
+        var given = new System.Data.Common.DbConnectionStringBuilder();
+        try
+        {
+            given.ConnectionString = connectionString;
+        }
+        catch (ArgumentException error)
+        {
+            throw Invalid($"ConnectionStrings:presence is not a valid connection string: {error.Message}");
+        }
+        var keys = given.Keys.Cast<string>().Select(k => k.Replace(" ", "", StringComparison.Ordinal)).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        foreach (var (key, value) in new[] { ("Max Auto Prepare", "32"), ("Auto Prepare Min Usages", "2"), ("No Reset On Close", "true") })
+        {
+            if (!keys.Contains(key.Replace(" ", "", StringComparison.Ordinal)))
+            {
+                given[key] = value;
+            }
+        }
+        return given.ConnectionString;
     }
 
     /// <summary>

@@ -9,6 +9,7 @@ public sealed class StartupValidationTests
     [Theory]
     [InlineData("Presence__Auth__SigningKey", "too-short", "SigningKey")]
     [InlineData("Presence__Storage__Provider", "postgres", "ConnectionStrings:presence")]
+    [InlineData("ConnectionStrings__presence", "Host=127.0.0.1;Port", "ConnectionStrings:presence")]
     [InlineData("Presence__Auth__TokenCacheCapacity", "0", "TokenCacheCapacity")]
     [InlineData("Presence__Expiry__Default", "-00:01:00", "Presence:Expiry:Default")]
     [InlineData("Presence__Expiry__Default", "fifteen minutes", "Presence:Expiry:Default")]
