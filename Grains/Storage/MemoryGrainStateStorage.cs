@@ -16,13 +16,15 @@ public sealed class MemoryGrainStateStorage(MemoryStates states, IGrainStorageSe
         var loaded = stored is null ? default : serializer.Deserialize<T>(new BinaryData(stored.Data));
         grainState.State = loaded ?? activators.GetActivator<T>().Create();
         grainState.ETag = stored?.ETag;
-        grainState.RecordExists = stored is not null;
+        grainState.RecordExists = loaded is not null;
         return Task.CompletedTask;
     }
 
     public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
-        var etag = states.Replace(stateName, grainId, grainState.ETag, serializer.Serialize(grainState.State).ToMemory());
+        // A copy of exactly the bytes written: the serializer's buffer has room to spare, and the state is kept for as
+        // long as its user is online.
+        var etag = states.Replace(stateName, grainId, grainState.ETag, serializer.Serialize(grainState.State).ToArray());
         if (etag is null)
         {
             return Task.FromException(Conflict(stateName, grainId, grainState.ETag));

@@ -11,7 +11,7 @@ namespace Presence.Grains.Storage;
 /// <remarks>
 /// Orleans' own memory storage keeps states in storage grains, so that silos of one cluster share them: each write is
 /// a grain call (a message, a turn on another activation, a response) and a key string built per call. With one silo
-/// that buys nothing, and it was 8 % of a gateway's CPU in the update bench.
+/// that buys nothing (see docs/benchmarks.md for what it cost).
 /// </remarks>
 public sealed class MemoryStates
 {
@@ -24,7 +24,7 @@ public sealed class MemoryStates
     /// Stores <paramref name="data"/> in place of the state stored under <paramref name="etag"/> (null: none stored);
     /// null when another write came between.
     /// </summary>
-    internal string? Replace(string stateName, GrainId grainId, string? etag, ReadOnlyMemory<byte> data)
+    internal string? Replace(string stateName, GrainId grainId, string? etag, byte[] data)
     {
         var key = (stateName, grainId);
         var next = new Stored(data, Interlocked.Increment(ref _lastETag).ToString(CultureInfo.InvariantCulture));
@@ -47,9 +47,9 @@ public sealed class MemoryStates
         return current.ETag == etag && _states.TryRemove(new KeyValuePair<(string, GrainId), Stored>(key, current));
     }
 
-    internal sealed class Stored(ReadOnlyMemory<byte> data, string etag)
+    internal sealed class Stored(byte[] data, string etag)
     {
-        public ReadOnlyMemory<byte> Data { get; } = data;
+        public byte[] Data { get; } = data;
         public string ETag { get; } = etag;
     }
 }
