@@ -10,7 +10,10 @@ const { StreamChat } = require('stream-chat');
 const { BASE, KEY, SECRET } = process.env;
 const GRACE_MS = Number(process.env.GRACE_MS ?? 2000);
 const IDLE_MS = Number(process.env.IDLE_MS ?? 70000);
-const opts = { baseURL: BASE, allowServerSideConnect: true, timeout: 10000 };
+// Patience for a request or an event that must come: generous, as a full test run shares 2 cores with it; a step
+// that never comes still fails, only later.
+const PATIENCE_MS = 30000;
+const opts = { baseURL: BASE, allowServerSideConnect: true, timeout: PATIENCE_MS };
 const waitFor = (client, type, pred, ms) => new Promise((resolve, reject) => {
   const timer = setTimeout(() => { sub.unsubscribe(); reject(new Error(`timeout waiting for ${type}`)); }, ms);
   const sub = client.on(type, (e) => { if (pred(e)) { clearTimeout(timer); sub.unsubscribe(); resolve(e); } });
@@ -26,7 +29,7 @@ const pnut = async (method, path, token, body) => {
 };
 
 async function main() {
-  const admin = new StreamChat(KEY, SECRET, { baseURL: BASE, timeout: 10000 });
+  const admin = new StreamChat(KEY, SECRET, { baseURL: BASE, timeout: PATIENCE_MS });
   const tA = admin.createToken('alice'), tB = admin.createToken('bob');
   await admin.upsertUsers([{ id: 'alice', name: 'Alice' }, { id: 'bob', name: 'Bob' }]);
   ok('upsertUsers with a server token');
@@ -58,7 +61,7 @@ async function main() {
   ok('channel.watch with presence');
 
   // 4. B disconnects: after the grace, A hears bob offline, with the whole user.
-  const offline = waitFor(A, 'user.presence.changed', (e) => e.user.id === 'bob' && e.user.online === false, GRACE_MS + 10000);
+  const offline = waitFor(A, 'user.presence.changed', (e) => e.user.id === 'bob' && e.user.online === false, GRACE_MS + PATIENCE_MS);
   await B.disconnectUser();
   const ev = await offline;
   assert.equal(ev.user.name, 'Bob');
@@ -84,8 +87,8 @@ async function main() {
   assert.equal(bobInPnut.presence, 'offline');
   ok('invisible through Stream is offline through pnut');
 
-  const visible = waitFor(A, 'user.presence.changed', (e) => e.user.id === 'bob' && e.user.online === true, 10000);
-  const updated = waitFor(B2, 'user.updated', (e) => e.user.id === 'bob', 10000);
+  const visible = waitFor(A, 'user.presence.changed', (e) => e.user.id === 'bob' && e.user.online === true, PATIENCE_MS);
+  const updated = waitFor(B2, 'user.updated', (e) => e.user.id === 'bob', PATIENCE_MS);
   await B2.partialUpdateUser({ id: 'bob', set: { invisible: false } });
   await visible;
   await updated;
@@ -97,7 +100,7 @@ async function main() {
   const carol = (await A.queryUsers({ id: { $eq: 'carol' } }, {}, { presence: true })).users[0];
   assert.equal(carol.id, 'carol');
   assert.equal(carol.online, true);
-  const carolAway = waitFor(A, 'user.presence.changed', (e) => e.user.id === 'carol' && e.user.online === false, 10000);
+  const carolAway = waitFor(A, 'user.presence.changed', (e) => e.user.id === 'carol' && e.user.online === false, PATIENCE_MS);
   await pnut('PUT', '/v1/users/me/presence', process.env.PNUT_CAROL, { presence: 'offline' });
   await carolAway;
   ok('set through pnut, seen through Stream');
