@@ -18,6 +18,14 @@ public sealed class BenchSettings
             {
                 throw new ArgumentException($"{args[i]} needs a value");
             }
+            switch (args[i])
+            {
+                case "--a-env": AEnvironment = Variables(args[i + 1]); continue;
+                case "--b-env": BEnvironment = Variables(args[i + 1]); continue;
+                case "--a-dll": ADll = Path.GetFullPath(args[i + 1]); continue;
+                case "--b-dll": BDll = Path.GetFullPath(args[i + 1]); continue;
+                case "--script": Script = args[i + 1]; continue;
+            }
             var value = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
             switch (args[i])
             {
@@ -62,4 +70,28 @@ public sealed class BenchSettings
 
     /// <summary>channel: against the PostgreSQL-backed cluster instead of the in-memory gateway.</summary>
     public bool Postgres { get; }
+
+    /// <summary>compare: the two gateways' extra environment (<c>K=V;K=V</c>) and builds (a Gateway.dll; this tree's by default).</summary>
+    public IReadOnlyDictionary<string, string> AEnvironment { get; } = new Dictionary<string, string>();
+    public IReadOnlyDictionary<string, string> BEnvironment { get; } = new Dictionary<string, string>();
+    public string? ADll { get; }
+    public string? BDll { get; }
+
+    /// <summary>compare: which load drives both (update, read or list).</summary>
+    public string Script { get; } = "update";
+
+    private static Dictionary<string, string> Variables(string list)
+    {
+        var variables = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var pair in list.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var equals = pair.IndexOf('=');
+            if (equals <= 0)
+            {
+                throw new ArgumentException($"not a variable: {pair} (expected NAME=value)");
+            }
+            variables[pair[..equals]] = pair[(equals + 1)..];
+        }
+        return variables;
+    }
 }

@@ -20,6 +20,6 @@ catch (MissingPrerequisiteException missing)
 
 static int Usage()
 {
-    Console.Error.WriteLine($"usage: dotnet run -c Release --project Bench -- <{string.Join("|", Scenarios.All.Keys)}> [--seconds N] [--rounds N] [--users N], or allocations <pid> [seconds], or heap <pid> [top]");
+    Console.Error.WriteLine($"usage: dotnet run -c Release --project Bench -- <{string.Join("|", Scenarios.All.Keys)}> [--seconds N] [--rounds N] [--users N] (compare: [--a-env \"K=V;K=V\"] [--b-env ...] [--a-dll path] [--b-dll path] [--script update|read|list]), or allocations <pid> [seconds], or heap <pid> [top]");
     return 2;
 }

@@ -21,6 +21,7 @@ public static class Scenarios
         ["fanout"] = Fanout.Run,
         ["channel"] = ChannelScenario.Run,
         ["tenants"] = TenantsScenario.Run,
+        ["compare"] = Compare,
     };
 
     private static async Task<int> Baseline(BenchSettings settings)
@@ -135,6 +136,50 @@ public static class Scenarios
         await Run("dotnet", ["build", "-c", "Release", "-v", "q", "-nologo", Path.Combine(ServerProcess.Root, "Gateway", "Gateway.csproj")], new Dictionary<string, string>());
     }
 
+    /// <summary>
+    /// Two gateways side by side, started together and driven in turn by the same load: A and B differ by their
+    /// environment (<c>--a-env</c>, <c>--b-env</c>) or their build (<c>--a-dll</c>, <c>--b-dll</c>, e.g. a copy of
+    /// Gateway/bin/Release/net10.0 made before a change). On a machine whose speed drifts from one minute to the next,
+    /// a change shows only this way: each round's A and B run a few seconds apart.
+    /// </summary>
+    private static async Task<int> Compare(BenchSettings settings)
+    {
+        Wrk.Require();
+        var scripts = await Prepare(settings);
+        var script = settings.Script switch
+        {
+            "update" => scripts.Update,
+            "read" => scripts.Read,
+            "list" => scripts.List,
+            var other => throw new ArgumentException($"--script {other}: expected update, read or list"),
+        };
+        using var a = await StartGateway(new Dictionary<string, string>(settings.AEnvironment), settings.ADll);
+        using var b = await StartGateway(new Dictionary<string, string>(settings.BEnvironment), settings.BDll);
+        await Warm(a.Url, scripts, settings);
+        await Warm(b.Url, scripts, settings);
+
+        static string Describe(IReadOnlyDictionary<string, string> environment, string? dll)
+            => string.Join(" ", environment.Select(v => $"{v.Key}={v.Value}").Append(dll ?? "this tree's build"));
+        var table = new Table($"compare ({settings.Script}): A = {Describe(settings.AEnvironment, settings.ADll)}; B = {Describe(settings.BEnvironment, settings.BDll)}");
+        var (cpuA, cpuB) = (new List<double>(), new List<double>());
+        var (requestsA, requestsB) = (new List<double>(), new List<double>());
+        for (var round = 1; round <= settings.Rounds; round++)
+        {
+            foreach (var (name, server, cpu, rates) in new[] { ("A", a, cpuA, requestsA), ("B", b, cpuB, requestsB) })
+            {
+                var before = server.CpuTime;
+                var result = await Wrk.Run(server.Url, script, settings.Seconds, settings.Connections);
+                cpu.Add((server.CpuTime - before).TotalMicroseconds / Math.Max(1, result.Requests));
+                rates.Add(result.RequestsPerSecond);
+                table.Add($"{name} #{round}", result, server.ResidentMiB(), note: $"CPU {cpu[^1]:F0} µs/req");
+            }
+        }
+        table.Print();
+        var better = cpuA.Zip(cpuB).Count(pair => pair.Second < pair.First);
+        Console.WriteLine($"compare: CPU per request A {cpuA.Average():F1} µs, B {cpuB.Average():F1} µs (B/A {cpuB.Average() / cpuA.Average():F2}; B cheaper in {better} of {cpuA.Count} rounds); req/s A {requestsA.Average():N0}, B {requestsB.Average():N0}");
+        return 0;
+    }
+
     private static async Task<LoadScripts> Prepare(BenchSettings settings)
     {
         await BuildServers();
@@ -161,7 +206,7 @@ public static class Scenarios
     /// Presence__* variables of the bench's own environment pass through, so settings can be compared:
     /// DOTNET_gcServer=0 dotnet run ...
     /// </summary>
-    public static Task<ServerProcess> StartGateway(IDictionary<string, string> extra)
+    public static Task<ServerProcess> StartGateway(IDictionary<string, string> extra, string? dll = null)
     {
         var environment = new Dictionary<string, string>(extra);
         foreach (var key in Environment.GetEnvironmentVariables().Keys.Cast<string>().Where(k => k.StartsWith("DOTNET_", StringComparison.Ordinal) || k.StartsWith("Presence__", StringComparison.Ordinal)))
@@ -178,7 +223,8 @@ public static class Scenarios
         {
             environment[key] = value;
         }
-        return ServerProcess.Start(ServerProcess.Dll("Gateway"), ["--contentRoot", Path.GetDirectoryName(ServerProcess.Dll("Gateway"))!], environment, "/health/ready");
+        dll ??= ServerProcess.Dll("Gateway");
+        return ServerProcess.Start(dll, ["--contentRoot", Path.GetDirectoryName(dll)!], environment, "/health/ready");
     }
 
     internal static Process StartSilo(IDictionary<string, string> cluster)
