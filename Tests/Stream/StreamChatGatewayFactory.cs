@@ -46,9 +46,7 @@ public sealed class StreamChatGatewayFactory : GatewayFactory
     }
 }
 
-// Not alongside other collections: the published SDK's scenario idles a connection for over a minute on its heartbeats,
-// and a full run's heavier collections (processes killed and restarted) starved it once in a few runs on 2 cores.
-[CollectionDefinition(Name, DisableParallelization = true)]
+[CollectionDefinition(Name)]
 public sealed class StreamChatCollection : ICollectionFixture<StreamChatGatewayFactory>
 {
     public const string Name = "stream chat";
