@@ -57,12 +57,12 @@ public static class Scenarios
         for (var round = 1; round <= settings.Rounds; round++)
         {
             var (reference, referenceCpu) = await Measured(baseline, script(scripts), settings);
-            table.Add($"baseline #{round}", reference, baseline.ResidentMiB(), note: referenceCpu);
+            table.Add($"baseline #{round}", reference, baseline.ResidentMiB(), note: CpuNote(referenceCpu));
             var (ours, oursCpu) = await Measured(gateway, script(scripts), settings);
             var ratio = ours.RequestsPerSecond / reference.RequestsPerSecond;
             ratios.Add(ratio);
             p99s.Add(ours.P99Ms);
-            table.Add($"gateway #{round}", ours, gateway.ResidentMiB(), ratio, oursCpu);
+            table.Add($"gateway #{round}", ours, gateway.ResidentMiB(), ratio, CpuNote(oursCpu));
         }
         table.Print();
         var targets = new List<string>();
@@ -91,12 +91,14 @@ public static class Scenarios
     /// A wrk run against <paramref name="server"/>, with the server's CPU time per request over it (user and system,
     /// from /proc): what a request costs the server, apart from how the box's 2 cores were shared with wrk.
     /// </summary>
-    private static async Task<(WrkResult Result, string Cpu)> Measured(ServerProcess server, string script, BenchSettings settings)
+    private static async Task<(WrkResult Result, double CpuMicros)> Measured(ServerProcess server, string script, BenchSettings settings)
     {
         var before = server.CpuTime;
         var result = await Wrk.Run(server.Url, script, settings.Seconds, settings.Connections);
-        return (result, $"CPU {ServerProcess.MicrosPerRequest(server.CpuTime - before, result.Requests)} µs/req");
+        return (result, ServerProcess.MicrosPer(server.CpuTime - before, result.Requests));
     }
+
+    private static string CpuNote(double micros) => $"CPU {micros.ToString("F0", CultureInfo.InvariantCulture)} µs/req";
 
     /// <summary>update against the PostgreSQL-backed cluster, interleaved with the in-memory gateway; storage writes per update.</summary>
     private static async Task<int> Postgres(BenchSettings settings)
@@ -167,11 +169,10 @@ public static class Scenarios
         {
             foreach (var (name, server, cpu, rates) in new[] { ("A", a, cpuA, requestsA), ("B", b, cpuB, requestsB) })
             {
-                var before = server.CpuTime;
-                var result = await Wrk.Run(server.Url, script, settings.Seconds, settings.Connections);
-                cpu.Add((server.CpuTime - before).TotalMicroseconds / Math.Max(1, result.Requests));
+                var (result, micros) = await Measured(server, script, settings);
+                cpu.Add(micros);
                 rates.Add(result.RequestsPerSecond);
-                table.Add($"{name} #{round}", result, server.ResidentMiB(), note: $"CPU {cpu[^1]:F0} µs/req");
+                table.Add($"{name} #{round}", result, server.ResidentMiB(), note: CpuNote(micros));
             }
         }
         table.Print();

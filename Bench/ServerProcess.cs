@@ -25,8 +25,10 @@ public sealed class ServerProcess : IDisposable
     }
 
     /// <summary>CPU time spent over <paramref name="requests"/>, in whole microseconds per request.</summary>
+    public static double MicrosPer(TimeSpan spent, long requests) => spent.TotalMicroseconds / Math.Max(1, requests);
+
     public static string MicrosPerRequest(TimeSpan spent, long requests)
-        => (spent.TotalMicroseconds / Math.Max(1, requests)).ToString("F0", CultureInfo.InvariantCulture);
+        => MicrosPer(spent, requests).ToString("F0", CultureInfo.InvariantCulture);
 
     public static string Root { get; } = FindRoot();
 
