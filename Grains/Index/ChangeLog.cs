@@ -22,8 +22,12 @@ internal sealed class ChangeLog
     /// <summary>Every change in the log, oldest first.</summary>
     public IEnumerable<LoggedChange> All => _changes;
 
-    /// <summary>When the oldest change leaves the log; MaxValue when the log is empty.</summary>
-    public DateTimeOffset NextPruneAt => _changes.TryPeek(out var oldest) ? oldest.Change.At + PresenceChange.Window : DateTimeOffset.MaxValue;
+    /// <summary>
+    /// The first instant at which <see cref="Prune"/> drops the oldest change (a change exactly one window old is still
+    /// kept); MaxValue when the log is empty. Never a time a prune at it would leave unchanged: a node's timer asks for
+    /// it, and a time it cannot move past would fire again and again on a clock that stands still.
+    /// </summary>
+    public DateTimeOffset NextPruneAt => _changes.TryPeek(out var oldest) ? oldest.Change.At + PresenceChange.Window + TimeSpan.FromTicks(1) : DateTimeOffset.MaxValue;
 
     /// <summary>Whether pruned changes are remembered for <see cref="TakePruned"/> (the shard deletes their rows).</summary>
     public bool TrackPruned { get; init; }

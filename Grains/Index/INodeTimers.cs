@@ -71,6 +71,12 @@ internal sealed partial class NodeTimers : INodeTimers
             try
             {
                 await node.OnTimer(cancellationToken); // asks for its next time itself
+                if (_due.TryGetValue(node, out var again) && again <= now)
+                {
+                    // A time its turn did not move past would fire at once, again and again while the clock stands.
+                    LogAskedForHandledTime(_logger, node.Key, again, RetryAfter);
+                    Set(node, now + RetryAfter);
+                }
             }
             catch (Exception error)
             {
@@ -87,4 +93,7 @@ internal sealed partial class NodeTimers : INodeTimers
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Index node {Shard}: its timed turn failed; tried again in {RetryAfter}")]
     private static partial void LogTurnFailed(ILogger logger, Exception error, string shard, TimeSpan retryAfter);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Index node {Shard}: after its timed turn it asked again for {Due}, a time already handled; run again in {RetryAfter} instead")]
+    private static partial void LogAskedForHandledTime(ILogger logger, string shard, DateTimeOffset due, TimeSpan retryAfter);
 }

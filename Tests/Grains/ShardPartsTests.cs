@@ -100,4 +100,30 @@ public sealed class ShardPartsTests
         Assert.Equal([41L], log.TakePruned());
         Assert.Equal(["bob"], log.Since(T0).Select(c => c.UserId));
     }
+
+    [Fact]
+    public void What_a_node_asks_its_timer_for_is_always_moved_past_by_handling_it_so_a_standing_clock_cannot_refire_it()
+    {
+        var log = new ChangeLog();
+        log.Append(new PresenceChange(T0, "ann", Profile, "online", T0));
+        var at = log.NextPruneAt;
+
+        log.Prune(at - TimeSpan.FromTicks(1), _ => false); // exactly one window old: still kept
+        Assert.Equal(["ann"], log.Since(T0).Select(c => c.UserId));
+        Assert.Equal(at, log.NextPruneAt);
+
+        log.Prune(at, _ => false);
+        Assert.Equal(DateTimeOffset.MaxValue, log.NextPruneAt);
+
+        var holds = new HoldLeases();
+        holds.Renew("stream:g", T0, TimeSpan.FromMinutes(1));
+        holds.TakeLapsed(holds.EarliestEnd);
+        Assert.Equal(DateTimeOffset.MaxValue, holds.EarliestEnd);
+
+        var entries = new ShardEntries(new ChangeLog(), new HoldLeases(), persist: false, shards: 4);
+        entries.Apply(Online("ann", 1, T0), T0);
+        var due = entries.EarliestDue;
+        entries.ApplyDue(due);
+        Assert.True(entries.EarliestDue > due);
+    }
 }
