@@ -53,8 +53,23 @@ public sealed class RawConnection : IAsyncDisposable
         return JsonDocument.Parse(text["data: ".Length..]).RootElement.Clone();
     }
 
-    /// <summary>A server frame (unmasked, short or 16-bit length).</summary>
+    /// <summary>
+    /// The next server frame (unmasked, short or 16-bit length) that is not a ping: the hub's keep-alive tick pings
+    /// every socket, a new one too, so one may come before any frame a test waits for.
+    /// </summary>
     public async Task<(byte Opcode, byte[] Payload)> ReadFrame()
+    {
+        while (true)
+        {
+            var frame = await ReadAnyFrame();
+            if (frame.Opcode != Presence.Gateway.Realtime.Direct.WebSocketFrames.PingOpcode)
+            {
+                return frame;
+            }
+        }
+    }
+
+    private async Task<(byte Opcode, byte[] Payload)> ReadAnyFrame()
     {
         await Fill(2);
         var length = _buffered[1] & 0x7F;
