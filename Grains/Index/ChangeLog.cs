@@ -19,6 +19,9 @@ internal sealed class ChangeLog
 
     public int Count => _changes.Count;
 
+    /// <summary>Whether changes were appended since the last <see cref="TakeFresh"/>.</summary>
+    public bool HasFresh => _fresh is not null;
+
     /// <summary>Every change in the log, oldest first.</summary>
     public IEnumerable<LoggedChange> All => _changes;
 

@@ -21,7 +21,9 @@ namespace Presence.Grains.Index;
 /// holds (<see cref="HoldLeases"/>) and watches (<see cref="ShardWatches"/>). Every entry point that changes or lists
 /// entries (Apply, RenewHold, List, ChangesSince, the timer) runs the same sequence: apply what is due, make its own
 /// change, then <see cref="Complete"/>: store what changed, re-arm the one timer, tell the watching gateways. Watch
-/// only updates <see cref="ShardWatches"/>, and Find only reads. All of it runs in its host's turns.
+/// only updates <see cref="ShardWatches"/>, and Find only reads. All of it runs in its host's turns, but for one thing:
+/// where nodes store nothing (the in-memory mode), a user grain in the same process applies its update itself between
+/// the node's turns (<see cref="TryApplyHere"/>), and leaves the rest of the sequence to the node's next turn.
 /// Stored by change (<c>Presence:Index:Persist</c>, on with PostgreSQL): each entry, logged change and hold is a row of
 /// the node's collection, written in the turn that changed it — one write per call, however many updates the
 /// publisher's batch carried (group commit) — so a node reloaded anywhere, after a crash too, comes back whole.
@@ -30,8 +32,9 @@ namespace Presence.Grains.Index;
 /// A node is <see cref="Needed"/> while it holds something (online users, their timelines, which its timer moves offline
 /// on time; logged changes within the log's ten minutes; gateways' holds; refreshes not yet written): its host keeps it.
 /// Reads of one user (<see cref="Find"/>) are also answered without a grain call by a gateway in the same process
-/// (<see cref="LocalIndexShards"/>): entries are changed only in the node's turns, under a sequence number that
-/// readers on other threads check, so a reader sees an entry as it was between two changes or tries again.
+/// (<see cref="LocalIndexShards"/>): entries are changed by one writer at a time (a turn of the node, or an update
+/// applied between turns), under a sequence number that readers on other threads check, so a reader sees an entry as
+/// it was between two changes or tries again.
 /// </summary>
 /// <param name="host">The grain whose turns the node runs in, and whose timers are the node's.</param>
 /// <param name="neededChanged">Told when <see cref="Needed"/> changes.</param>
@@ -66,6 +69,13 @@ internal sealed partial class IndexNode(Grain host, string key, IndexNodeService
     private bool _handOverPending;
     // Set when the shard starts going away: a same-process read that overlaps it asks the next activation instead.
     private volatile bool _closed;
+    // The host's turns in this node under way (across their awaits), and what an update applied here between them
+    // left for the next (see TryApplyHere); all under the gate, which also orders their writes for each other.
+    private readonly Lock _gate = new();
+    private int _turns;
+    private bool _settleNeeded;
+    // What the node last asked its timer for: an update applied between turns needs a turn when it is due before.
+    private DateTimeOffset _asked = DateTimeOffset.MinValue;
 
     /// <summary>Whether the node holds something an unloading would lose (or a caller would miss): its host keeps it.</summary>
     public bool Needed { get; private set; }
@@ -83,6 +93,7 @@ internal sealed partial class IndexNode(Grain host, string key, IndexNodeService
 
     public async Task ActivateAsync(CancellationToken cancellationToken)
     {
+        using var turn = Turn();
         _shardKey = key;
         var (tenant, id) = PresenceKeys.Split(_shardKey);
         _tenant = tenant;
@@ -219,6 +230,7 @@ internal sealed partial class IndexNode(Grain host, string key, IndexNodeService
     /// <summary>The node goes (its host goes, or unloads it): it stops answering readers, and writes its refreshes.</summary>
     public async Task DeactivateAsync()
     {
+        using var turn = Turn();
         _closed = true;
         timers.Set(this, DateTimeOffset.MaxValue);
         local.Remove(_tenant, _lo, _hi, this);
@@ -242,6 +254,7 @@ internal sealed partial class IndexNode(Grain host, string key, IndexNodeService
 
     public async Task<int[]?> Apply(IndexUpdate[] updates)
     {
+        using var turn = Turn();
         if (_cuts is not null)
         {
             await HandOverIfPending();
@@ -261,6 +274,7 @@ internal sealed partial class IndexNode(Grain host, string key, IndexNodeService
 
     public async Task<HoldRenewal> RenewHold(string source, TimeSpan lease)
     {
+        using var turn = Turn();
         if (_cuts is not null)
         {
             await HandOverIfPending();
@@ -276,6 +290,7 @@ internal sealed partial class IndexNode(Grain host, string key, IndexNodeService
 
     public async Task<int[]?> Watch(GatewayWatch gateway, string[] add, string[] remove, bool replace)
     {
+        using var turn = Turn();
         if (_cuts is not null)
         {
             await HandOverIfPending();
@@ -290,6 +305,7 @@ internal sealed partial class IndexNode(Grain host, string key, IndexNodeService
 
     public async Task<IndexSlice> List(int shard, string? afterUserId, int count, CancellationToken cancellationToken)
     {
+        using var turn = Turn();
         if (_cuts is not null)
         {
             await HandOverIfPending();
@@ -304,6 +320,7 @@ internal sealed partial class IndexNode(Grain host, string key, IndexNodeService
 
     public async Task<IndexFound> Find(string userId)
     {
+        using var turn = Turn();
         if (_cuts is not null)
         {
             await HandOverIfPending();
@@ -334,6 +351,7 @@ internal sealed partial class IndexNode(Grain host, string key, IndexNodeService
 
     public async Task<PresenceChange[]> ChangesSince(DateTimeOffset since, CancellationToken cancellationToken)
     {
+        using var turn = Turn();
         if (_cuts is not null)
         {
             await HandOverIfPending();
@@ -347,10 +365,15 @@ internal sealed partial class IndexNode(Grain host, string key, IndexNodeService
     }
 
     /// <summary>Forgets gateways that stopped renewing their watches.</summary>
-    public void DropStaleWatches() => _watches.DropStale();
+    public void DropStaleWatches()
+    {
+        using var turn = Turn();
+        _watches.DropStale();
+    }
 
     public async Task Adopt(IndexNodeContent content)
     {
+        using var turn = Turn();
         if (_cuts is not null)
         {
             // Split since it last took over this content (a split handed over again after a crash): its halves take it.
@@ -517,6 +540,7 @@ internal sealed partial class IndexNode(Grain host, string key, IndexNodeService
     /// <summary>What is due now: run by the host's timer at the time the node last asked for (<see cref="INodeTimers"/>).</summary>
     internal async Task OnTimer(CancellationToken cancellationToken)
     {
+        using var turn = Turn();
         var now = time.GetUtcNow();
         var before = _entries.Count;
         if (now >= _refreshesDue)
@@ -642,8 +666,93 @@ internal sealed partial class IndexNode(Grain host, string key, IndexNodeService
         {
             due = _refreshesDue;
         }
+        _asked = due;
         timers.Set(this, due);
         KeepWhileNeeded();
+    }
+
+    /// <summary>
+    /// Applies a user grain's update at once, on the caller's thread, when the node is active in the caller's process
+    /// and the update needs nothing of a turn: no turn under way (nor its awaits), nothing due, no split near, and no
+    /// storage to write (the store is the process). True when it was applied, and is then listed for every reader;
+    /// false when it must go by a call (<see cref="IndexPublisher"/>). What else the update brings (a change to tell
+    /// the watching gateways, an earlier time for the timer, a first user that keeps the node) is left for a turn of
+    /// the node's own: the next one's end, or one queued on its host's scheduler. An update of a user already listed,
+    /// with the same status (a heartbeat: most updates), brings nothing else.
+    /// </summary>
+    internal bool TryApplyHere(IndexUpdate update)
+    {
+        lock (_gate)
+        {
+            var now = time.GetUtcNow();
+            if (_turns > 0 || _closed || !Needed || _cuts is not null || _handOverPending || _journal is not null || _asked <= now
+                || (_entries.Count >= options.Value.SplitAt && _hi - _lo >= 2))
+            {
+                return false;
+            }
+            var count = _entries.Count;
+            _entries.Apply(update, now);
+            if (!_settleNeeded && (_log.HasFresh || _entries.Count != count || _entries.EarliestDue < _asked))
+            {
+                _settleNeeded = true;
+                host.GrainContext.Scheduler.QueueAction(SettleQueued);
+            }
+            return true;
+        }
+    }
+
+    /// <summary>A turn of the host in this node: updates wait for its end (they go by a call meanwhile).</summary>
+    private TurnScope Turn()
+    {
+        lock (_gate)
+        {
+            _turns++;
+        }
+        return new TurnScope(this);
+    }
+
+    private void Leave()
+    {
+        lock (_gate)
+        {
+            if (--_turns == 0 && _settleNeeded)
+            {
+                Settle();
+            }
+        }
+    }
+
+    private void SettleQueued()
+    {
+        lock (_gate)
+        {
+            if (_turns == 0 && _settleNeeded)
+            {
+                Settle(); // else the last turn under way settles as it ends
+            }
+        }
+    }
+
+    /// <summary>The end of a turn for updates applied between turns: under the gate, in the host's context, no turn under way.</summary>
+    private void Settle()
+    {
+        _settleNeeded = false;
+        if (_closed || _cuts is not null)
+        {
+            return;
+        }
+        var fresh = _log.TakeFresh();
+        Rearm();
+        if (fresh is not null)
+        {
+            _watches.Queue(fresh);
+            _watches.Send(_tenant, metrics);
+        }
+    }
+
+    private readonly struct TurnScope(IndexNode node) : IDisposable
+    {
+        public void Dispose() => node.Leave();
     }
 
     /// <summary>

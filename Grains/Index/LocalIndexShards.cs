@@ -27,6 +27,12 @@ public sealed class LocalIndexShards(Microsoft.Extensions.Options.IOptions<Hosti
             && active.TryRead(userId, out view);
     }
 
+    /// <summary>The node active here that holds <paramref name="shard"/> of <paramref name="tenant"/>, if any.</summary>
+    internal IndexNode? NodeOf(string tenant, int shard)
+        => _tenants.TryGetValue(tenant, out var shards) && (uint)shard < (uint)options.Value.Shards
+            ? Volatile.Read(ref shards[shards.Length == 1 ? 0 : shard])
+            : null;
+
     internal void Add(string tenant, int lo, int hi, IndexNode active)
     {
         var count = options.Value.Shards;

@@ -17,7 +17,7 @@ namespace Presence.Tests.Support;
 /// Two in-process silos sharing one fake clock: grain timers and reminders fire when a test advances it; the
 /// runtime's own background work stays on real time.
 /// </summary>
-public sealed class ClusterFixture : IAsyncLifetime
+public class ClusterFixture : IAsyncLifetime
 {
     public const int Shards = 4;
 
@@ -71,9 +71,18 @@ public sealed class ClusterFixture : IAsyncLifetime
     public InProcessTestCluster Cluster { get; private set; } = null!;
     public IGrainFactory Grains => Cluster.Client;
 
+    /// <summary>How many silos the cluster has.</summary>
+    protected virtual short Silos => 2;
+
+    /// <summary>Whether index nodes store what they hold (on, as with PostgreSQL; off in the in-memory mode).</summary>
+    protected virtual bool PersistIndex => true;
+
+    /// <summary>Counts the index nodes' Apply calls (to a node, or to a pool for its root), for tests of updates that need none.</summary>
+    public IndexApplyCalls ApplyCalls { get; } = new();
+
     public async Task InitializeAsync()
     {
-        var builder = new InProcessTestClusterBuilder(2);
+        var builder = new InProcessTestClusterBuilder(Silos);
         builder.ConfigureSilo((_, silo) =>
         {
             silo.Services.AddSingleton(States);
@@ -81,7 +90,8 @@ public sealed class ClusterFixture : IAsyncLifetime
             silo.Services.Replace(ServiceDescriptor.Singleton<ICollectionStore>(Collections));
             silo.UseInMemoryReminderService();
             silo.Services.AddPresenceGrains();
-            silo.Services.Configure<PresenceIndexOptions>(o => (o.Shards, o.SplitAt) = (Shards, SplitAt));
+            silo.Services.Configure<PresenceIndexOptions>(o => (o.Shards, o.SplitAt, o.Persist) = (Shards, SplitAt, PersistIndex));
+            silo.Services.AddSingleton<IIncomingGrainCallFilter>(ApplyCalls);
             silo.Services.Replace(ServiceDescriptor.Singleton<TimeProvider>(Time));
             silo.Services.UseTimeProviderForBackgroundAreas(TimeProvider.System);
             silo.Services.AddKeyedSingleton<TimeProvider>(ReminderTimeProviderNames.Reminders, Time);
@@ -119,6 +129,41 @@ public sealed class ClusterFixture : IAsyncLifetime
         return (stored.Items.ToDictionary(i => i.Key, i => serializer.Deserialize<T>(i.Value)!),
             stored.Head is null ? null : serializer.Deserialize<THead>(stored.Head));
     }
+}
+
+/// <summary>
+/// The default deployment's cluster: one silo (the gateway's process) whose index nodes store nothing, so an update
+/// reaches its node in the same process without a call.
+/// </summary>
+public sealed class InMemoryClusterFixture : ClusterFixture
+{
+    protected override short Silos => 1;
+
+    protected override bool PersistIndex => false;
+}
+
+/// <summary>Counts calls of Apply on index nodes and pools.</summary>
+public sealed class IndexApplyCalls : IIncomingGrainCallFilter
+{
+    private long _count;
+
+    public long Count => Interlocked.Read(ref _count);
+
+    public Task Invoke(IIncomingGrainCallContext context)
+    {
+        if (context.InterfaceMethod?.Name == nameof(Presence.Index.IPresenceIndexGrain.Apply)
+            && context.Grain is Presence.Grains.Index.PresenceIndexGrain or Presence.Grains.Index.IndexPoolGrain)
+        {
+            Interlocked.Increment(ref _count);
+        }
+        return context.Invoke();
+    }
+}
+
+[CollectionDefinition(InMemoryClusterCollection.Name)]
+public sealed class InMemoryClusterCollection : ICollectionFixture<InMemoryClusterFixture>
+{
+    public const string Name = "in-memory cluster";
 }
 
 [CollectionDefinition(Name)]
