@@ -15,7 +15,8 @@ namespace Presence.Grains.Index;
 /// </summary>
 internal sealed class ShardEntries(ChangeLog log, HoldLeases holds, bool persist, int shards)
 {
-    // Written only in the shard's turns (one writer: one lock), read from any thread; small at first, as most shards are.
+    // Written by one writer at a time (a turn of the node, or an update applied between its turns), read from any
+    // thread; small at first, as most shards are.
     private readonly ConcurrentDictionary<string, IndexEntry> _entries = new(concurrencyLevel: 1, capacity: 3, StringComparer.Ordinal);
     private readonly SortedKeys<IndexEntry> _order = new();
     private readonly ExpiryWheel<IndexEntry> _wheel = new();
