@@ -682,10 +682,14 @@ internal sealed partial class IndexNode(Grain host, string key, IndexNodeService
     /// </summary>
     internal bool TryApplyHere(IndexUpdate update)
     {
+        if (_journal is not null)
+        {
+            return false; // set at activation, for good: a node that stores its rows writes them in its turns
+        }
         lock (_gate)
         {
             var now = time.GetUtcNow();
-            if (_turns > 0 || _closed || !Needed || _cuts is not null || _handOverPending || _journal is not null || _asked <= now
+            if (_turns > 0 || _closed || !Needed || _cuts is not null || _handOverPending || _asked <= now
                 || (_entries.Count >= options.Value.SplitAt && _hi - _lo >= 2))
             {
                 return false;
