@@ -745,12 +745,20 @@ internal sealed partial class IndexNode(Grain host, string key, IndexNodeService
         {
             return;
         }
-        var fresh = _log.TakeFresh();
-        Rearm();
-        if (fresh is not null)
+        try
         {
-            _watches.Queue(fresh);
-            _watches.Send(_tenant, metrics);
+            var fresh = _log.TakeFresh();
+            Rearm();
+            if (fresh is not null)
+            {
+                _watches.Queue(fresh);
+                _watches.Send(_tenant, metrics);
+            }
+        }
+        catch (Exception error)
+        {
+            // Never the failure of the turn it ends: the updates stand, and the node's next turn (its timer's, at the latest) re-arms it.
+            LogSettleFailed(error, _shardKey);
         }
     }
 
@@ -775,6 +783,9 @@ internal sealed partial class IndexNode(Grain host, string key, IndexNodeService
             neededChanged(this);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Index node {Shard}: could not end the turn of updates applied between its turns (its timer or its watchers' events); its next turn does")]
+    private partial void LogSettleFailed(Exception error, string shard);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Index shard {Shard}: could not write its refreshes at deactivation; they read up to one coalescing window early")]
     private partial void LogDeactivationWriteFailed(Exception error, string shard);
