@@ -75,7 +75,7 @@ internal sealed partial class NodeTimers : INodeTimers
                 {
                     // A time its turn did not move past would fire at once, again and again while the clock stands.
                     LogAskedForHandledTime(_logger, node.Key, again, RetryAfter);
-                    Set(node, now + RetryAfter);
+                    Set(node, _time.GetUtcNow() + RetryAfter);
                 }
             }
             catch (Exception error)

@@ -231,6 +231,15 @@ internal sealed partial class IndexNode(Grain host, string key, IndexNodeService
     public async Task DeactivateAsync()
     {
         using var turn = Turn();
+        List<LoggedChange>? fresh = null;
+        lock (_gate)
+        {
+            if (_settleNeeded)
+            {
+                fresh = Settle(); // the watching gateways still hear of updates applied since the last turn
+            }
+        }
+        Tell(fresh);
         _closed = true;
         timers.Set(this, DateTimeOffset.MaxValue);
         local.Remove(_tenant, _lo, _hi, this);
@@ -698,9 +707,12 @@ internal sealed partial class IndexNode(Grain host, string key, IndexNodeService
             _entries.Apply(update, now);
             if (!_settleNeeded && (_log.HasFresh || _entries.Count != count || _entries.EarliestDue < _asked))
             {
+                host.GrainContext.Scheduler.QueueAction(SettleQueued); // it runs once the gate is free
                 _settleNeeded = true;
-                host.GrainContext.Scheduler.QueueAction(SettleQueued);
             }
+            // Until the settle asks the timer for it, a time due earlier refuses updates here like one asked for: past
+            // it, the next update goes by a turn, which applies what is due first.
+            _asked = Min(_asked, Min(_entries.EarliestDue, _log.NextPruneAt));
             return true;
         }
     }
@@ -717,50 +729,73 @@ internal sealed partial class IndexNode(Grain host, string key, IndexNodeService
 
     private void Leave()
     {
+        List<LoggedChange>? fresh = null;
         lock (_gate)
         {
             if (--_turns == 0 && _settleNeeded)
             {
-                Settle();
+                fresh = Settle();
             }
         }
+        Tell(fresh);
     }
 
     private void SettleQueued()
     {
+        List<LoggedChange>? fresh = null;
         lock (_gate)
         {
             if (_turns == 0 && _settleNeeded)
             {
-                Settle(); // else the last turn under way settles as it ends
+                fresh = Settle(); // else the last turn under way settles as it ends
             }
         }
+        Tell(fresh);
     }
 
-    /// <summary>The end of a turn for updates applied between turns: under the gate, in the host's context, no turn under way.</summary>
-    private void Settle()
+    /// <summary>
+    /// The end of a turn for updates applied between turns: under the gate, in the host's context, no turn under way.
+    /// Answers the changes to tell the watching gateways, which the caller sends once it let go of the gate (the
+    /// watches are only ever touched in the host's context).
+    /// </summary>
+    private List<LoggedChange>? Settle()
     {
         _settleNeeded = false;
         if (_closed || _cuts is not null)
         {
-            return;
+            return null;
         }
+        var fresh = _log.TakeFresh();
         try
         {
-            var fresh = _log.TakeFresh();
             Rearm();
-            if (fresh is not null)
-            {
-                _watches.Queue(fresh);
-                _watches.Send(_tenant, metrics);
-            }
         }
         catch (Exception error)
         {
             // Never the failure of the turn it ends: the updates stand, and the node's next turn (its timer's, at the latest) re-arms it.
             LogSettleFailed(error, _shardKey);
         }
+        return fresh;
     }
+
+    private void Tell(List<LoggedChange>? fresh)
+    {
+        if (fresh is null)
+        {
+            return;
+        }
+        try
+        {
+            _watches.Queue(fresh);
+            _watches.Send(_tenant, metrics);
+        }
+        catch (Exception error)
+        {
+            LogSettleFailed(error, _shardKey);
+        }
+    }
+
+    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 
     private readonly struct TurnScope(IndexNode node) : IDisposable
     {
