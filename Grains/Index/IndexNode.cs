@@ -684,10 +684,10 @@ internal sealed partial class IndexNode(Grain host, string key, IndexNodeService
     /// Applies a user grain's update at once, on the caller's thread, when the node is active in the caller's process
     /// and the update needs nothing of a turn: no turn under way (nor its awaits), nothing due, no split near, and no
     /// storage to write (the store is the process). True when it was applied, and is then listed for every reader;
-    /// false when it must go by a call (<see cref="IndexPublisher"/>). What else the update brings (a change to tell
-    /// the watching gateways, an earlier time for the timer, a first user that keeps the node) is left for a turn of
-    /// the node's own: the next one's end, or one queued on its host's scheduler. An update of a user already listed,
-    /// with the same status (a heartbeat: most updates), brings nothing else.
+    /// false when it must go by a call (<see cref="IndexPublisher"/>), as does a change of a user some gateway watches.
+    /// What else the update brings (a change to log, an earlier time for the timer, a first user that keeps the node)
+    /// is left for a turn of the node's own: the next one's end, or one queued on its host's scheduler. An update of a
+    /// user already listed, with the same status (a heartbeat: most updates), brings nothing else.
     /// </summary>
     internal bool TryApplyHere(IndexUpdate update)
     {
@@ -699,7 +699,10 @@ internal sealed partial class IndexNode(Grain host, string key, IndexNodeService
         {
             var now = time.GetUtcNow();
             if (_turns > 0 || _closed || !Needed || _cuts is not null || _handOverPending || _asked <= now
-                || (_entries.Count >= options.Value.SplitAt && _hi - _lo >= 2))
+                || (_entries.Count >= options.Value.SplitAt && _hi - _lo >= 2)
+                // A watched user's change goes by a call: its gateways hear of it before the user grain goes on (to
+                // the user's channels, say), as they would from a turn.
+                || (_watches.Watches(update.UserId) && _entries.MayLog(update, now)))
             {
                 return false;
             }

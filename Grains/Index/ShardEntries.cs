@@ -29,6 +29,14 @@ internal sealed class ShardEntries(ChangeLog log, HoldLeases holds, bool persist
 
     public bool Contains(string userId) => _entries.ContainsKey(userId);
 
+    /// <summary>
+    /// Whether applying <paramref name="update"/> at <paramref name="now"/> may log a change: false only for a refresh of
+    /// a listed user that keeps its status and text and has no step due at once.
+    /// </summary>
+    public bool MayLog(IndexUpdate update, DateTimeOffset now)
+        => !_entries.TryGetValue(update.UserId, out var entry) || entry.Status != update.Status || entry.StatusText != update.StatusText
+            || update.Steps.Length == 0 || update.Steps[0].At <= now;
+
     public bool TryGet(string userId, out IndexEntry entry) => _entries.TryGetValue(userId, out entry!);
 
     /// <summary>

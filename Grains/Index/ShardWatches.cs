@@ -66,6 +66,9 @@ internal sealed class ShardWatches
     /// <summary>Whether any gateway watches users here.</summary>
     public bool Any => _watches.Count > 0;
 
+    /// <summary>Whether a gateway watches <paramref name="userId"/> (the map read is changed only by watches and their lapsing).</summary>
+    public bool Watches(string userId) => _watchersOf.ContainsKey(userId);
+
     /// <summary>Each watching gateway with the users it watches that <paramref name="include"/> accepts.</summary>
     public IEnumerable<(GatewayWatch Gateway, string[] Users)> Export(Func<string, bool> include)
     {

@@ -126,4 +126,23 @@ public sealed class ShardPartsTests
         entries.ApplyDue(due);
         Assert.True(entries.EarliestDue > due);
     }
+
+    [Fact]
+    public void Only_a_refresh_of_a_listed_user_that_keeps_its_status_and_has_nothing_due_at_once_is_sure_to_log_nothing()
+    {
+        var log = new ChangeLog();
+        var entries = new ShardEntries(log, new HoldLeases(), persist: false, shards: 4);
+        entries.Apply(Online("ann", 1, T0), T0);
+        var at = T0.AddSeconds(10);
+
+        Assert.False(entries.MayLog(Online("ann", 2, at), at));
+        Assert.True(entries.MayLog(Online("ann", 2, at, status: "busy"), at));
+        Assert.True(entries.MayLog(Online("bob", 1, at), at));
+        Assert.True(entries.MayLog(new IndexUpdate("ann", 2, Profile, at, null, []), at));
+        Assert.True(entries.MayLog(Online("ann", 2, at, minutes: 0), at)); // its end due at once
+
+        log.TakeFresh();
+        entries.Apply(Online("ann", 2, at), at);
+        Assert.Null(log.TakeFresh()); // what MayLog said
+    }
 }
