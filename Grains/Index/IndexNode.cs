@@ -231,15 +231,7 @@ internal sealed partial class IndexNode(Grain host, string key, IndexNodeService
     public async Task DeactivateAsync()
     {
         using var turn = Turn();
-        List<LoggedChange>? fresh = null;
-        lock (_gate)
-        {
-            if (_settleNeeded)
-            {
-                fresh = Settle(); // the watching gateways still hear of updates applied since the last turn
-            }
-        }
-        Tell(fresh);
+        SettleIfNeeded(inTurn: true); // the watching gateways still hear of updates applied since the last turn
         _closed = true;
         timers.Set(this, DateTimeOffset.MaxValue);
         local.Remove(_tenant, _lo, _hi, this);
@@ -732,25 +724,27 @@ internal sealed partial class IndexNode(Grain host, string key, IndexNodeService
 
     private void Leave()
     {
-        List<LoggedChange>? fresh = null;
         lock (_gate)
         {
-            if (--_turns == 0 && _settleNeeded)
-            {
-                fresh = Settle();
-            }
+            _turns--;
         }
-        Tell(fresh);
+        SettleIfNeeded(inTurn: false);
     }
 
-    private void SettleQueued()
+    private void SettleQueued() => SettleIfNeeded(inTurn: false);
+
+    /// <summary>
+    /// Settles updates applied between turns, if any: from a turn of the node's own (<paramref name="inTurn"/>), or
+    /// else only while no turn is under way (the last one settles as it ends). Always in the host's context.
+    /// </summary>
+    private void SettleIfNeeded(bool inTurn)
     {
         List<LoggedChange>? fresh = null;
         lock (_gate)
         {
-            if (_turns == 0 && _settleNeeded)
+            if (_settleNeeded && (inTurn || _turns == 0))
             {
-                fresh = Settle(); // else the last turn under way settles as it ends
+                fresh = Settle();
             }
         }
         Tell(fresh);

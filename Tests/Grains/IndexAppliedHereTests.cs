@@ -19,22 +19,7 @@ public sealed class IndexAppliedHereTests(InMemoryClusterFixture fixture)
     private IPresenceIndexGrain Root(string tenant) => fixture.Grains.GetGrain<IPresenceIndexGrain>(ClusterFixture.RootKey(tenant));
 
     private async Task<Dictionary<string, string?>> Listed(string tenant)
-    {
-        var directory = fixture.Grains.GetGrain<IPresenceDirectoryGrain>(tenant);
-        var listed = new Dictionary<string, string?>();
-        DirectoryCursor? cursor = null;
-        do
-        {
-            var page = await directory.ListOnline(cursor, 5);
-            foreach (var user in page.Users)
-            {
-                listed.Add(user.UserId, user.Status);
-            }
-            cursor = page.Next;
-        }
-        while (cursor is not null);
-        return listed;
-    }
+        => (await fixture.Grains.GetGrain<IPresenceDirectoryGrain>(tenant).ListAll(5)).ToDictionary(u => u.UserId, u => (string?)u.Status);
 
     [Fact]
     public async Task Heartbeats_and_changes_of_a_listed_user_reach_its_node_without_a_call_and_are_listed_at_once()

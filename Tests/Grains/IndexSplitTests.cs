@@ -33,19 +33,7 @@ public sealed class IndexSplitTests(ClusterFixture fixture)
 
     /// <summary>The whole list, page by page.</summary>
     private async Task<List<string>> ListAll(string tenant, int pageSize)
-    {
-        var directory = fixture.Grains.GetGrain<IPresenceDirectoryGrain>(tenant);
-        var listed = new List<string>();
-        DirectoryCursor? cursor = null;
-        do
-        {
-            var page = await directory.ListOnline(cursor, pageSize);
-            listed.AddRange(page.Users.Select(u => u.UserId));
-            cursor = page.Next;
-        }
-        while (cursor is not null);
-        return listed;
-    }
+        => [.. (await fixture.Grains.GetGrain<IPresenceDirectoryGrain>(tenant).ListAll(pageSize)).Select(u => u.UserId)];
 
     /// <summary>The order a listing walks: logical shard, then id.</summary>
     private static IEnumerable<string> InListingOrder(IEnumerable<string> ids)
