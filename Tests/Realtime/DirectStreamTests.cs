@@ -46,13 +46,19 @@ public sealed class DirectStreamTests(DirectStreamGatewayFactory factory)
     private const string Key = "dGhlIHNhbXBsZSBub25jZQ==";
 
     [Fact]
-    public void Kestrels_connection_options_are_still_made_as_its_transport_makes_them()
+    public void Kestrels_connection_options_are_made_from_its_transport_settings()
     {
-        // The one seam past the framework's public API: the day a framework update removes it, this says so.
-        Assert.True(KestrelSocketConnections.Available, KestrelSocketConnections.Missing);
-        var options = KestrelSocketConnections.Options(new SocketTransportOptions { IOQueueCount = 3, MaxWriteBufferSize = 12345 });
+        var transport = new SocketTransportOptions
+        {
+            IOQueueCount = 3, WaitForDataBeforeAllocatingBuffer = false, MaxReadBufferSize = 4321, MaxWriteBufferSize = 12345,
+            UnsafePreferInlineScheduling = true,
+        };
+        var options = KestrelSocketConnections.Options(transport);
         Assert.Equal(3, options.IOQueueCount);
+        Assert.False(options.WaitForDataBeforeAllocatingBuffer);
+        Assert.Equal(4321, options.MaxReadBufferSize);
         Assert.Equal(12345, options.MaxWriteBufferSize);
+        Assert.True(options.UnsafePreferInlineScheduling);
     }
 
     private async Task Put(string tenant, string user, string status)
@@ -197,6 +203,21 @@ public sealed class DirectStreamTests(DirectStreamGatewayFactory factory)
         Assert.StartsWith("HTTP/1.1 200 ", head);
         Assert.Contains("Transfer-Encoding: chunked", head);
         Assert.Equal(served, factory.Served);
+    }
+
+    [DirectStreamFact]
+    public async Task Kestrel_answers_the_connections_it_is_handed_with_bodies_small_and_many_blocks_long()
+    {
+        // A body written before the headers is rented from the connection's memory pool: this listener's connections
+        // must offer Kestrel a pool that answers any size, as Kestrel's own transport does.
+        using var client = new HttpClient { BaseAddress = factory.Address };
+        client.DefaultRequestHeaders.Authorization = new("Bearer", GatewayFactory.Token("sized", Keys.Tenant()));
+        await (await client.PutAsync("/v1/users/me/presence", Pnut.Form(("presence", "writing")))).AssertOk();
+        var read = await (await client.GetAsync("/v1/users/sized/presence")).AssertOk();
+        Assert.Equal("writing", read.GetProperty("data").GetProperty("presence").GetString());
+        var document = await client.GetStringAsync("/openapi/v1.json");
+        Assert.True(document.Length > 64 * 1024, $"the OpenAPI document is {document.Length} characters");
+        Assert.Equal(JsonValueKind.Object, JsonDocument.Parse(document).RootElement.ValueKind);
     }
 
     private static async Task<JsonElement> Receive(ClientWebSocket socket)

@@ -11,7 +11,7 @@ namespace Presence.Gateway.Realtime.Direct;
 /// Kestrel's socket transport for TCP endpoints, with one step before Kestrel sees a connection: a connection whose
 /// first request opens a realtime stream is given to <see cref="DirectStreams"/> (see there why). Every other
 /// connection becomes Kestrel's as its own transport would make it (<see cref="SocketConnectionContextFactory"/>,
-/// with Kestrel's socket options, through <see cref="KestrelSocketConnections"/>). Only on Linux, and while every configured endpoint is plain HTTP/1.1; off with
+/// with Kestrel's socket options and memory pool, through <see cref="KestrelSocketConnections"/>). Only on Linux, and while every configured endpoint is plain HTTP/1.1; off with
 /// <c>Presence:Realtime:DirectStreams=false</c>. Other endpoint kinds (Unix sockets, inherited handles) always use
 /// Kestrel's transport.
 /// </summary>
@@ -27,18 +27,7 @@ public sealed partial class DirectStreamTransport(
     private readonly bool _plainHttp1 = IsPlainHttp1(configuration);
 
     public bool CanBind(EndPoint endpoint)
-    {
-        if (!realtime.Value.DirectStreams || !_plainHttp1 || endpoint is not IPEndPoint || !IdleSockets.IsSupported)
-        {
-            return false;
-        }
-        if (!KestrelSocketConnections.Available)
-        {
-            LogSeamMissing(loggers.CreateLogger<DirectStreamTransport>(), KestrelSocketConnections.Missing);
-            return false;
-        }
-        return true;
-    }
+        => realtime.Value.DirectStreams && _plainHttp1 && endpoint is IPEndPoint && IdleSockets.IsSupported;
 
     /// <summary>Whether every endpoint configured (URLs, HTTPS ports, Kestrel's endpoints and defaults) is plain HTTP/1.x.</summary>
     public static bool IsPlainHttp1(IConfiguration configuration)
@@ -67,8 +56,8 @@ public sealed partial class DirectStreamTransport(
             throw new AddressInUseException(error.Message, error); // what Kestrel's transport throws, so its fallbacks apply
         }
         socket.Listen(options.Backlog);
-        var connectionOptions = KestrelSocketConnections.Options(options);
-        var kestrel = new SocketConnectionContextFactory(connectionOptions, loggers.CreateLogger("Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets"));
+        var kestrel = new KestrelSocketConnections(options, services.GetRequiredService<IMemoryPoolFactory<byte>>(),
+            loggers.CreateLogger("Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets"));
         var listener = new Listener(socket, kestrel, options.NoDelay, services.GetRequiredService<DirectStreams>(), loggers.CreateLogger<DirectStreamTransport>());
         return ValueTask.FromResult<IConnectionListener>(listener);
     }
@@ -76,7 +65,7 @@ public sealed partial class DirectStreamTransport(
     private sealed partial class Listener : IConnectionListener
     {
         private readonly Socket _socket;
-        private readonly SocketConnectionContextFactory _kestrel;
+        private readonly KestrelSocketConnections _kestrel;
         private readonly bool _noDelay;
         private readonly DirectStreams _streams;
         private readonly ILogger _logger;
@@ -84,7 +73,7 @@ public sealed partial class DirectStreamTransport(
         private readonly Channel<ConnectionContext> _forKestrel = Channel.CreateUnbounded<ConnectionContext>(new UnboundedChannelOptions { SingleReader = true });
         private readonly Task _accepting;
 
-        public Listener(Socket socket, SocketConnectionContextFactory kestrel, bool noDelay, DirectStreams streams, ILogger logger)
+        public Listener(Socket socket, KestrelSocketConnections kestrel, bool noDelay, DirectStreams streams, ILogger logger)
         {
             _socket = socket;
             _kestrel = kestrel;
@@ -201,7 +190,4 @@ public sealed partial class DirectStreamTransport(
         [LoggerMessage(Level = LogLevel.Warning, Message = "Could not tell whether a connection opens a stream; Kestrel serves it")]
         private static partial void LogRoutingFailed(ILogger logger, Exception error);
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Message}")]
-    private static partial void LogSeamMissing(ILogger logger, string message);
 }
