@@ -11,8 +11,8 @@ namespace Presence.Gateway.Realtime.Direct;
 /// <summary>
 /// Makes Kestrel's connection for a socket <see cref="DirectStreamTransport"/> accepted, with public API only
 /// (see docs/architecture.md, "Direct streams"): <see cref="SocketConnectionContextFactory"/> with options copied from
-/// the transport's settings, and the memory pool Kestrel's own transport gives its connections
-/// (<see cref="IMemoryPoolFactory{T}"/>, from the host's services) offered to Kestrel's HTTP layer as the connection's
+/// the transport's settings, and a pool from the memory pool factory Kestrel's own transport takes its pools from
+/// (<see cref="IMemoryPoolFactory{T}"/>, in the host's services) offered to Kestrel's HTTP layer as the connection's
 /// <see cref="IMemoryPoolFeature"/>.
 /// <para>
 /// The pool matters: a factory made from public options gives its connections the shared array pool, and Kestrel's
