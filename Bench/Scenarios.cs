@@ -135,7 +135,12 @@ public static class Scenarios
     public static async Task BuildServers()
     {
         Console.Error.WriteLine("building Gateway and Silo (Release)...");
-        await Run("dotnet", ["build", "-c", "Release", "-v", "q", "-nologo", Path.Combine(ServerProcess.Root, "Gateway", "Gateway.csproj")], new Dictionary<string, string>());
+        // Both: the gateway does not reference the silo, and the PostgreSQL scenarios start Silo.dll (for its
+        // migrations, then as the cluster's silo), which a clean clone has not built yet.
+        foreach (var project in new[] { "Gateway", "Silo" })
+        {
+            await Run("dotnet", ["build", "-c", "Release", "-v", "q", "-nologo", Path.Combine(ServerProcess.Root, project, project + ".csproj")], new Dictionary<string, string>());
+        }
     }
 
     /// <summary>
