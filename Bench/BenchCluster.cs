@@ -37,7 +37,7 @@ public sealed class BenchCluster : IAsyncDisposable
     /// collections (likewise: one version per write, however many rows it carried).
     /// </summary>
     public async Task<long> StorageWrites()
-        => await Scalar("SELECT (SELECT coalesce(sum(version), 0) FROM orleans_storage) + (SELECT coalesce(sum(version), 0) FROM presence_collection)");
+        => await Scalar("SELECT (SELECT coalesce(sum(version), 0) FROM presence_state) + (SELECT coalesce(sum(version), 0) FROM presence_collection)");
 
     /// <summary>
     /// The write-ahead log's position in bytes: what the database really writes, full-page images included (read

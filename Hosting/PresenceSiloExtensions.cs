@@ -35,12 +35,16 @@ public static class PresenceSiloExtensions
             silo.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (options.ClusterId, options.ServiceId));
             silo.ConfigureEndpoints(advertised, options.SiloPort, options.GatewayPort, listenOnAnyHostAddress: !IPAddress.IsLoopback(advertised));
             silo.UseAdoNetClustering(o => (o.Invariant, o.ConnectionString) = (PresenceClusterOptions.Invariant, connectionString));
-            silo.AddAdoNetGrainStorage(PresenceStorage.Name, o => (o.Invariant, o.ConnectionString) = (PresenceClusterOptions.Invariant, connectionString));
-            silo.Services.UseOrleansStorageSerializer<AdoNetGrainStorageOptions>(PresenceStorage.Name);
-            FailFastGrainStorage.Decorate(silo.Services, PresenceStorage.Name);
             silo.UseAdoNetReminderService(o => (o.Invariant, o.ConnectionString) = (PresenceClusterOptions.Invariant, connectionString));
+            // Grain states and collections share one pool of connections; the container disposes it after both.
+            silo.Services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
+            silo.Services.AddKeyedSingleton<IGrainStorage>(PresenceStorage.Name, (provider, _) => new PostgresGrainStorage(
+                provider.GetRequiredService<NpgsqlDataSource>(),
+                provider.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId,
+                new OrleansGrainStorageSerializer(provider.GetRequiredService<Serializer>()),
+                provider.GetRequiredService<IActivatorProvider>()));
             silo.Services.AddSingleton<ICollectionStore>(provider => new PostgresCollectionStore(
-                NpgsqlDataSource.Create(connectionString), provider.GetRequiredService<IOptions<ClusterOptions>>()));
+                provider.GetRequiredService<NpgsqlDataSource>(), provider.GetRequiredService<IOptions<ClusterOptions>>()));
             silo.Configure<ClusterMembershipOptions>(PresenceClusterOptions.FastRecovery);
         }
         else
@@ -77,17 +81,5 @@ public static class PresenceSiloExtensions
             provider.GetRequiredService<IActivatorProvider>()));
         silo.Services.TryAddSingleton<ICollectionStore, MemoryCollectionStore>();
         return silo;
-    }
-
-    /// <summary>
-    /// Stores state with the Orleans serializer (compact, version tolerant through [Id]) instead of the default
-    /// Newtonsoft JSON, whose reference tracking cannot read back two equal records stored as separate objects.
-    /// </summary>
-    public static IServiceCollection UseOrleansStorageSerializer<TOptions>(this IServiceCollection services, string name)
-        where TOptions : class, IStorageProviderSerializerOptions
-    {
-        services.AddOptions<TOptions>(name).Configure<IServiceProvider>((options, provider)
-            => options.GrainStorageSerializer = new OrleansGrainStorageSerializer(provider.GetRequiredService<Serializer>()));
-        return services;
     }
 }

@@ -10,10 +10,10 @@ namespace Presence.Hosting.Storage;
 /// <summary>
 /// Collections in PostgreSQL (<c>presence_collection</c>, <c>presence_collection_item</c>, migration 0002): a load is
 /// one statement (one snapshot: head and items agree), a write one call of <c>presence_collection_write</c> (one round
-/// trip, atomic, fenced by the version). Database failures surface as <see cref="StorageUnavailableException"/> (the
+/// trip, atomic, fenced by the version), on the silo's data source, which its grain storage shares. Database failures surface as <see cref="StorageUnavailableException"/> (the
 /// gateway answers 503), a stale activation's write as <see cref="StorageConflictException"/>.
 /// </summary>
-public sealed class PostgresCollectionStore(NpgsqlDataSource database, IOptions<ClusterOptions> cluster) : ICollectionStore, IAsyncDisposable
+public sealed class PostgresCollectionStore(NpgsqlDataSource database, IOptions<ClusterOptions> cluster) : ICollectionStore
 {
     private const string Load = """
         SELECT NULL::text, head, version FROM presence_collection WHERE serviceid = $1 AND kind = $2 AND key = $3
@@ -86,8 +86,6 @@ public sealed class PostgresCollectionStore(NpgsqlDataSource database, IOptions<
             throw Unavailable(error);
         }
     }
-
-    public ValueTask DisposeAsync() => database.DisposeAsync();
 
     private static StorageUnavailableException Unavailable(NpgsqlException error) => new($"storage unavailable: {error.Message}");
 }

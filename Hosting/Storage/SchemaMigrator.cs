@@ -32,7 +32,10 @@ public sealed partial class SchemaMigrator(string connectionString, ILogger<Sche
     }
 
     /// <summary>Applies the scripts not yet applied; returns how many it applied.</summary>
-    public async Task<int> MigrateAsync(CancellationToken cancellationToken = default)
+    public Task<int> MigrateAsync(CancellationToken cancellationToken = default) => MigrateAsync(int.MaxValue, cancellationToken);
+
+    /// <summary>Applies the scripts not yet applied up to version <paramref name="through"/>: a database as an earlier release left it.</summary>
+    internal async Task<int> MigrateAsync(int through, CancellationToken cancellationToken = default)
     {
         await using var connection = await Connect(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -57,7 +60,7 @@ public sealed partial class SchemaMigrator(string connectionString, ILogger<Sche
         var count = 0;
         foreach (var (version, name, sql) in Scripts())
         {
-            if (applied.Contains(version))
+            if (applied.Contains(version) || version > through)
             {
                 continue;
             }

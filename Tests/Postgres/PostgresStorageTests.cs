@@ -39,7 +39,6 @@ public sealed class PostgresStorageTests(PostgresDatabase database) : IClassFixt
             "UpdateIAmAlivetimeKey", "InsertMembershipVersionKey", "InsertMembershipKey", "UpdateMembershipKey",
             "MembershipReadRowKey", "MembershipReadAllKey", "DeleteMembershipTableEntriesKey", "GatewaysQueryKey",
             "CleanupDefunctSiloEntriesKey",
-            "WriteToStorageKey", "ReadFromStorageKey", "ClearStorageKey",
             "UpsertReminderRowKey", "ReadReminderRowsKey", "ReadReminderRowKey", "ReadRangeRows1Key", "ReadRangeRows2Key",
             "DeleteReminderRowKey", "DeleteReminderRowsKey",
         ];
@@ -65,7 +64,7 @@ public sealed class PostgresStorageTests(PostgresDatabase database) : IClassFixt
             await channel.Subscribe("ann", profile);
             await channel.SetPresence(new ChannelPresenceUpdate("ann", "typing", DateTimeOffset.UtcNow.AddDays(2), profile));
         }
-        Assert.True(await database.Scalar<long>("SELECT count(*) FROM orleans_storage") >= 1); // ann
+        Assert.Equal(1, await database.Scalar<long>($"SELECT count(*) FROM presence_state WHERE name = 'user' AND key = '{tenant}/ann' AND payload IS NOT NULL"));
         // The channel's member is a row of its own, not part of a channel blob.
         Assert.Equal(1, await database.Scalar<long>($"SELECT count(*) FROM presence_collection_item WHERE kind = 1 AND key = '{tenant}/team' AND item = 'ann'"));
         Assert.Equal(1, await database.Scalar<int>($"SELECT count(*) FROM orleans_reminders WHERE grainid LIKE '%{tenant}%'"));
@@ -107,14 +106,14 @@ public sealed class PostgresStorageTests(PostgresDatabase database) : IClassFixt
         {
             Entries = [new IndexUpdate("ann", 3, profile, now, "busy", [new StatusStep(now.AddHours(1), null)])],
         }));
-        Assert.Equal(2, await database.Scalar<long>($"SELECT count(*) FROM orleans_storage WHERE payloadbinary IS NOT NULL AND grainidextensionstring LIKE '{tenant}/%'"));
+        Assert.Equal(2, await database.Scalar<long>($"SELECT count(*) FROM presence_state WHERE payload IS NOT NULL AND key LIKE '{tenant}/%'"));
 
         var member = await cluster.Client.GetGrain<IChannelPresenceGrain>(channelKey).GetMember("ann");
         Assert.Equal(("typing", true), (member.Status, member.Subscribed));
         // Through the tenant's root, which finds the fixed layout's shard and passes the listing on to it.
         Assert.Equal(["ann"], (await cluster.Client.GetGrain<IPresenceDirectoryGrain>(tenant).ListOnline(null, 10)).Users.Select(u => u.UserId));
 
-        Assert.Equal(0, await database.Scalar<long>($"SELECT count(*) FROM orleans_storage WHERE payloadbinary IS NOT NULL AND grainidextensionstring LIKE '{tenant}/%'"));
+        Assert.Equal(0, await database.Scalar<long>($"SELECT count(*) FROM presence_state WHERE payload IS NOT NULL AND key LIKE '{tenant}/%'"));
         Assert.Equal(1, await database.Scalar<long>($"SELECT count(*) FROM presence_collection_item WHERE serviceid = '{tenant}' AND kind = 1 AND item = 'ann'"));
         Assert.Equal(1, await database.Scalar<long>($"SELECT count(*) FROM presence_collection_item WHERE serviceid = '{tenant}' AND kind = 2 AND item = 'e:ann'"));
     }

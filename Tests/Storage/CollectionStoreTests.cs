@@ -17,6 +17,7 @@ public sealed class CollectionStoreTests(PostgresDatabase database) : IClassFixt
     private static readonly byte[] A = [1], B = [2], C = [3];
     private readonly MemoryCollectionStore _memory = new();
     private PostgresCollectionStore? _postgres;
+    private NpgsqlDataSource? _source;
 
     public static TheoryData<string> Stores => new PostgresFactAttribute().Skip is null ? ["memory", "postgres"] : ["memory"];
 
@@ -25,15 +26,16 @@ public sealed class CollectionStoreTests(PostgresDatabase database) : IClassFixt
         if (database.ConnectionString.Length > 0)
         {
             await database.Migrate();
+            _source = NpgsqlDataSource.Create(database.ConnectionString);
             _postgres = Postgres("contract");
         }
     }
 
     public async Task DisposeAsync()
     {
-        if (_postgres is not null)
+        if (_source is not null)
         {
-            await _postgres.DisposeAsync();
+            await _source.DisposeAsync();
         }
     }
 
@@ -78,7 +80,7 @@ public sealed class CollectionStoreTests(PostgresDatabase database) : IClassFixt
     [PostgresFact]
     public async Task Clusters_that_share_a_database_keep_their_collections_apart()
     {
-        await using var other = Postgres("other");
+        var other = Postgres("other");
         var key = NewKey();
         await Store("postgres").WriteAsync(CollectionKind.Channel, key, new(0, null, [Put("ann", A)]), default);
         Assert.Equal(0, (await other.LoadAsync(CollectionKind.Channel, key, default)).Version);
@@ -90,7 +92,7 @@ public sealed class CollectionStoreTests(PostgresDatabase database) : IClassFixt
         : _postgres ?? throw new InvalidOperationException("PostgreSQL is not configured");
 
     private PostgresCollectionStore Postgres(string serviceId)
-        => new(NpgsqlDataSource.Create(database.ConnectionString), Options.Create(new ClusterOptions { ServiceId = serviceId }));
+        => new(_source!, Options.Create(new ClusterOptions { ServiceId = serviceId }));
 
     private static string NewKey() => $"t/{Guid.NewGuid():N}";
 
