@@ -88,6 +88,31 @@ public sealed class CollectionStoreTests(PostgresDatabase database) : IClassFixt
         Assert.Equal(["ann"], (await Store("postgres").LoadAsync(CollectionKind.Channel, key, default)).Items.Select(i => i.Key));
     }
 
+    [PostgresFact]
+    public async Task A_write_looks_up_the_items_it_names_not_every_item_of_the_collection()
+    {
+        // A collection of 5,000 items, written at once into a table PostgreSQL has no statistics for yet: as a shard's
+        // rows are while its users first come online.
+        var key = NewKey();
+        var version = await Store("postgres").WriteAsync(CollectionKind.IndexShard, key,
+            new(0, null, [.. Enumerable.Range(0, 5000).Select(i => Put($"e:u{i:D5}", A))]), default);
+
+        await using var connection = await _source!.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await using (var write = new NpgsqlCommand("SELECT presence_collection_write('contract', 2::smallint, $1, $2, NULL, ARRAY['e:u00007', 'e:new'], ARRAY[NULL, '\\x01'::bytea])", connection, transaction))
+        {
+            write.Parameters.Add(new NpgsqlParameter<string> { TypedValue = key });
+            write.Parameters.Add(new NpgsqlParameter<long> { TypedValue = version });
+            await write.ExecuteScalarAsync();
+        }
+        // This transaction's own reads of the items table, counted by PostgreSQL as they happen.
+        await using var read = new NpgsqlCommand("SELECT seq_tup_read + coalesce(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables WHERE relname = 'presence_collection_item'", connection, transaction);
+        var tuples = (long)(await read.ExecuteScalarAsync())!;
+        Assert.True(tuples < 50, $"a write of 2 items read {tuples} rows of a 5,000-item collection");
+        await transaction.CommitAsync();
+        Assert.Equal(5000, (await Store("postgres").LoadAsync(CollectionKind.IndexShard, key, default)).Items.Count);
+    }
+
     private ICollectionStore Store(string name) => name == "memory" ? _memory
         : _postgres ?? throw new InvalidOperationException("PostgreSQL is not configured");
 
