@@ -117,27 +117,27 @@ public sealed class PostgresGrainStorage : IGrainStorage, IAsyncDisposable
     public async Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         var expected = ParseETag(grainState.ETag);
-        long? version;
+        bool cleared;
         try
         {
             if (expected == 0)
             {
                 // Nothing stored as far as this activation knows: true only if no state is stored.
                 await using var exists = Command(Exists, stateName, grainId);
-                version = (long)(await exists.ExecuteScalarAsync())! == 0 ? null : 0L;
+                cleared = (long)(await exists.ExecuteScalarAsync())! == 0;
             }
             else
             {
                 await using var command = Command(Clear, stateName, grainId);
                 command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = expected });
-                version = await command.ExecuteScalarAsync() is long cleared ? cleared : 0;
+                cleared = await command.ExecuteScalarAsync() is long;
             }
         }
         catch (NpgsqlException error)
         {
             throw Unavailable(error);
         }
-        if (version == 0)
+        if (!cleared)
         {
             throw Conflict(stateName, grainId, grainState.ETag);
         }
