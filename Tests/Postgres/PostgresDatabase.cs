@@ -10,6 +10,14 @@ public sealed class PostgresDatabase : IAsyncLifetime
 
     public string ConnectionString { get; private set; } = "";
 
+    /// <summary>A pool of connections to the database, for stores under test; disposed with it.</summary>
+    public NpgsqlDataSource DataSource => _source ?? throw new InvalidOperationException("PostgreSQL is not configured");
+
+    private NpgsqlDataSource? _source;
+
+    /// <summary>The stores a contract test runs against: memory, and PostgreSQL when the PostgreSQL tests run.</summary>
+    public static TheoryData<string> Stores => new PostgresFactAttribute().Skip is null ? ["memory", "postgres"] : ["memory"];
+
     public async Task InitializeAsync()
     {
         if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable(PostgresFactAttribute.Variable))
@@ -27,6 +35,7 @@ public sealed class PostgresDatabase : IAsyncLifetime
         server.Database = _name;
         server.Pooling = true;
         ConnectionString = server.ConnectionString;
+        _source = NpgsqlDataSource.Create(ConnectionString);
     }
 
     public Task<int> Migrate() => new SchemaMigrator(ConnectionString, Microsoft.Extensions.Logging.Abstractions.NullLogger<SchemaMigrator>.Instance).MigrateAsync();
@@ -46,6 +55,7 @@ public sealed class PostgresDatabase : IAsyncLifetime
         {
             return;
         }
+        await _source!.DisposeAsync();
         NpgsqlConnection.ClearAllPools();
         var server = new NpgsqlConnectionStringBuilder(PostgresFactAttribute.ServerConnectionString);
         await using var connection = new NpgsqlConnection(server.ConnectionString);

@@ -17,27 +17,19 @@ public sealed class CollectionStoreTests(PostgresDatabase database) : IClassFixt
     private static readonly byte[] A = [1], B = [2], C = [3];
     private readonly MemoryCollectionStore _memory = new();
     private PostgresCollectionStore? _postgres;
-    private NpgsqlDataSource? _source;
 
-    public static TheoryData<string> Stores => new PostgresFactAttribute().Skip is null ? ["memory", "postgres"] : ["memory"];
+    public static TheoryData<string> Stores => PostgresDatabase.Stores;
 
     public async Task InitializeAsync()
     {
         if (database.ConnectionString.Length > 0)
         {
             await database.Migrate();
-            _source = NpgsqlDataSource.Create(database.ConnectionString);
             _postgres = Postgres("contract");
         }
     }
 
-    public async Task DisposeAsync()
-    {
-        if (_source is not null)
-        {
-            await _source.DisposeAsync();
-        }
-    }
+    public Task DisposeAsync() => Task.CompletedTask;
 
     [Theory, MemberData(nameof(Stores))]
     public async Task A_collection_never_written_loads_empty_at_version_zero(string store)
@@ -97,7 +89,7 @@ public sealed class CollectionStoreTests(PostgresDatabase database) : IClassFixt
         var version = await Store("postgres").WriteAsync(CollectionKind.IndexShard, key,
             new(0, null, [.. Enumerable.Range(0, 5000).Select(i => Put($"e:u{i:D5}", A))]), default);
 
-        await using var connection = await _source!.OpenConnectionAsync();
+        await using var connection = await database.DataSource.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();
         await using (var write = new NpgsqlCommand("SELECT presence_collection_write('contract', 2::smallint, $1, $2, NULL, ARRAY['e:u00007', 'e:new'], ARRAY[NULL, '\\x01'::bytea])", connection, transaction))
         {
@@ -117,7 +109,7 @@ public sealed class CollectionStoreTests(PostgresDatabase database) : IClassFixt
         : _postgres ?? throw new InvalidOperationException("PostgreSQL is not configured");
 
     private PostgresCollectionStore Postgres(string serviceId)
-        => new(_source!, Options.Create(new ClusterOptions { ServiceId = serviceId }));
+        => new(database.DataSource, Options.Create(new ClusterOptions { ServiceId = serviceId }));
 
     private static string NewKey() => $"t/{Guid.NewGuid():N}";
 

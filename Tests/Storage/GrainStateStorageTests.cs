@@ -20,17 +20,15 @@ public sealed class GrainStateStorageTests(PostgresDatabase database) : IClassFi
     private const string StateName = "user";
     private static readonly IServiceProvider Services = new ServiceCollection().AddSerializer().BuildServiceProvider();
     private readonly MemoryStates _states = new();
-    private NpgsqlDataSource? _source;
     private PostgresGrainStorage? _postgres;
 
-    public static TheoryData<string> Stores => new PostgresFactAttribute().Skip is null ? ["memory", "postgres"] : ["memory"];
+    public static TheoryData<string> Stores => PostgresDatabase.Stores;
 
     public async Task InitializeAsync()
     {
         if (database.ConnectionString.Length > 0)
         {
             await database.Migrate();
-            _source = NpgsqlDataSource.Create(database.ConnectionString);
             _postgres = Postgres("contract");
         }
     }
@@ -40,7 +38,6 @@ public sealed class GrainStateStorageTests(PostgresDatabase database) : IClassFi
         if (_postgres is not null)
         {
             await _postgres.DisposeAsync();
-            await _source!.DisposeAsync();
         }
     }
 
@@ -50,7 +47,7 @@ public sealed class GrainStateStorageTests(PostgresDatabase database) : IClassFi
         ? _postgres!
         : new MemoryGrainStateStorage(_states, Serializer, Services.GetRequiredService<IActivatorProvider>());
 
-    private PostgresGrainStorage Postgres(string serviceId) => new(_source!, serviceId, Serializer, Services.GetRequiredService<IActivatorProvider>());
+    private PostgresGrainStorage Postgres(string serviceId) => new(database.DataSource, serviceId, Serializer, Services.GetRequiredService<IActivatorProvider>());
 
     private static GrainId NewId() => GrainId.Create("user", Guid.NewGuid().ToString("N"));
 
