@@ -20,26 +20,9 @@ namespace Presence.Hosting.Storage;
 /// </summary>
 public sealed class PostgresGrainStorage : IGrainStorage, IAsyncDisposable
 {
-    // Rows come back for the writes that matched their version; a write without a row lost to another activation.
-    // A first write (no ETag) also takes the row of a cleared state, whose version goes on from where it was.
-    private const string WriteBatch = """
-        WITH input AS (
-            SELECT * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bytea[]) WITH ORDINALITY AS i(name, key, expected, payload, n)),
-        updated AS (
-            UPDATE presence_state s SET version = s.version + 1, payload = i.payload
-            FROM input i
-            WHERE i.expected > 0 AND s.serviceid = $1 AND s.name = i.name AND s.key = i.key AND s.version = i.expected
-            RETURNING i.n, s.version),
-        inserted AS (
-            INSERT INTO presence_state (serviceid, name, key, version, payload)
-            SELECT $1, i.name, i.key, 1, i.payload FROM input i WHERE i.expected = 0
-            ON CONFLICT (serviceid, name, key) DO UPDATE SET version = presence_state.version + 1, payload = excluded.payload
-            WHERE presence_state.payload IS NULL
-            RETURNING name, key, version)
-        SELECT n, version FROM updated
-        UNION ALL
-        SELECT i.n, inserted.version FROM inserted JOIN input i ON i.expected = 0 AND i.name = inserted.name AND i.key = inserted.key
-        """;
+    // One call for the batch (presence_state_write, migration 0003): the version each write stored, 0 for a write that
+    // lost to another activation.
+    private const string WriteBatch = "SELECT presence_state_write($1, $2, $3, $4, $5)";
 
     private const string Read = "SELECT version, payload FROM presence_state WHERE serviceid = $1 AND name = $2 AND key = $3";
 
@@ -192,7 +175,7 @@ public sealed class PostgresGrainStorage : IGrainStorage, IAsyncDisposable
         {
             (names[i], keys[i], expected[i], payloads[i]) = (batch[i].Name, batch[i].Key, batch[i].Expected, batch[i].Payload);
         }
-        var versions = new long[batch.Count];
+        long[] versions;
         try
         {
             await using var command = _database.CreateCommand(WriteBatch);
@@ -201,11 +184,7 @@ public sealed class PostgresGrainStorage : IGrainStorage, IAsyncDisposable
             command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = keys, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
             command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = expected, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
             command.Parameters.Add(new NpgsqlParameter<byte[][]> { TypedValue = payloads, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea });
-            await using var reader = await command.ExecuteReaderAsync();
-            while (await reader.ReadAsync())
-            {
-                versions[reader.GetInt64(0) - 1] = reader.GetInt64(1);
-            }
+            versions = (long[])(await command.ExecuteScalarAsync())!;
         }
         catch (Exception error)
         {

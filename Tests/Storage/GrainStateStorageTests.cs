@@ -163,6 +163,37 @@ public sealed class GrainStateStorageTests(PostgresDatabase database) : IClassFi
     }
 
     [PostgresFact]
+    public async Task A_batch_looks_up_the_states_it_writes_not_every_state_of_the_cluster()
+    {
+        // 5,000 states written at once into a table PostgreSQL has no statistics for yet, as while users first come online.
+        var storage = Postgres("lookups");
+        var ids = Enumerable.Range(0, 5000).Select(_ => NewId()).ToArray();
+        var states = ids.Select(_ => State(null, 1)).ToArray();
+        try
+        {
+            await Task.WhenAll(ids.Select((id, i) => storage.WriteStateAsync(StateName, id, states[i])));
+        }
+        finally
+        {
+            await storage.DisposeAsync();
+        }
+
+        await using var connection = await database.DataSource.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await using (var write = new NpgsqlCommand("SELECT presence_state_write('lookups', ARRAY['user', 'user'], $1, $2, ARRAY['\\x01', '\\x02']::bytea[])", connection, transaction))
+        {
+            write.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [ids[7].Key.ToString()!, "new"] });
+            write.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [long.Parse(states[7].ETag!, System.Globalization.CultureInfo.InvariantCulture), 0] });
+            var versions = (long[])(await write.ExecuteScalarAsync())!;
+            Assert.Equal(new long[] { 2, 1 }, versions);
+        }
+        // This transaction's own reads of the states table, counted by PostgreSQL as they happen.
+        await using var read = new NpgsqlCommand("SELECT seq_tup_read + coalesce(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables WHERE relname = 'presence_state'", connection, transaction);
+        var tuples = (long)(await read.ExecuteScalarAsync())!;
+        Assert.True(tuples < 20, $"a batch of 2 states read {tuples} rows of a 5,000-state table");
+    }
+
+    [PostgresFact]
     public async Task A_stale_write_fails_alone_and_the_writes_beside_it_commit()
     {
         var storage = Postgres("stale");

@@ -12,6 +12,37 @@ CREATE TABLE presence_state (
     PRIMARY KEY (serviceid, name, key)
 );
 
+-- One batch of writes, each with its own version check, in the caller's one transaction: the version each write
+-- stored, or 0 where the state was written by another activation since (nothing stored for that one). Expected
+-- version 0 is a first write, which may also take the row of a cleared state (payload NULL). Each row is one lookup
+-- by the whole primary key, so a batch never costs more than its rows, whatever the planner's statistics say (a join
+-- of the batch to the table was planned as a scan of every state of the cluster while the table grew).
+CREATE FUNCTION presence_state_write(
+    p_service text, p_names text[], p_keys text[], p_expected bigint[], p_payloads bytea[])
+RETURNS bigint[] LANGUAGE plpgsql AS $fn$
+DECLARE
+    versions bigint[] := '{}';
+    written bigint;
+BEGIN
+    FOR i IN 1 .. coalesce(cardinality(p_names), 0) LOOP
+        written := NULL;
+        IF p_expected[i] = 0 THEN
+            INSERT INTO presence_state AS s (serviceid, name, key, version, payload)
+            VALUES (p_service, p_names[i], p_keys[i], 1, p_payloads[i])
+            ON CONFLICT (serviceid, name, key) DO UPDATE SET version = s.version + 1, payload = excluded.payload
+            WHERE s.payload IS NULL
+            RETURNING s.version INTO written;
+        ELSE
+            UPDATE presence_state SET version = version + 1, payload = p_payloads[i]
+            WHERE serviceid = p_service AND name = p_names[i] AND key = p_keys[i] AND version = p_expected[i]
+            RETURNING version INTO written;
+        END IF;
+        versions := versions || coalesce(written, 0);
+    END LOOP;
+    RETURN versions;
+END
+$fn$;
+
 -- What the previous version stored through the ADO.NET provider, carried over as it is: same serializer, same
 -- versions. Every grain of this project has a string key, stored whole in grainidextensionstring.
 INSERT INTO presence_state (serviceid, name, key, version, payload)
