@@ -237,23 +237,38 @@ public sealed partial class PresenceEventHub(
         }
     }
 
+    /// <remarks>
+    /// Orleans does not keep one-way calls in order, and this gateway takes them on any thread: a shard's batch for a
+    /// user may arrive after a later one. A change older than the last one delivered for its user is dropped, so a
+    /// stream never ends on a status the user has left; a user's changes are delivered one at a time, in that order.
+    /// </remarks>
     public Task OnUserChanges(string tenantName, PresenceChange[] changes)
     {
         metrics.Notified();
         foreach (var change in changes)
         {
             List<StreamConnection> targets;
+            UserWatch? user;
             lock (_lock)
             {
-                if (!_tenants.TryGetValue(tenantName, out var tenant) || !tenant.Users.TryGetValue(change.UserId, out var user))
+                if (!_tenants.TryGetValue(tenantName, out var tenant) || !tenant.Users.TryGetValue(change.UserId, out user))
                 {
                     continue;
                 }
                 targets = user.Targets();
             }
-            Deliver(targets, new ShapedEvent(shape => shape == EventShape.StreamChat
-                ? Stream.StreamChatEvents.UserChanged(change)
-                : RealtimeEvents.UserChanged(change)));
+            lock (user.Delivering)
+            {
+                if (change.At < user.LastChangeAt)
+                {
+                    metrics.Superseded();
+                    continue;
+                }
+                user.LastChangeAt = change.At;
+                Deliver(targets, new ShapedEvent(shape => shape == EventShape.StreamChat
+                    ? Stream.StreamChatEvents.UserChanged(change)
+                    : RealtimeEvents.UserChanged(change)));
+            }
         }
         return Task.CompletedTask;
     }
@@ -719,6 +734,12 @@ public sealed partial class PresenceEventHub(
     private sealed class UserWatch
     {
         public HashSet<StreamConnection> Direct { get; } = [];
+
+        /// <summary>Held while one of the user's changes is delivered: its changes go out one at a time.</summary>
+        public object Delivering { get; } = new();
+
+        /// <summary>When the last change delivered for the user happened (under <see cref="Delivering"/>).</summary>
+        public DateTimeOffset LastChangeAt { get; set; } = DateTimeOffset.MinValue;
         public HashSet<ChannelWatch> Channels { get; } = [];
 
         public bool IsWatched => Direct.Count > 0 || Channels.Count > 0;

@@ -10,7 +10,9 @@ public sealed class RealtimeMetrics
     private readonly Counter<long> _deliveries;
     private readonly Counter<long> _dropped;
     private readonly Counter<long> _notifications;
+    private readonly Counter<long> _superseded;
     private long _notificationCount;
+    private long _supersededCount;
 
     public RealtimeMetrics(IMeterFactory meters)
     {
@@ -19,6 +21,7 @@ public sealed class RealtimeMetrics
         _deliveries = meter.CreateCounter<long>("presence.event_deliveries", description: "Events queued to realtime streams");
         _dropped = meter.CreateCounter<long>("presence.streams_dropped", description: "Streams dropped because their consumer fell too far behind");
         _notifications = meter.CreateCounter<long>("presence.gateway_notifications", description: "Calls from grains to this gateway carrying changes (one per batch, whatever the number of streams)");
+        _superseded = meter.CreateCounter<long>("presence.changes_superseded", description: "User changes that arrived after a later change of the same user, and were not delivered");
     }
 
     /// <summary>Grain calls this gateway received with changes (for the fan-out test: per gateway, not per connection).</summary>
@@ -31,6 +34,15 @@ public sealed class RealtimeMetrics
     public void Delivered(int count) => _deliveries.Add(count);
 
     public void Dropped() => _dropped.Add(1);
+
+    /// <summary>Changes that came after a later one of the same user (Orleans keeps no order between one-way calls).</summary>
+    public long SupersededChanges => Interlocked.Read(ref _supersededCount);
+
+    public void Superseded()
+    {
+        Interlocked.Increment(ref _supersededCount);
+        _superseded.Add(1);
+    }
 
     public void Notified()
     {

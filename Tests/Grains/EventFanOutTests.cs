@@ -7,6 +7,7 @@ using Presence.Gateway.Auth;
 using Presence.Gateway.Realtime;
 using Presence.Grains.Hosting;
 using Presence.Grains.Index;
+using Presence.Index;
 using Presence.Tests.Support;
 using Presence.Users;
 using System.Diagnostics.Metrics;
@@ -136,6 +137,29 @@ public sealed class EventFanOutTests(ClusterFixture fixture)
 
         await star.Update(new PresenceUpdate(PresenceSources.Api, "live", null, null));
         await Poll.Until(() => watcher.Events.Any(e => e.Contains("\"status\":\"live\"")), "the change after the split delivered");
+    }
+
+    [Fact]
+    public async Task A_change_that_arrives_after_a_later_one_of_the_same_user_is_not_delivered()
+    {
+        // Orleans keeps no order between one-way calls: a shard's two batches may reach the gateway swapped.
+        var tenant = Keys.Tenant();
+        var (hub, metrics) = Gateway();
+        var watcher = new RecordingConnection(tenant, "fan", users: ["star", "moon"]);
+        await Attach(hub, watcher);
+        var now = DateTimeOffset.UtcNow;
+        PresenceChange Change(string user, string status, double seconds) => new(now.AddSeconds(seconds), user, new UserProfile(user, null, null), status, now);
+
+        await hub.OnUserChanges(tenant, [Change("star", "final", 2)]);
+        await hub.OnUserChanges(tenant, [Change("star", "earlier", 1), Change("moon", "up", 1)]);
+        await hub.OnUserChanges(tenant, [Change("star", "same instant", 2)]);
+
+        await Poll.Until(() => watcher.Events.Count == 3, "the later changes delivered");
+        Assert.Contains("\"status\":\"final\"", watcher.Events[0]);
+        Assert.Contains("\"status\":\"up\"", watcher.Events[1]); // another user's change is no older than star's
+        Assert.Contains("\"status\":\"same instant\"", watcher.Events[2]);
+        Assert.DoesNotContain(watcher.Events, e => e.Contains("earlier"));
+        Assert.Equal(1, metrics.SupersededChanges);
     }
 
     /// <summary>As a stream does: registered, then opened with its first event (which the recorder leaves out).</summary>
