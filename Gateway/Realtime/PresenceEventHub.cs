@@ -241,6 +241,8 @@ public sealed partial class PresenceEventHub(
     /// Orleans does not keep one-way calls in order, and this gateway takes them on any thread: a shard's batch for a
     /// user may arrive after a later one. A change older than the last one delivered for its user is dropped, so a
     /// stream never ends on a status the user has left; a user's changes are delivered one at a time, in that order.
+    /// Older is by the user's update version first (it only grows for a user, whichever silo's clock logged the
+    /// change), then, within one update (its change and the steps of its timeline), by the time it was logged.
     /// </remarks>
     public Task OnUserChanges(string tenantName, PresenceChange[] changes)
     {
@@ -259,12 +261,12 @@ public sealed partial class PresenceEventHub(
             }
             lock (user.Delivering)
             {
-                if (change.At < user.LastChangeAt)
+                if ((change.Version, change.At).CompareTo(user.LastChange) < 0)
                 {
                     metrics.Superseded();
                     continue;
                 }
-                user.LastChangeAt = change.At;
+                user.LastChange = (change.Version, change.At);
                 Deliver(targets, new ShapedEvent(shape => shape == EventShape.StreamChat
                     ? Stream.StreamChatEvents.UserChanged(change)
                     : RealtimeEvents.UserChanged(change)));
@@ -738,8 +740,8 @@ public sealed partial class PresenceEventHub(
         /// <summary>Held while one of the user's changes is delivered: its changes go out one at a time.</summary>
         public object Delivering { get; } = new();
 
-        /// <summary>When the last change delivered for the user happened (under <see cref="Delivering"/>).</summary>
-        public DateTimeOffset LastChangeAt { get; set; } = DateTimeOffset.MinValue;
+        /// <summary>The version and time of the last change delivered for the user (under <see cref="Delivering"/>).</summary>
+        public (long Version, DateTimeOffset At) LastChange { get; set; } = (long.MinValue, DateTimeOffset.MinValue);
         public HashSet<ChannelWatch> Channels { get; } = [];
 
         public bool IsWatched => Direct.Count > 0 || Channels.Count > 0;

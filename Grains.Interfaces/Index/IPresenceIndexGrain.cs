@@ -84,9 +84,13 @@ public sealed record IndexFound(Users.UserPresence? View, int[]? Cuts = null);
 [GenerateSerializer, Immutable, Alias("presence.HoldRenewal")]
 public sealed record HoldRenewal(bool Alive, int[]? Cuts = null);
 
-/// <summary>A user's effective status (or its status text) changed to <see cref="Status"/> ("offline" included) at <see cref="At"/>.</summary>
+/// <summary>
+/// A user's effective status (or its status text) changed to <see cref="Status"/> ("offline" included) at <see cref="At"/>.
+/// <see cref="Version"/> is that of the user's update it came from (<see cref="IndexUpdate.Version"/>): it only grows for a
+/// user, whichever shard or silo logged the change, so a gateway can put one user's changes in order (0: not known).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("presence.PresenceChange")]
-public sealed record PresenceChange(DateTimeOffset At, string UserId, UserProfile Profile, string Status, DateTimeOffset? LastSeenAt, string? StatusText = null)
+public sealed record PresenceChange(DateTimeOffset At, string UserId, UserProfile Profile, string Status, DateTimeOffset? LastSeenAt, string? StatusText = null, long Version = 0)
 {
     public static readonly TimeSpan Window = TimeSpan.FromMinutes(10);
 }

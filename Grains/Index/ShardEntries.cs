@@ -63,7 +63,7 @@ internal sealed class ShardEntries(ChangeLog log, HoldLeases holds, bool persist
             var step = update.Steps[next];
             if (restoring && step.Status is not null && step.Status != status)
             {
-                log.Append(new PresenceChange(step.At, update.UserId, update.Profile, step.Status, update.LastSeenAt, update.StatusText));
+                log.Append(new PresenceChange(step.At, update.UserId, update.Profile, step.Status, update.LastSeenAt, update.StatusText, update.Version));
             }
             status = step.Status;
             wentOfflineAt = step.At;
@@ -79,7 +79,7 @@ internal sealed class ShardEntries(ChangeLog log, HoldLeases holds, bool persist
             else if (restoring && update.Steps.Length > 0)
             {
                 // This user expired while the shard was away: the change log must say so, and its row goes.
-                log.Append(new PresenceChange(wentOfflineAt, update.UserId, update.Profile, PresenceStatus.Offline, update.LastSeenAt), update.Version);
+                log.Append(new PresenceChange(wentOfflineAt, update.UserId, update.Profile, PresenceStatus.Offline, update.LastSeenAt, Version: update.Version), update.Version);
                 MarkDirty(update.UserId);
             }
             return;
@@ -97,12 +97,12 @@ internal sealed class ShardEntries(ChangeLog log, HoldLeases holds, bool persist
             log.ClearTombstone(update.UserId);
             if (!restoring)
             {
-                log.Append(new PresenceChange(now, update.UserId, update.Profile, status, update.LastSeenAt, update.StatusText));
+                log.Append(new PresenceChange(now, update.UserId, update.Profile, status, update.LastSeenAt, update.StatusText, update.Version));
             }
         }
         else if ((entry.Status != status || entry.StatusText != update.StatusText) && !restoring)
         {
-            log.Append(new PresenceChange(now, update.UserId, update.Profile, status, update.LastSeenAt, update.StatusText));
+            log.Append(new PresenceChange(now, update.UserId, update.Profile, status, update.LastSeenAt, update.StatusText, update.Version));
         }
         entry.BeginChange();
         entry.Version = update.Version;
@@ -168,7 +168,7 @@ internal sealed class ShardEntries(ChangeLog log, HoldLeases holds, bool persist
                 if (step.Status != entry.Status)
                 {
                     entry.Status = step.Status;
-                    log.Append(new PresenceChange(step.At, userId, entry.Profile, step.Status, entry.LastSeenAt, entry.StatusText));
+                    log.Append(new PresenceChange(step.At, userId, entry.Profile, step.Status, entry.LastSeenAt, entry.StatusText, entry.Version));
                     // Its row is rewritten from this step on: a restore then logs only the steps it did not see.
                     MarkDirty(userId);
                 }
@@ -265,7 +265,7 @@ internal sealed class ShardEntries(ChangeLog log, HoldLeases holds, bool persist
         _entries.TryRemove(entry.UserId, out _);
         _order.Remove(entry.Group, entry.UserId);
         _wheel.Unschedule(entry);
-        log.Append(new PresenceChange(at, entry.UserId, entry.Profile, PresenceStatus.Offline, lastSeenAt), version);
+        log.Append(new PresenceChange(at, entry.UserId, entry.Profile, PresenceStatus.Offline, lastSeenAt, Version: version), version);
         MarkDirty(entry.UserId);
     }
 

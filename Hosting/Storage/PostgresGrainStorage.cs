@@ -150,7 +150,7 @@ public sealed class PostgresGrainStorage : IGrainStorage, IAsyncDisposable
             }
             while (batch.Count < MaxBatch && _pending.Reader.TryRead(out var next))
             {
-                // One state twice in a statement would be matched once: the second write waits for the next batch.
+                // A state's second write waits for the next batch: it names the version its first write is making.
                 if (!keys.Add((next.Name, next.Key)))
                 {
                     carried = next;
@@ -160,6 +160,8 @@ public sealed class PostgresGrainStorage : IGrainStorage, IAsyncDisposable
             }
             if (batch.Count > 0)
             {
+                // Rows locked in one order by every batch: two batches in flight never wait on each other in a cycle.
+                batch.Sort(static (a, b) => string.CompareOrdinal(a.Name, b.Name) is var byName and not 0 ? byName : string.CompareOrdinal(a.Key, b.Key));
                 await WriteAsync(batch);
             }
         }

@@ -148,18 +148,23 @@ public sealed class EventFanOutTests(ClusterFixture fixture)
         var watcher = new RecordingConnection(tenant, "fan", users: ["star", "moon"]);
         await Attach(hub, watcher);
         var now = DateTimeOffset.UtcNow;
-        PresenceChange Change(string user, string status, double seconds) => new(now.AddSeconds(seconds), user, new UserProfile(user, null, null), status, now);
+        PresenceChange Change(string user, string status, long version, double seconds)
+            => new(now.AddSeconds(seconds), user, new UserProfile(user, null, null), status, now, Version: version);
 
-        await hub.OnUserChanges(tenant, [Change("star", "final", 2)]);
-        await hub.OnUserChanges(tenant, [Change("star", "earlier", 1), Change("moon", "up", 1)]);
-        await hub.OnUserChanges(tenant, [Change("star", "same instant", 2)]);
+        await hub.OnUserChanges(tenant, [Change("star", "latest", 5, 2)]);
+        await hub.OnUserChanges(tenant, [Change("star", "earlier update", 4, 3), Change("moon", "up", 1, 1)]);
+        await hub.OnUserChanges(tenant, [Change("star", "earlier step", 5, 1)]);
+        // A later update logged by a silo whose clock is behind: its version says it is later.
+        await hub.OnUserChanges(tenant, [Change("star", "next update", 6, 0)]);
+        await hub.OnUserChanges(tenant, [Change("star", "its step", 6, 0)]);
 
-        await Poll.Until(() => watcher.Events.Count == 3, "the later changes delivered");
-        Assert.Contains("\"status\":\"final\"", watcher.Events[0]);
-        Assert.Contains("\"status\":\"up\"", watcher.Events[1]); // another user's change is no older than star's
-        Assert.Contains("\"status\":\"same instant\"", watcher.Events[2]);
+        await Poll.Until(() => watcher.Events.Count == 4, "the later changes delivered");
+        Assert.Contains("\"status\":\"latest\"", watcher.Events[0]);
+        Assert.Contains("\"status\":\"up\"", watcher.Events[1]); // another user's changes have their own order
+        Assert.Contains("\"status\":\"next update\"", watcher.Events[2]);
+        Assert.Contains("\"status\":\"its step\"", watcher.Events[3]); // the same instant is not older
         Assert.DoesNotContain(watcher.Events, e => e.Contains("earlier"));
-        Assert.Equal(1, metrics.SupersededChanges);
+        Assert.Equal(2, metrics.SupersededChanges);
     }
 
     /// <summary>As a stream does: registered, then opened with its first event (which the recorder leaves out).</summary>

@@ -210,6 +210,14 @@ public sealed class GrainStateStorageTests(PostgresDatabase database) : IClassFi
             await Assert.ThrowsAsync<InconsistentStateException>(() => staleWrite);
             await Task.WhenAll(otherWrites);
 
+            // And within one batch: the stale row's version check fails, the fresh row beside it is written.
+            await using (var batch = database.DataSource.CreateCommand("SELECT presence_state_write('stale', ARRAY['user', 'user'], $1, $2, ARRAY['\\x01', '\\x02']::bytea[])"))
+            {
+                batch.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [stale.Key.ToString()!, "fresh"] });
+                batch.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [long.Parse(first.ETag!, System.Globalization.CultureInfo.InvariantCulture), 0] });
+                var versions = (long[])(await batch.ExecuteScalarAsync())!;
+                Assert.Equal(new long[] { 0, 1 }, versions);
+            }
             Assert.Equal(2, await ReadIn("stale", stale));
             Assert.All(await Task.WhenAll(others.Select(id => ReadIn("stale", id))), version => Assert.Equal(9, version));
             // Each cluster (service) has its own states in a shared database.

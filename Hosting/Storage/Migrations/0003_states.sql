@@ -43,15 +43,9 @@ BEGIN
 END
 $fn$;
 
--- What the previous version stored through the ADO.NET provider, carried over as it is: same serializer, same
--- versions. Every grain of this project has a string key, stored whole in grainidextensionstring.
-INSERT INTO presence_state (serviceid, name, key, version, payload)
-SELECT serviceid, graintypestring, grainidextensionstring, version, payloadbinary
-FROM orleans_storage
-WHERE grainidextensionstring IS NOT NULL AND grainidn0 = 0 AND grainidn1 = 0 AND version > 0;
-
 -- A silo of the previous version still running during a rolling deploy would write where no new silo reads: its
--- writes now fail (the caller is told, nothing acknowledged is lost) until it is replaced.
+-- writes now fail (the caller is told, nothing acknowledged is lost) until it is replaced. The trigger comes before
+-- the copy: creating it locks out writers until this transaction commits, so no write lands between copy and trigger.
 CREATE FUNCTION presence_storage_moved() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
     RAISE EXCEPTION 'grain state moved to presence_state (migration 0003): this silo runs a previous version'
@@ -61,3 +55,10 @@ $fn$;
 
 CREATE TRIGGER orleans_storage_moved BEFORE INSERT OR UPDATE OR DELETE ON orleans_storage
     FOR EACH STATEMENT EXECUTE FUNCTION presence_storage_moved();
+
+-- What the previous version stored through the ADO.NET provider, carried over as it is: same serializer, same
+-- versions. Every grain of this project has a string key, stored whole in grainidextensionstring.
+INSERT INTO presence_state (serviceid, name, key, version, payload)
+SELECT serviceid, graintypestring, grainidextensionstring, version, payloadbinary
+FROM orleans_storage
+WHERE grainidextensionstring IS NOT NULL AND grainidn0 = 0 AND grainidn1 = 0 AND version > 0;
