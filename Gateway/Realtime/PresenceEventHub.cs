@@ -736,13 +736,13 @@ public sealed partial class PresenceEventHub(
     private sealed class UserWatch
     {
         public HashSet<StreamConnection> Direct { get; } = [];
+        public HashSet<ChannelWatch> Channels { get; } = [];
 
         /// <summary>Held while one of the user's changes is delivered: its changes go out one at a time.</summary>
         public object Delivering { get; } = new();
 
         /// <summary>The version and time of the last change delivered for the user (under <see cref="Delivering"/>).</summary>
         public (long Version, DateTimeOffset At) LastChange { get; set; } = (long.MinValue, DateTimeOffset.MinValue);
-        public HashSet<ChannelWatch> Channels { get; } = [];
 
         public bool IsWatched => Direct.Count > 0 || Channels.Count > 0;
 

@@ -47,6 +47,5 @@ public sealed class MemoryGrainStateStorage(MemoryStates states, IGrainStorageSe
     }
 
     private InconsistentStateException Conflict(string stateName, GrainId grainId, string? etag)
-        => new($"{stateName} of {grainId}: stored under another ETag than {etag ?? "none"}: another activation wrote it",
-            states.Find(stateName, grainId)?.ETag, etag);
+        => StateConflict.Of(stateName, grainId, states.Find(stateName, grainId)?.ETag, etag);
 }

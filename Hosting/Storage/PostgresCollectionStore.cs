@@ -10,8 +10,9 @@ namespace Presence.Hosting.Storage;
 /// <summary>
 /// Collections in PostgreSQL (<c>presence_collection</c>, <c>presence_collection_item</c>, migration 0002): a load is
 /// one statement (one snapshot: head and items agree), a write one call of <c>presence_collection_write</c> (one round
-/// trip, atomic, fenced by the version), on the silo's data source, which its grain storage shares. Database failures surface as <see cref="StorageUnavailableException"/> (the
-/// gateway answers 503), a stale activation's write as <see cref="StorageConflictException"/>.
+/// trip, atomic, fenced by the version), on the silo's data source, which its grain storage shares. Database failures
+/// surface as <see cref="StorageUnavailableException"/> (the gateway answers 503), a stale activation's write as
+/// <see cref="StorageConflictException"/>.
 /// </summary>
 public sealed class PostgresCollectionStore(NpgsqlDataSource database, IOptions<ClusterOptions> cluster) : ICollectionStore
 {
@@ -53,7 +54,7 @@ public sealed class PostgresCollectionStore(NpgsqlDataSource database, IOptions<
         }
         catch (NpgsqlException error)
         {
-            throw Unavailable(error);
+            throw PostgresErrors.Unavailable(error);
         }
     }
 
@@ -83,9 +84,7 @@ public sealed class PostgresCollectionStore(NpgsqlDataSource database, IOptions<
         }
         catch (NpgsqlException error)
         {
-            throw Unavailable(error);
+            throw PostgresErrors.Unavailable(error);
         }
     }
-
-    private static StorageUnavailableException Unavailable(NpgsqlException error) => new($"storage unavailable: {error.Message}");
 }

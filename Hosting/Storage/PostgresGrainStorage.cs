@@ -5,6 +5,7 @@ using NpgsqlTypes;
 using Orleans.Runtime;
 using Orleans.Serialization.Serializers;
 using Orleans.Storage;
+using Presence.Grains.Storage;
 using Presence.Storage;
 
 namespace Presence.Hosting.Storage;
@@ -72,7 +73,7 @@ public sealed class PostgresGrainStorage : IGrainStorage, IAsyncDisposable
         }
         catch (NpgsqlException error)
         {
-            throw Unavailable(error);
+            throw PostgresErrors.Unavailable(error);
         }
         var state = payload is null ? default : _serializer.Deserialize<T>(new BinaryData(payload));
         grainState.State = state ?? _activators.GetActivator<T>().Create();
@@ -91,7 +92,7 @@ public sealed class PostgresGrainStorage : IGrainStorage, IAsyncDisposable
         var version = await write.Done.Task;
         if (version == 0)
         {
-            throw Conflict(stateName, grainId, grainState.ETag);
+            throw StateConflict.Of(stateName, grainId, null, grainState.ETag);
         }
         grainState.ETag = version.ToString(CultureInfo.InvariantCulture);
         grainState.RecordExists = true;
@@ -118,11 +119,11 @@ public sealed class PostgresGrainStorage : IGrainStorage, IAsyncDisposable
         }
         catch (NpgsqlException error)
         {
-            throw Unavailable(error);
+            throw PostgresErrors.Unavailable(error);
         }
         if (!cleared)
         {
-            throw Conflict(stateName, grainId, grainState.ETag);
+            throw StateConflict.Of(stateName, grainId, null, grainState.ETag);
         }
         grainState.ETag = null;
         grainState.RecordExists = false;
@@ -191,7 +192,7 @@ public sealed class PostgresGrainStorage : IGrainStorage, IAsyncDisposable
         catch (Exception error)
         {
             // Nothing of the statement committed: every write of the batch fails, and none was acknowledged.
-            var failure = error is NpgsqlException database ? Unavailable(database) : error;
+            var failure = error is NpgsqlException database ? PostgresErrors.Unavailable(database) : error;
             foreach (var write in batch)
             {
                 write.Done.TrySetException(failure);
@@ -220,11 +221,6 @@ public sealed class PostgresGrainStorage : IGrainStorage, IAsyncDisposable
         => string.IsNullOrEmpty(etag) ? 0
         : long.TryParse(etag, NumberStyles.None, CultureInfo.InvariantCulture, out var version) && version > 0 ? version
         : throw new InconsistentStateException($"ETag {etag} is not one this storage gave");
-
-    private static InconsistentStateException Conflict(string stateName, GrainId grainId, string? etag)
-        => new($"{stateName} of {grainId}: stored under another ETag than {etag ?? "none"}: another activation wrote it", null, etag);
-
-    private static StorageUnavailableException Unavailable(NpgsqlException error) => new($"storage unavailable: {error.Message}");
 
     /// <summary>Writes what was asked before the silo stopped, then stops the writers.</summary>
     public async ValueTask DisposeAsync()
