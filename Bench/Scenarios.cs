@@ -13,7 +13,7 @@ public static class Scenarios
     public static readonly IReadOnlyDictionary<string, Func<BenchSettings, Task<int>>> All = new Dictionary<string, Func<BenchSettings, Task<int>>>
     {
         ["baseline"] = Baseline,
-        ["update"] = s => AgainstBaseline(s, "update", scripts => scripts.Update, target: 0.6, p99TargetMs: 10, roundFloor: 0.5),
+        ["update"] = s => AgainstBaseline(s, "update", scripts => scripts.Update, target: 0.6, p99TargetMs: 10, roundFloor: 0.5, method: "PUT"),
         ["read"] = s => AgainstBaseline(s, "read", scripts => scripts.Read, target: 0.8, p99TargetMs: null),
         ["postgres"] = Postgres,
         ["list"] = s => AgainstBaseline(s, "list", scripts => scripts.List, target: null, p99TargetMs: 20),
@@ -39,9 +39,10 @@ public static class Scenarios
     /// <summary>
     /// Interleaved rounds of the bare Kestrel reference and the gateway. A target holds when the mean ratio reaches
     /// <paramref name="target"/>, no round falls below <paramref name="roundFloor"/> and no gateway round's p99 reaches
-    /// <paramref name="p99TargetMs"/>; the last line says whether this run met it.
+    /// <paramref name="p99TargetMs"/>; the last line says whether this run met it. Each gateway round also says what
+    /// share of its requests took over 5 and 10 ms inside the gateway (<see cref="ServerLatency"/>).
     /// </summary>
-    private static async Task<int> AgainstBaseline(BenchSettings settings, string name, Func<LoadScripts, string> script, double? target, double? p99TargetMs, double? roundFloor = null)
+    private static async Task<int> AgainstBaseline(BenchSettings settings, string name, Func<LoadScripts, string> script, double? target, double? p99TargetMs, double? roundFloor = null, string method = "GET")
     {
         Wrk.Require();
         var scripts = await Prepare(settings);
@@ -58,11 +59,12 @@ public static class Scenarios
         {
             var (reference, referenceCpu) = await Measured(baseline, script(scripts), settings);
             table.Add($"baseline #{round}", reference, baseline.ResidentMiB(), note: CpuNote(referenceCpu));
+            var inServer = await ServerLatency.Scrape(gateway.Url, method);
             var (ours, oursCpu) = await Measured(gateway, script(scripts), settings);
             var ratio = ours.RequestsPerSecond / reference.RequestsPerSecond;
             ratios.Add(ratio);
             p99s.Add(ours.P99Ms);
-            table.Add($"gateway #{round}", ours, gateway.ResidentMiB(), ratio, CpuNote(oursCpu));
+            table.Add($"gateway #{round}", ours, gateway.ResidentMiB(), ratio, $"{CpuNote(oursCpu)}; {(await ServerLatency.Scrape(gateway.Url, method)).Since(inServer)}");
         }
         table.Print();
         var targets = new List<string>();
