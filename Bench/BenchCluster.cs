@@ -45,6 +45,26 @@ public sealed class BenchCluster : IAsyncDisposable
     /// </summary>
     public async Task<long> WalBytes() => await Scalar("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint");
 
+    /// <summary>
+    /// Each table's row updates since the database started, and how many were HOT (heap-only: the new row version on the
+    /// same page, no index entry written), from PostgreSQL's statistics.
+    /// </summary>
+    public async Task<string> RowUpdates()
+    {
+        await using var connection = new NpgsqlConnection(ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT pg_stat_force_next_flush()", connection);
+        await command.ExecuteNonQueryAsync();
+        command.CommandText = "SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del FROM pg_stat_user_tables WHERE relname LIKE 'presence%' ORDER BY relname";
+        await using var reader = await command.ExecuteReaderAsync();
+        var tables = new List<string>();
+        while (await reader.ReadAsync())
+        {
+            tables.Add(FormattableString.Invariant($"{reader.GetString(0)} {reader.GetInt64(1):N0} inserted, {reader.GetInt64(2):N0} updated ({reader.GetInt64(3):N0} HOT), {reader.GetInt64(4):N0} deleted"));
+        }
+        return "rows: " + string.Join("; ", tables);
+    }
+
     private async Task<long> Scalar(string sql)
     {
         await using var connection = new NpgsqlConnection(ConnectionString);

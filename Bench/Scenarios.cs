@@ -120,16 +120,19 @@ public static class Scenarios
             var reference = await Wrk.Run(memory.Url, scripts.Update, settings.Seconds, settings.Connections);
             table.Add($"in-memory #{round}", reference, memory.ResidentMiB());
             var before = await cluster.StorageWrites();
+            var walBefore = await cluster.WalBytes();
             var cpu = cluster.CpuTimes();
             var ours = await Wrk.Run(cluster.Gateway.Url, scripts.Update, settings.Seconds, settings.Connections);
             var writes = await cluster.StorageWrites() - before;
+            var wal = await cluster.WalBytes() - walBefore;
             var perUpdate = BenchCluster.PerRequest(cpu, cluster.CpuTimes(), ours.Requests);
             totalWrites += writes;
             totalUpdates += ours.Requests;
             ratios.Add(ours.RequestsPerSecond / reference.RequestsPerSecond);
-            table.Add($"postgres #{round}", ours, cluster.Gateway.ResidentMiB(), ratios[^1], $"{(double)writes / ours.Requests:F3} writes/update; {perUpdate}");
+            table.Add($"postgres #{round}", ours, cluster.Gateway.ResidentMiB(), ratios[^1], $"{(double)writes / ours.Requests:F3} writes/update, {wal / Math.Max(1, ours.Requests):N0} B of WAL; {perUpdate}");
         }
         table.Print();
+        Console.WriteLine(await cluster.RowUpdates());
         Console.WriteLine($"postgres: ratio to in-memory {ratios.Average():F2} (target >= 0.50); storage writes per update {(double)totalWrites / totalUpdates:F3} ({totalWrites:N0} writes for {totalUpdates:N0} updates: grain states and index shards' group commits; refreshes of an unchanged status are coalesced)");
         return 0;
     }

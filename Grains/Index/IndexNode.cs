@@ -675,18 +675,17 @@ internal sealed partial class IndexNode(Grain host, string key, IndexNodeService
     /// <summary>
     /// Applies a user grain's update at once, on the caller's thread, when the node is active in the caller's process
     /// and the update needs nothing of a turn: no turn under way (nor its awaits), nothing due, no split near, and no
-    /// storage to write (the store is the process). True when it was applied, and is then listed for every reader;
+    /// row to write before the caller is answered. True when it was applied, and is then listed for every reader;
     /// false when it must go by a call (<see cref="IndexPublisher"/>), as does a change of a user some gateway watches.
     /// What else the update brings (a change to log, an earlier time for the timer, a first user that keeps the node)
     /// is left for a turn of the node's own: the next one's end, or one queued on its host's scheduler. An update of a
-    /// user already listed, with the same status (a heartbeat: most updates), brings nothing else.
+    /// user already listed, with the same status (a heartbeat: most updates), brings nothing else. A node that stores
+    /// its rows takes only such heartbeats here (<see cref="ShardEntries.OnlyMovesTimes"/>): their rows are written
+    /// with the node's other refreshes, within the coalescing window, as they are when they come by a call; anything
+    /// else is written in a turn before its caller hears back.
     /// </summary>
     internal bool TryApplyHere(IndexUpdate update)
     {
-        if (_journal is not null)
-        {
-            return false; // set at activation, for good: a node that stores its rows writes them in its turns
-        }
         lock (_gate)
         {
             var now = time.GetUtcNow();
@@ -694,20 +693,26 @@ internal sealed partial class IndexNode(Grain host, string key, IndexNodeService
                 || (_entries.Count >= options.Value.SplitAt && _hi - _lo >= 2)
                 // A watched user's change goes by a call: its gateways hear of it before the user grain goes on (to
                 // the user's channels, say), as they would from a turn.
-                || (_watches.Watches(update.UserId) && _entries.MayLog(update, now)))
+                || (_watches.Watches(update.UserId) && _entries.MayLog(update, now))
+                || (_journal is not null && !_entries.OnlyMovesTimes(update, now)))
             {
                 return false;
             }
             var count = _entries.Count;
             _entries.Apply(update, now);
-            if (!_settleNeeded && (_log.HasFresh || _entries.Count != count || _entries.EarliestDue < _asked))
+            if (_journal is not null && _refreshesDue == DateTimeOffset.MaxValue)
+            {
+                // As a turn's end would (Complete): the refreshes go together, within the coalescing window.
+                _refreshesDue = now + storageOptions.Value.RefreshCoalesce;
+            }
+            if (!_settleNeeded && (_log.HasFresh || _entries.Count != count || _entries.EarliestDue < _asked || _refreshesDue < _asked))
             {
                 host.GrainContext.Scheduler.QueueAction(SettleQueued); // it runs once the gate is free
                 _settleNeeded = true;
             }
             // Until the settle asks the timer for it, a time due earlier refuses updates here like one asked for: past
             // it, the next update goes by a turn, which applies what is due first.
-            _asked = Min(_asked, Min(_entries.EarliestDue, _log.NextPruneAt));
+            _asked = Min(_asked, Min(Min(_entries.EarliestDue, _log.NextPruneAt), _refreshesDue));
             return true;
         }
     }

@@ -37,6 +37,17 @@ internal sealed class ShardEntries(ChangeLog log, HoldLeases holds, bool persist
         => !_entries.TryGetValue(update.UserId, out var entry) || entry.Status != update.Status || entry.StatusText != update.StatusText
             || update.Steps.Length == 0 || update.Steps[0].At <= now;
 
+    /// <summary>
+    /// Whether applying <paramref name="update"/> at <paramref name="now"/> would only move the times of a listed user's
+    /// entry (a heartbeat): a newer version with the same status, text, profile, holds and timeline shape, and no step
+    /// due at once. A persisting shard writes such an entry with its other refreshes, not before the caller is answered.
+    /// </summary>
+    public bool OnlyMovesTimes(IndexUpdate update, DateTimeOffset now)
+        => _entries.TryGetValue(update.UserId, out var entry) && update.Version > entry.Version
+            && update.Steps.Length > 0 && update.Steps[0].At > now
+            && entry.Status == update.Status && entry.StatusText == update.StatusText && entry.Profile == update.Profile
+            && SameHolds(entry.Holds, holds.Known(update.Holds)) && SameShape(entry, update.Steps, 0);
+
     public bool TryGet(string userId, out IndexEntry entry) => _entries.TryGetValue(userId, out entry!);
 
     /// <summary>

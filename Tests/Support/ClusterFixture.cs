@@ -142,6 +142,15 @@ public sealed class InMemoryClusterFixture : ClusterFixture
     protected override bool PersistIndex => false;
 }
 
+/// <summary>
+/// One silo whose index nodes store their rows, as a PostgreSQL silo's do: an update reaches its node in the same
+/// process, and only a heartbeat is applied there without a call.
+/// </summary>
+public sealed class PersistedOneSiloClusterFixture : ClusterFixture
+{
+    protected override short Silos => 1;
+}
+
 /// <summary>Counts calls of Apply on index nodes and pools.</summary>
 public sealed class IndexApplyCalls : IIncomingGrainCallFilter
 {
@@ -170,4 +179,10 @@ public sealed class InMemoryClusterCollection : ICollectionFixture<InMemoryClust
 public sealed class ClusterCollection : ICollectionFixture<ClusterFixture>
 {
     public const string Name = "cluster";
+}
+
+[CollectionDefinition(Name)]
+public sealed class PersistedOneSiloClusterCollection : ICollectionFixture<PersistedOneSiloClusterFixture>
+{
+    public const string Name = "persisted one-silo cluster";
 }
