@@ -292,6 +292,7 @@ public sealed partial class PresenceEventHub(
         foreach (var change in changes)
         {
             List<StreamConnection> targets;
+            ChannelWatch watch;
             lock (_lock)
             {
                 if (!tenant.Channels.TryGetValue(channelId, out var channel))
@@ -307,11 +308,22 @@ public sealed partial class PresenceEventHub(
                     continue;
                 }
                 targets = [.. channel.Connections];
+                watch = channel;
             }
             var presence = change;
-            Deliver(targets, new ShapedEvent(shape => shape == EventShape.StreamChat
-                ? Stream.StreamChatEvents.Watching(channelId, presence)
-                : RealtimeEvents.ChannelChanged(channelId, presence.Member, presence.At)));
+            // As for a user's changes: a member's change that arrives after a later one of the same member (Orleans keeps
+            // no order between one-way calls) is not delivered, and one member's changes go out one at a time.
+            lock (watch.Delivering)
+            {
+                if (!watch.TakePresence(change.Member.UserId, change.At))
+                {
+                    metrics.Superseded();
+                    continue;
+                }
+                Deliver(targets, new ShapedEvent(shape => shape == EventShape.StreamChat
+                    ? Stream.StreamChatEvents.Watching(channelId, presence)
+                    : RealtimeEvents.ChannelChanged(channelId, presence.Member, presence.At)));
+            }
         }
         if (added.Count > 0 || removed.Count > 0)
         {
@@ -778,5 +790,48 @@ public sealed partial class PresenceEventHub(
 
         /// <summary>Joins and leaves that came while <see cref="Sequence"/> was unknown, to replay on top of the set.</summary>
         public List<ChannelChange>? Pending { get; set; }
+
+        /// <summary>Held while a presence change of this channel is checked and delivered.</summary>
+        public Lock Delivering { get; } = new();
+
+        // When each member's last delivered presence change was made, for members changed in the last ReorderWindow:
+        // calls reorder within milliseconds, and a channel of 100,000 members keeps no time per member for good.
+        private Dictionary<string, DateTimeOffset>? _lastPresence;
+        private DateTimeOffset _newest = DateTimeOffset.MinValue;
+        private static readonly TimeSpan ReorderWindow = TimeSpan.FromSeconds(30);
+        private const int KeptBeforePruning = 1024;
+        private int _pruneAt = KeptBeforePruning;
+
+        /// <summary>
+        /// Whether a presence change of <paramref name="member"/> made at <paramref name="at"/> is to be delivered: not
+        /// when a later one was. Changes made at the same instant are not older. Under <see cref="Delivering"/>.
+        /// </summary>
+        public bool TakePresence(string member, DateTimeOffset at)
+        {
+            _lastPresence ??= new(StringComparer.Ordinal);
+            if (_lastPresence.TryGetValue(member, out var last) && at < last)
+            {
+                return false;
+            }
+            _lastPresence[member] = at;
+            if (at > _newest)
+            {
+                _newest = at;
+            }
+            if (_lastPresence.Count > _pruneAt)
+            {
+                var before = _newest - ReorderWindow;
+                foreach (var (key, time) in _lastPresence)
+                {
+                    if (time < before)
+                    {
+                        _lastPresence.Remove(key);
+                    }
+                }
+                // Many members changed within the window: the next pruning waits until as many again changed.
+                _pruneAt = Math.Max(KeptBeforePruning, 2 * _lastPresence.Count);
+            }
+            return true;
+        }
     }
 }

@@ -21,7 +21,7 @@ public sealed class RealtimeMetrics
         _deliveries = meter.CreateCounter<long>("presence.event_deliveries", description: "Events queued to realtime streams");
         _dropped = meter.CreateCounter<long>("presence.streams_dropped", description: "Streams dropped because their consumer fell too far behind");
         _notifications = meter.CreateCounter<long>("presence.gateway_notifications", description: "Calls from grains to this gateway carrying changes (one per batch, whatever the number of streams)");
-        _superseded = meter.CreateCounter<long>("presence.changes_superseded", description: "User changes that arrived after a later change of the same user, and were not delivered");
+        _superseded = meter.CreateCounter<long>("presence.changes_superseded", description: "User and channel-member changes that arrived after a later change of the same user or member, and were not delivered");
     }
 
     /// <summary>Grain calls this gateway received with changes (for the fan-out test: per gateway, not per connection).</summary>

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Presence.Channels;
+using Presence.Events;
 using Presence.Gateway.Auth;
 using Presence.Gateway.Realtime;
 using Presence.Grains.Hosting;
@@ -165,6 +166,30 @@ public sealed class EventFanOutTests(ClusterFixture fixture)
         Assert.Contains("\"status\":\"its step\"", watcher.Events[3]); // the same instant is not older
         Assert.DoesNotContain(watcher.Events, e => e.Contains("earlier"));
         Assert.Equal(2, metrics.SupersededChanges);
+    }
+
+    [Fact]
+    public async Task A_channel_members_change_that_arrives_after_a_later_one_of_the_same_member_is_not_delivered()
+    {
+        var tenant = Keys.Tenant();
+        await fixture.Grains.GetGrain<IChannelPresenceGrain>(PresenceKeys.Of(tenant, "hall")).Subscribe("star", null);
+        var (hub, metrics) = Gateway();
+        var watcher = new RecordingConnection(tenant, "fan", channels: ["hall"]);
+        await Attach(hub, watcher);
+        var now = DateTimeOffset.UtcNow;
+        ChannelChange Change(string member, string status, double seconds)
+            => new(ChannelChangeKind.Presence, new ChannelMember(member, new UserProfile(member, null, null), status, now, Subscribed: true), now.AddSeconds(seconds));
+
+        await hub.OnChannelChanges(tenant, "hall", [Change("star", "latest", 2)]);
+        await hub.OnChannelChanges(tenant, "hall", [Change("star", "earlier", 1), Change("moon", "up", 0)]);
+        await hub.OnChannelChanges(tenant, "hall", [Change("star", "same instant", 2)]);
+
+        await Poll.Until(() => watcher.Events.Count == 3, "the later changes delivered");
+        Assert.Contains("\"presence\":\"latest\"", watcher.Events[0]);
+        Assert.Contains("\"presence\":\"up\"", watcher.Events[1]); // another member's changes have their own order
+        Assert.Contains("\"presence\":\"same instant\"", watcher.Events[2]);
+        Assert.DoesNotContain(watcher.Events, e => e.Contains("earlier"));
+        Assert.Equal(1, metrics.SupersededChanges);
     }
 
     /// <summary>As a stream does: registered, then opened with its first event (which the recorder leaves out).</summary>
