@@ -84,20 +84,7 @@ public sealed class IndexAppliedHereTests(InMemoryClusterFixture fixture)
         }
         await Task.WhenAll(bursts);
 
-        await Poll.Until(async () =>
-        {
-            var expected = new Dictionary<string, string?>();
-            foreach (var id in ids)
-            {
-                var view = await User(tenant, id).Get();
-                if (view.Status != PresenceStatus.Offline)
-                {
-                    expected.Add(id, view.Status);
-                }
-            }
-            var listed = await Listed(tenant);
-            return expected.Count == listed.Count && expected.All(e => listed.TryGetValue(e.Key, out var status) && status == e.Value);
-        }, "every user listed as its grain says");
+        await Poll.Until(() => fixture.Grains.ListsAsGrainsSay(tenant, ids), "every user listed as its grain says");
         Assert.True(fixture.ApplyCalls.Count > 0);
     }
 }

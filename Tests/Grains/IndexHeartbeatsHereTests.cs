@@ -119,24 +119,10 @@ public sealed class IndexHeartbeatsHereTests(PersistedOneSiloClusterFixture fixt
         await Task.WhenAll(bursts);
         Assert.True(fixture.ApplyCalls.Count - calls < updates, "some heartbeats were applied without a call");
 
-        async Task<bool> ListedAsGrainsSay()
-        {
-            var expected = new Dictionary<string, string?>();
-            foreach (var id in ids)
-            {
-                var view = await User(tenant, id).Get();
-                if (view.Status != PresenceStatus.Offline)
-                {
-                    expected.Add(id, view.Status);
-                }
-            }
-            var listed = await Listed(tenant);
-            return expected.Count == listed.Count && expected.All(e => listed.TryGetValue(e.Key, out var status) && status == e.Value);
-        }
-        await Poll.Until(ListedAsGrainsSay, "every user listed as its grain says");
+        await Poll.Until(() => fixture.Grains.ListsAsGrainsSay(tenant, ids), "every user listed as its grain says");
 
         // What the nodes stored is as complete: brought back from their rows alone, they list the same.
         await fixture.DeactivateIndex(tenant);
-        await Poll.Until(ListedAsGrainsSay, "every user listed as its grain says, from the nodes' rows");
+        await Poll.Until(() => fixture.Grains.ListsAsGrainsSay(tenant, ids), "every user listed as its grain says, from the nodes' rows");
     }
 }

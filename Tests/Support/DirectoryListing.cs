@@ -1,4 +1,5 @@
 using Presence.Index;
+using Presence.Users;
 
 namespace Presence.Tests.Support;
 
@@ -17,5 +18,24 @@ internal static class DirectoryListing
         }
         while (cursor is not null);
         return listed;
+    }
+
+    /// <summary>
+    /// Whether a tenant's list (walked in pages of 5) holds exactly the users of <paramref name="ids"/> whose grains say
+    /// they are online, each with the status its grain gives.
+    /// </summary>
+    public static async Task<bool> ListsAsGrainsSay(this IGrainFactory grains, string tenant, IEnumerable<string> ids)
+    {
+        var expected = new Dictionary<string, string>();
+        foreach (var id in ids)
+        {
+            var view = await grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(tenant, id)).Get();
+            if (view.Status != PresenceStatus.Offline)
+            {
+                expected.Add(id, view.Status);
+            }
+        }
+        var listed = (await grains.GetGrain<IPresenceDirectoryGrain>(tenant).ListAll(5)).ToDictionary(u => u.UserId, u => u.Status);
+        return expected.Count == listed.Count && expected.All(e => listed.TryGetValue(e.Key, out var status) && status == e.Value);
     }
 }
