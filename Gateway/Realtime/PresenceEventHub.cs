@@ -794,26 +794,33 @@ public sealed partial class PresenceEventHub(
         /// <summary>Held while a presence change of this channel is checked and delivered.</summary>
         public Lock Delivering { get; } = new();
 
-        // When each member's last delivered presence change was made, for members changed in the last ReorderWindow:
-        // calls reorder within milliseconds, and a channel of 100,000 members keeps no time per member for good.
-        private Dictionary<string, DateTimeOffset>? _lastPresence;
+        // Each member's last delivered presence change: when the channel made it, and when it arrived here. Kept for
+        // members changed within ReorderWindow of the channel's newest change once there are many: calls reorder
+        // within milliseconds, and a channel of 100,000 members keeps no time per member for good.
+        private Dictionary<string, (DateTimeOffset At, long Arrived)>? _lastPresence;
         private DateTimeOffset _newest = DateTimeOffset.MinValue;
         private static readonly TimeSpan ReorderWindow = TimeSpan.FromSeconds(30);
         private const int KeptBeforePruning = 1024;
         private int _pruneAt = KeptBeforePruning;
 
+        // Only a change that arrives this soon after a later one is taken for one the calls reordered. The times are
+        // the channel grain's clock: after the grain moved to a silo whose clock is behind, its next change may carry
+        // an earlier time than the last one delivered, and must not be dropped for it (it arrives later than that).
+        private const long ReorderedWithinMs = 2_000;
+
         /// <summary>
         /// Whether a presence change of <paramref name="member"/> made at <paramref name="at"/> is to be delivered: not
-        /// when a later one was. Changes made at the same instant are not older. Under <see cref="Delivering"/>.
+        /// when it arrives right after a later one. Changes made at the same instant are not older. Under <see cref="Delivering"/>.
         /// </summary>
         public bool TakePresence(string member, DateTimeOffset at)
         {
+            var arrived = Environment.TickCount64;
             _lastPresence ??= new(StringComparer.Ordinal);
-            if (_lastPresence.TryGetValue(member, out var last) && at < last)
+            if (_lastPresence.TryGetValue(member, out var last) && at < last.At && arrived - last.Arrived < ReorderedWithinMs)
             {
                 return false;
             }
-            _lastPresence[member] = at;
+            _lastPresence[member] = (at, arrived);
             if (at > _newest)
             {
                 _newest = at;
@@ -823,7 +830,7 @@ public sealed partial class PresenceEventHub(
                 var before = _newest - ReorderWindow;
                 foreach (var (key, time) in _lastPresence)
                 {
-                    if (time < before)
+                    if (time.At < before)
                     {
                         _lastPresence.Remove(key);
                     }

@@ -694,7 +694,8 @@ internal sealed partial class IndexNode(Grain host, string key, IndexNodeService
                 // A watched user's change goes by a call: its gateways hear of it before the user grain goes on (to
                 // the user's channels, say), as they would from a turn.
                 || (_watches.Watches(update.UserId) && _entries.MayLog(update, now))
-                || (_journal is not null && !_entries.OnlyMovesTimes(update, now)))
+                // A node that stores its rows takes a heartbeat only while its storage holds what its memory does.
+                || (_journal is not null && (_journal.HasFailed || !_entries.OnlyMovesTimes(update, now))))
             {
                 return false;
             }

@@ -40,11 +40,13 @@ internal sealed class ShardEntries(ChangeLog log, HoldLeases holds, bool persist
     /// <summary>
     /// Whether applying <paramref name="update"/> at <paramref name="now"/> would only move the times of a listed user's
     /// entry (a heartbeat): a newer version with the same status, text, profile, holds and timeline shape, and no step
-    /// due at once. A persisting shard writes such an entry with its other refreshes, not before the caller is answered.
+    /// due at once, of the update or of the entry (the node's timer runs a little after a step is due: the step must be
+    /// logged and stored first). A persisting shard writes such an entry with its other refreshes, not before the
+    /// caller is answered.
     /// </summary>
     public bool OnlyMovesTimes(IndexUpdate update, DateTimeOffset now)
         => _entries.TryGetValue(update.UserId, out var entry) && update.Version > entry.Version
-            && update.Steps.Length > 0 && update.Steps[0].At > now
+            && update.Steps.Length > 0 && update.Steps[0].At > now && !(entry.NextDue <= now)
             && entry.Status == update.Status && entry.StatusText == update.StatusText && entry.Profile == update.Profile
             && SameHolds(entry.Holds, holds.Known(update.Holds)) && SameShape(entry, update.Steps, 0);
 

@@ -97,6 +97,9 @@ internal sealed class CollectionJournal(ICollectionStore store, Serializer seria
         _writing = null;
     }
 
+    /// <summary>Whether a write failed: the grain's memory may hold changes storage does not, and nothing more is written.</summary>
+    public bool HasFailed => _failed is not null;
+
     private Exception Failed() => new Presence.Storage.StorageUnavailableException("an earlier write of this collection failed; the activation is being replaced", _failed!);
 
     /// <summary>

@@ -190,6 +190,12 @@ public sealed class EventFanOutTests(ClusterFixture fixture)
         Assert.Contains("\"presence\":\"same instant\"", watcher.Events[2]);
         Assert.DoesNotContain(watcher.Events, e => e.Contains("earlier"));
         Assert.Equal(1, metrics.SupersededChanges);
+
+        // The channel moved to a silo whose clock is behind: its next change, made "earlier", is not a reordered call.
+        await Task.Delay(TimeSpan.FromSeconds(2.1));
+        await hub.OnChannelChanges(tenant, "hall", [Change("star", "after a move", 1.5)]);
+        await Poll.Until(() => watcher.Events.Count == 4, "the moved channel's change delivered");
+        Assert.Contains("\"presence\":\"after a move\"", watcher.Events[3]);
     }
 
     /// <summary>As a stream does: registered, then opened with its first event (which the recorder leaves out).</summary>

@@ -88,6 +88,41 @@ public sealed class IndexHeartbeatsHereTests(PersistedOneSiloClusterFixture fixt
     }
 
     [Fact]
+    public async Task After_a_failed_write_a_heartbeat_is_acknowledged_only_once_its_node_stored_it()
+    {
+        var tenant = Keys.Tenant();
+        var ann = User(tenant, "ann");
+        await ann.Update(new PresenceUpdate(PresenceSources.Api, "busy", TimeSpan.FromMinutes(15), Profile));
+
+        fixture.CollectionWritesFail = true;
+        try
+        {
+            // The node applies the change in memory, fails to store it, and the caller is told.
+            await Assert.ThrowsAnyAsync<Exception>(() => ann.Update(new PresenceUpdate(PresenceSources.Api, "away", TimeSpan.FromMinutes(15), Profile)));
+        }
+        finally
+        {
+            fixture.CollectionWritesFail = false;
+        }
+
+        // Her next update repeats what the node's memory already holds, but not its storage: it must not pass as a
+        // heartbeat. Acknowledged only once stored (its node's failed activation goes; the next one loads the rows).
+        await Poll.Until(async () =>
+        {
+            try
+            {
+                await ann.Update(new PresenceUpdate(PresenceSources.Api, "away", TimeSpan.FromMinutes(15), Profile));
+                return true;
+            }
+            catch (Presence.Storage.StorageUnavailableException)
+            {
+                return false;
+            }
+        }, "an update acknowledged once the node is back");
+        Assert.Equal("away", (await Stored(tenant, "ann")).Status);
+    }
+
+    [Fact]
     public async Task Many_users_updated_at_once_end_listed_and_stored_exactly_as_their_grains_say()
     {
         var tenant = Keys.Tenant();

@@ -66,6 +66,20 @@ public class ClusterFixture : IAsyncLifetime
     /// <summary>The silos' collections: one store for all, as a cluster's silos share one database.</summary>
     public MemoryCollectionStore Collections { get; } = new();
 
+    /// <summary>While set, every collection write fails as a database that went down would (reads still work).</summary>
+    public volatile bool CollectionWritesFail;
+
+    private sealed class SwitchableCollections(ClusterFixture fixture) : ICollectionStore
+    {
+        public Task<StoredCollection> LoadAsync(CollectionKind kind, string key, CancellationToken cancellationToken)
+            => fixture.Collections.LoadAsync(kind, key, cancellationToken);
+
+        public Task<long> WriteAsync(CollectionKind kind, string key, CollectionWrite write, CancellationToken cancellationToken)
+            => fixture.CollectionWritesFail
+                ? Task.FromException<long>(new Presence.Storage.StorageUnavailableException("storage unavailable: the test took it down"))
+                : fixture.Collections.WriteAsync(kind, key, write, cancellationToken);
+    }
+
     /// <summary>The silos' grain states: one store for all, likewise.</summary>
     public MemoryStates States { get; } = new();
     public InProcessTestCluster Cluster { get; private set; } = null!;
@@ -87,7 +101,7 @@ public class ClusterFixture : IAsyncLifetime
         {
             silo.Services.AddSingleton(States);
             silo.AddPresenceMemoryStorage();
-            silo.Services.Replace(ServiceDescriptor.Singleton<ICollectionStore>(Collections));
+            silo.Services.Replace(ServiceDescriptor.Singleton<ICollectionStore>(new SwitchableCollections(this)));
             silo.UseInMemoryReminderService();
             silo.Services.AddPresenceGrains();
             silo.Services.Configure<PresenceIndexOptions>(o => (o.Shards, o.SplitAt, o.Persist) = (Shards, SplitAt, PersistIndex));
