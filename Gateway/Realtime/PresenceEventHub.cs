@@ -312,7 +312,7 @@ public sealed partial class PresenceEventHub(
             }
             var presence = change;
             // As for a user's changes: a member's change that arrives after a later one of the same member (Orleans keeps
-            // no order between one-way calls) is not delivered, and one member's changes go out one at a time.
+            // no order between one-way calls) is not delivered, and one channel's changes go out one at a time.
             lock (watch.Delivering)
             {
                 if (!watch.TakePresence(change.Member.UserId, change.At))
