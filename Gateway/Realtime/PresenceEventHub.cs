@@ -751,7 +751,7 @@ public sealed partial class PresenceEventHub(
         public HashSet<ChannelWatch> Channels { get; } = [];
 
         /// <summary>Held while one of the user's changes is delivered: its changes go out one at a time.</summary>
-        public object Delivering { get; } = new();
+        public Lock Delivering { get; } = new();
 
         /// <summary>The version and time of the last change delivered for the user (under <see cref="Delivering"/>).</summary>
         public (long Version, DateTimeOffset At) LastChange { get; set; } = (long.MinValue, DateTimeOffset.MinValue);

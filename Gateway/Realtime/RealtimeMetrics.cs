@@ -35,7 +35,7 @@ public sealed class RealtimeMetrics
 
     public void Dropped() => _dropped.Add(1);
 
-    /// <summary>Changes that came after a later one of the same user (Orleans keeps no order between one-way calls).</summary>
+    /// <summary>Changes that came after a later one of the same user or channel member (Orleans keeps no order between one-way calls).</summary>
     public long SupersededChanges => Interlocked.Read(ref _supersededCount);
 
     public void Superseded()

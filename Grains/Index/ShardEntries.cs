@@ -47,8 +47,7 @@ internal sealed class ShardEntries(ChangeLog log, HoldLeases holds, bool persist
     public bool OnlyMovesTimes(IndexUpdate update, DateTimeOffset now)
         => _entries.TryGetValue(update.UserId, out var entry) && update.Version > entry.Version
             && update.Steps.Length > 0 && update.Steps[0].At > now && !(entry.NextDue <= now)
-            && entry.Status == update.Status && entry.StatusText == update.StatusText && entry.Profile == update.Profile
-            && SameHolds(entry.Holds, holds.Known(update.Holds)) && SameShape(entry, update.Steps, 0);
+            && OnlyTimesDiffer(entry, update.Status, update, holds.Known(update.Holds), next: 0);
 
     public bool TryGet(string userId, out IndexEntry entry) => _entries.TryGetValue(userId, out entry!);
 
@@ -100,8 +99,7 @@ internal sealed class ShardEntries(ChangeLog log, HoldLeases holds, bool persist
 
         var knownHolds = holds.Known(update.Holds);
         // Only a shard that persists needs to know (and its updates pay for the comparison).
-        var material = persist && !restoring && (entry is null || entry.Status != status || entry.StatusText != update.StatusText
-            || entry.Profile != update.Profile || !SameHolds(entry.Holds, knownHolds) || !SameShape(entry, update.Steps, next));
+        var material = persist && !restoring && (entry is null || !OnlyTimesDiffer(entry, status, update, knownHolds, next));
         if (entry is null)
         {
             entry = new IndexEntry(update.UserId, PresenceKeys.ShardOf(update.UserId, shards)); // not readable until its first change ends
@@ -289,6 +287,14 @@ internal sealed class ShardEntries(ChangeLog log, HoldLeases holds, bool persist
             (_dirty ??= new HashSet<string>(StringComparer.Ordinal)).Add(userId);
         }
     }
+
+    /// <summary>
+    /// Whether <paramref name="entry"/> and what <paramref name="update"/> makes of it (<paramref name="status"/> now, its
+    /// holds, its timeline from step <paramref name="next"/>) differ only in times: the same row but for them.
+    /// </summary>
+    private static bool OnlyTimesDiffer(IndexEntry entry, string? status, IndexUpdate update, string[]? knownHolds, int next)
+        => entry.Status == status && entry.StatusText == update.StatusText && entry.Profile == update.Profile
+            && SameHolds(entry.Holds, knownHolds) && SameShape(entry, update.Steps, next);
 
     private static bool SameHolds(string[]? a, string[]? b)
         => ReferenceEquals(a, b) || (a is not null && b is not null && a.AsSpan().SequenceEqual(b));

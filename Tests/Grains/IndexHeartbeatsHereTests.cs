@@ -24,9 +24,7 @@ public sealed class IndexHeartbeatsHereTests(PersistedOneSiloClusterFixture fixt
     /// <summary>A user's row in its tenant's root node as stored: its status and the end of its timeline.</summary>
     private async Task<(string? Status, DateTimeOffset End)> Stored(string tenant, string id)
     {
-        var serializer = (Orleans.Serialization.Serializer)fixture.Cluster.GetSiloServiceProvider().GetService(typeof(Orleans.Serialization.Serializer))!;
-        var row = (await fixture.Collections.LoadAsync(CollectionKind.IndexShard, ClusterFixture.RootKey(tenant), default)).Items.Single(i => i.Key == "e:" + id);
-        var update = serializer.Deserialize<IndexUpdate>(row.Value)!;
+        var update = await fixture.ReadRow<IndexUpdate>(CollectionKind.IndexShard, ClusterFixture.RootKey(tenant), "e:" + id);
         return (update.Status, update.Steps[^1].At);
     }
 

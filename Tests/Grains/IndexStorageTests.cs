@@ -52,11 +52,7 @@ public sealed class IndexStorageTests(ClusterFixture fixture)
     }
 
     private async Task<DateTimeOffset> StoredEnd(string shardKey)
-    {
-        var serializer = (Orleans.Serialization.Serializer)fixture.Cluster.GetSiloServiceProvider().GetService(typeof(Orleans.Serialization.Serializer))!;
-        var row = (await fixture.Collections.LoadAsync(CollectionKind.IndexShard, shardKey, default)).Items.Single(i => i.Key == "e:ann");
-        return serializer.Deserialize<IndexUpdate>(row.Value)!.Steps[^1].At;
-    }
+        => (await fixture.ReadRow<IndexUpdate>(CollectionKind.IndexShard, shardKey, "e:ann")).Steps[^1].At;
 
     [Fact]
     public async Task Expiry_by_the_shards_timer_deletes_the_row_and_logs_the_change()

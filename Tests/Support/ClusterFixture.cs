@@ -143,6 +143,14 @@ public class ClusterFixture : IAsyncLifetime
         return (stored.Items.ToDictionary(i => i.Key, i => serializer.Deserialize<T>(i.Value)!),
             stored.Head is null ? null : serializer.Deserialize<THead>(stored.Head));
     }
+
+    /// <summary>One row of a collection as stored, for collections whose rows are of several types (an index node's).</summary>
+    public async Task<T> ReadRow<T>(CollectionKind kind, string key, string item)
+    {
+        var serializer = Cluster.GetSiloServiceProvider().GetRequiredService<Orleans.Serialization.Serializer>();
+        var row = (await Collections.LoadAsync(kind, key, CancellationToken.None)).Items.Single(i => i.Key == item);
+        return serializer.Deserialize<T>(row.Value)!;
+    }
 }
 
 /// <summary>
