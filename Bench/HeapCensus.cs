@@ -7,7 +7,8 @@ namespace Presence.Bench;
 /// heap &lt;pid&gt; [top]: a census of a running .NET process's heap (it is paused while read). Two tables by type:
 /// live objects (reachable from the roots, the finalizer queue's included), which is what memory per user or per stream
 /// is made of; and unreachable objects still in gen1, gen2 or the large and pinned object heaps (collected with gen2),
-/// which is garbage that was promoted (or born old) before it died: what makes collections slow.
+/// which is garbage that was promoted (or born old) before it died: what makes collections slow; and everything in
+/// gen1, live or not: what the latest gen0 collections kept, mostly what an old object pointed at when they ran.
 /// Take it right after a few seconds of load. Diff two live censuses (before and after opening streams, say) for the
 /// cost of one more of something.
 /// </summary>
@@ -33,6 +34,7 @@ public static class HeapCensus
         var live = Reachable(heap);
         var liveByType = new Dictionary<string, (long Count, long Bytes)>();
         var promotedGarbage = new Dictionary<string, (long Count, long Bytes)>();
+        var inGen1 = new Dictionary<string, (long Count, long Bytes)>();
         foreach (var segment in heap.Segments)
         {
             foreach (var obj in segment.EnumerateObjects())
@@ -40,6 +42,10 @@ public static class HeapCensus
                 if (!obj.IsValid || obj.IsFree)
                 {
                     continue;
+                }
+                if (segment.GetGeneration(obj.Address) is Generation.Generation1)
+                {
+                    Count(inGen1, obj);
                 }
                 if (live.Contains(obj.Address))
                 {
@@ -53,6 +59,7 @@ public static class HeapCensus
         }
         Print("live objects", liveByType, top);
         Print("unreachable objects in gen1, gen2, LOH and POH (promoted, then died)", promotedGarbage, top);
+        Print("objects in gen1, live or not (what gen0 collections promoted since the last gen1 collection)", inGen1, top);
         return 0;
     }
 

@@ -22,9 +22,8 @@ public sealed class MemoryGrainStateStorage(MemoryStates states, IGrainStorageSe
 
     public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
-        // A copy of exactly the bytes written: the serializer's buffer has room to spare, and the state is kept for as
-        // long as its user is online.
-        var etag = states.Replace(stateName, grainId, grainState.ETag, serializer.Serialize(grainState.State).ToArray());
+        // Exactly the bytes written, copied: the serializer's buffer has room to spare.
+        var etag = states.Replace(stateName, grainId, grainState.ETag, serializer.Serialize(grainState.State).ToMemory().Span);
         if (etag is null)
         {
             return Task.FromException(Conflict(stateName, grainId, grainState.ETag));

@@ -136,6 +136,27 @@ public sealed class GrainStateStorageTests(PostgresDatabase database) : IClassFi
         Assert.Single(await Task.WhenAll(attempts), succeeded => succeeded);
     }
 
+    [Fact]
+    public void In_memory_a_state_written_in_place_leaves_what_was_read_before_as_it_was()
+    {
+        var id = NewId();
+        var etag = _states.Replace(StateName, id, null, [1, 2, 3])!;
+        var read = _states.Find(StateName, id)!;
+
+        var same = _states.Replace(StateName, id, etag, [4, 5, 6])!; // as long as before: into the row's own bytes
+        var longer = _states.Replace(StateName, id, same, [7, 8, 9, 10])!;
+
+        Assert.Equal(new byte[] { 1, 2, 3 }, read.Data);
+        Assert.Equal(etag, read.ETag);
+        var now = _states.Find(StateName, id)!;
+        Assert.Equal(new byte[] { 7, 8, 9, 10 }, now.Data);
+        Assert.Equal(longer, now.ETag);
+        Assert.Null(_states.Replace(StateName, id, same, [0, 0, 0, 0]));
+        Assert.True(_states.Remove(StateName, id, longer));
+        Assert.Null(_states.Find(StateName, id));
+        Assert.Null(_states.Replace(StateName, id, longer, [1]));
+    }
+
     [PostgresFact]
     public async Task Concurrent_writes_of_many_grains_commit_together_each_under_its_own_etag()
     {
