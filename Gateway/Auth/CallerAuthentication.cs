@@ -51,9 +51,13 @@ public static class CallerAuthentication
         }
 
         /// <summary>
-        /// The request's token if it was validated before. An HTTP/1.x connection remembers its last Authorization
-        /// header (a client sends the same one on every call of a keep-alive connection), so most calls compare one
-        /// header instead of hashing the whole token for the shared cache.
+        /// The request's token if it was validated before. An HTTP/1.x connection remembers its first accepted
+        /// Authorization header (a client sends the same one on every call of a keep-alive connection), so most calls
+        /// compare one header instead of hashing the whole token for the shared cache. Another token on the same
+        /// connection (a backend calling for many users over a pooled connection) takes the shared cache and is not
+        /// remembered in its place until the first one is no longer accepted: remembering each call's token stored a
+        /// new header and record into the long-lived connection per call, which every young-generation collection then
+        /// had to keep (docs/benchmarks.md).
         /// </summary>
         private ValidatedTokenCache.Entry? Validated(HttpContext context)
         {
@@ -62,8 +66,9 @@ public static class CallerAuthentication
             var connection = header.Length > 0 && (HttpProtocol.IsHttp11(context.Request.Protocol) || HttpProtocol.IsHttp10(context.Request.Protocol))
                 ? context.Features.Get<IConnectionItemsFeature>()?.Items
                 : null;
-            if (connection is not null && connection.TryGetValue(ConnectionTokenKey, out var last)
-                && last is ConnectionToken remembered && remembered.Header == header && tokens.Accepts(remembered.Entry))
+            var remembered = connection is not null && connection.TryGetValue(ConnectionTokenKey, out var item) && item is ConnectionToken token
+                && tokens.Accepts(token.Entry) ? token : null;
+            if (remembered is not null && remembered.Header == header)
             {
                 return remembered.Entry;
             }
@@ -71,7 +76,7 @@ public static class CallerAuthentication
             {
                 return null;
             }
-            if (connection is not null)
+            if (connection is not null && remembered is null)
             {
                 connection[ConnectionTokenKey] = new ConnectionToken(header, entry);
             }

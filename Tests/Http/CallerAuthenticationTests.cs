@@ -94,7 +94,7 @@ public sealed class CallerAuthenticationTests(HandlerCountingGatewayFactory fact
     [Fact]
     public async Task Calls_of_different_callers_on_one_keep_alive_connection_are_each_their_own()
     {
-        // Over a real socket: a connection remembers its last token, which must never answer for another one.
+        // Over a real socket: a connection remembers a token, which must never answer for another one.
         using var kestrel = new GatewayFactory();
         kestrel.UseKestrel(0);
         kestrel.StartServer();
