@@ -24,12 +24,17 @@ public sealed class EventFanOutTests(ClusterFixture fixture)
 {
     private static readonly IMeterFactory Meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>();
 
+    // Orleans holds an observer made by CreateObjectReference weakly (a gateway's hub is a singleton of its services):
+    // the test keeps its gateways' hubs, or a collection would take one, and its notifications, mid-test.
+    private readonly List<PresenceEventHub> _gateways = [];
+
     private (PresenceEventHub Hub, RealtimeMetrics Metrics) Gateway()
     {
         var metrics = new RealtimeMetrics(Meters);
         var options = Options.Create(new PresenceIndexOptions { Shards = ClusterFixture.Shards });
         var grains = new PresenceGrains(fixture.Grains, new IndexLayout(options), new IndexNodes(fixture.Grains, options));
         var hub = new PresenceEventHub(fixture.Grains, grains, metrics, NullLogger<PresenceEventHub>.Instance);
+        _gateways.Add(hub);
         return (hub, metrics);
     }
 
