@@ -96,25 +96,64 @@ public sealed class CallerAuthenticationTests(HandlerCountingGatewayFactory fact
     {
         // Over a real socket: a connection remembers a token, which must never answer for another one.
         using var kestrel = new GatewayFactory();
-        kestrel.UseKestrel(0);
-        kestrel.StartServer();
-        using var http = kestrel.CreateClient(); // one request at a time: one keep-alive connection
         var tenant = Keys.Tenant();
         var ann = GatewayFactory.Token("ann", tenant);
         var bob = GatewayFactory.Token("bob", tenant);
         var forged = GatewayFactory.Token("ann", tenant, key: "another-signing-key-0123456789-abcdefghijkl");
-        foreach (var (token, expected) in new[] { (ann, "ann"), (ann, "ann"), (bob, "bob"), (ann, "ann"), (forged, null), (bob, "bob") })
+        await CallInTurn(kestrel, [(ann, "ann"), (ann, "ann"), (bob, "bob"), (ann, "ann"), (forged, null), (bob, "bob")]);
+    }
+
+    [Fact]
+    public async Task A_token_the_connection_remembers_is_refused_once_expired_and_the_next_one_answers_for_itself()
+    {
+        using var kestrel = new UnskewedGateway();
+        var tenant = Keys.Tenant();
+        var lapses = DateTime.UtcNow.AddSeconds(8); // past the gateway's start
+        var ann = GatewayFactory.Token("ann", tenant, expires: lapses); // the connection's first
+        var bob = GatewayFactory.Token("bob", tenant);
+        var cat = GatewayFactory.Token("cat", tenant);
+        await CallInTurn(kestrel, [(ann, "ann"), (bob, "bob")], () => Task.Delay(TimeSpan.FromTicks(Math.Max(0, (lapses.AddSeconds(1.5) - DateTime.UtcNow).Ticks))),
+            [(ann, null), (bob, "bob"), (cat, "cat"), (bob, "bob"), (ann, null)]);
+    }
+
+    /// <summary>Tokens lapse at their exp, on the machine's clock (which token validation reads).</summary>
+    private sealed class UnskewedGateway : GatewayFactory
+    {
+        public UnskewedGateway()
+            : base(("Presence:Auth:ClockSkew", "00:00:00")) => RealClock = true;
+    }
+
+    /// <summary>
+    /// Presence updates with each token in turn over one keep-alive connection, each answering for whom it expects (null:
+    /// 401); then, once <paramref name="pause"/> ends, the calls of <paramref name="later"/> on the same connection.
+    /// </summary>
+    private static async Task CallInTurn(GatewayFactory kestrel, (string Token, string? Expected)[] calls, Func<Task>? pause = null, (string Token, string? Expected)[]? later = null)
+    {
+        kestrel.UseKestrel(0);
+        kestrel.StartServer();
+        using var http = kestrel.CreateClient(); // one request at a time: one keep-alive connection
+        foreach (var (token, expected) in calls)
         {
-            using var request = new HttpRequestMessage(HttpMethod.Put, "/v1/users/me/presence") { Content = Pnut.Form(("presence", "here")) };
-            request.Headers.Authorization = new("Bearer", token);
-            using var response = await http.SendAsync(request);
-            if (expected is null)
-            {
-                Assert.Equal(System.Net.HttpStatusCode.Unauthorized, response.StatusCode);
-                continue;
-            }
-            var data = await response.AssertOk();
-            Assert.Equal(expected, data.GetProperty("data").GetProperty("id").GetString());
+            await Call(http, token, expected);
         }
+        await (pause?.Invoke() ?? Task.CompletedTask);
+        foreach (var (token, expected) in later ?? [])
+        {
+            await Call(http, token, expected);
+        }
+    }
+
+    private static async Task Call(HttpClient http, string token, string? expected)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Put, "/v1/users/me/presence") { Content = Pnut.Form(("presence", "here")) };
+        request.Headers.Authorization = new("Bearer", token);
+        using var response = await http.SendAsync(request);
+        if (expected is null)
+        {
+            Assert.Equal(System.Net.HttpStatusCode.Unauthorized, response.StatusCode);
+            return;
+        }
+        var data = await response.AssertOk();
+        Assert.Equal(expected, data.GetProperty("data").GetProperty("id").GetString());
     }
 }

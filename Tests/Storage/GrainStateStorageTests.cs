@@ -157,6 +157,36 @@ public sealed class GrainStateStorageTests(PostgresDatabase database) : IClassFi
         Assert.Null(_states.Replace(StateName, id, longer, [1]));
     }
 
+    [Fact]
+    public async Task In_memory_a_clear_and_a_write_over_the_same_etag_race_and_exactly_one_wins()
+    {
+        for (var round = 0; round < 200; round++)
+        {
+            var id = NewId();
+            var etag = _states.Replace(StateName, id, null, [1])!;
+            var start = new TaskCompletionSource();
+            var clear = Task.Run(async () => { await start.Task; return _states.Remove(StateName, id, etag); });
+            var write = Task.Run(async () => { await start.Task; return _states.Replace(StateName, id, etag, [2]); });
+            var first = Task.Run(async () => { await start.Task; return _states.Replace(StateName, id, null, [3]); });
+            start.SetResult();
+            var (cleared, written, anew) = (await clear, await write, await first);
+
+            Assert.True(cleared != (written is not null), $"round {round}: cleared {cleared}, written {written}");
+            var stored = _states.Find(StateName, id);
+            if (written is not null)
+            {
+                Assert.Null(anew); // a first write over a stored state fails
+                Assert.Equal(new byte[] { 2 }, stored!.Data);
+                Assert.Equal(written, stored.ETag);
+            }
+            else
+            {
+                // Cleared: the first write may have come after the clear, never before it.
+                Assert.Equal(anew is null ? null : new byte[] { 3 }, stored?.Data);
+            }
+        }
+    }
+
     [PostgresFact]
     public async Task Concurrent_writes_of_many_grains_commit_together_each_under_its_own_etag()
     {
