@@ -102,7 +102,10 @@ public sealed class MemoryStates
     /// <summary>A state as it was read: its own copy of the bytes.</summary>
     internal sealed record Stored(byte[] Data, string ETag);
 
-    /// <summary>One stored state, written under its lock; a null ETag once removed.</summary>
+    /// <summary>
+    /// One stored state, written under its own monitor (a Lock object per state would add an object for each online
+    /// user); a null ETag once removed.
+    /// </summary>
     private sealed class Row(byte[] data, string etag)
     {
         public byte[] Data { get; private set; } = data;
