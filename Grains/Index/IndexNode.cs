@@ -591,16 +591,24 @@ internal sealed partial class IndexNode(Grain host, string key, IndexNodeService
     {
         var fresh = _log.TakeFresh();
         await Store(fresh);
-        if (_entries.HasUnsaved && _refreshesDue == DateTimeOffset.MaxValue)
-        {
-            // Refreshes are not worth a write each: they go together, within the coalescing window.
-            _refreshesDue = now + storageOptions.Value.RefreshCoalesce;
-        }
+        ArmRefreshWrite(now);
         Rearm();
         if (fresh is not null)
         {
             _watches.Queue(fresh);
             _watches.Send(_tenant, metrics);
+        }
+    }
+
+    /// <summary>
+    /// Sets when the refreshes kept in memory are written, if none was set: refreshes are not worth a write each, they
+    /// go together, within the coalescing window of the first (only a node that stores its rows keeps any).
+    /// </summary>
+    private void ArmRefreshWrite(DateTimeOffset now)
+    {
+        if (_entries.HasUnsaved && _refreshesDue == DateTimeOffset.MaxValue)
+        {
+            _refreshesDue = now + storageOptions.Value.RefreshCoalesce;
         }
     }
 
@@ -701,11 +709,7 @@ internal sealed partial class IndexNode(Grain host, string key, IndexNodeService
             }
             var count = _entries.Count;
             _entries.Apply(update, now);
-            if (_journal is not null && _refreshesDue == DateTimeOffset.MaxValue)
-            {
-                // As a turn's end would (Complete): the refreshes go together, within the coalescing window.
-                _refreshesDue = now + storageOptions.Value.RefreshCoalesce;
-            }
+            ArmRefreshWrite(now); // as a turn's end would (Complete)
             if (!_settleNeeded && (_log.HasFresh || _entries.Count != count || _entries.EarliestDue < _asked || _refreshesDue < _asked))
             {
                 host.GrainContext.Scheduler.QueueAction(SettleQueued); // it runs once the gate is free
