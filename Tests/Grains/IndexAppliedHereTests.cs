@@ -18,8 +18,7 @@ public sealed class IndexAppliedHereTests(InMemoryClusterFixture fixture)
 
     private IPresenceIndexGrain Root(string tenant) => fixture.Grains.GetGrain<IPresenceIndexGrain>(ClusterFixture.RootKey(tenant));
 
-    private async Task<Dictionary<string, string?>> Listed(string tenant)
-        => (await fixture.Grains.GetGrain<IPresenceDirectoryGrain>(tenant).ListAll(5)).ToDictionary(u => u.UserId, u => (string?)u.Status);
+    private Task<Dictionary<string, string?>> Listed(string tenant) => fixture.Grains.ListedStatuses(tenant);
 
     [Fact]
     public async Task Heartbeats_and_changes_of_a_listed_user_reach_its_node_without_a_call_and_are_listed_at_once()

@@ -18,8 +18,7 @@ public sealed class IndexHeartbeatsHereTests(PersistedOneSiloClusterFixture fixt
 
     private IUserPresenceGrain User(string tenant, string id) => fixture.Grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(tenant, id));
 
-    private async Task<Dictionary<string, string?>> Listed(string tenant)
-        => (await fixture.Grains.GetGrain<IPresenceDirectoryGrain>(tenant).ListAll(5)).ToDictionary(u => u.UserId, u => (string?)u.Status);
+    private Task<Dictionary<string, string?>> Listed(string tenant) => fixture.Grains.ListedStatuses(tenant);
 
     /// <summary>A user's row in its tenant's root node as stored: its status and the end of its timeline.</summary>
     private async Task<(string? Status, DateTimeOffset End)> Stored(string tenant, string id)

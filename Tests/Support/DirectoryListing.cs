@@ -20,13 +20,17 @@ internal static class DirectoryListing
         return listed;
     }
 
+    /// <summary>A tenant's whole list (walked in pages of 5): each listed user's status.</summary>
+    public static async Task<Dictionary<string, string?>> ListedStatuses(this IGrainFactory grains, string tenant)
+        => (await grains.GetGrain<IPresenceDirectoryGrain>(tenant).ListAll(5)).ToDictionary(u => u.UserId, u => (string?)u.Status);
+
     /// <summary>
     /// Whether a tenant's list (walked in pages of 5) holds exactly the users of <paramref name="ids"/> whose grains say
     /// they are online, each with the status its grain gives.
     /// </summary>
     public static async Task<bool> ListsAsGrainsSay(this IGrainFactory grains, string tenant, IEnumerable<string> ids)
     {
-        var expected = new Dictionary<string, string>();
+        var expected = new Dictionary<string, string?>();
         foreach (var id in ids)
         {
             var view = await grains.GetGrain<IUserPresenceGrain>(PresenceKeys.Of(tenant, id)).Get();
@@ -35,7 +39,7 @@ internal static class DirectoryListing
                 expected.Add(id, view.Status);
             }
         }
-        var listed = (await grains.GetGrain<IPresenceDirectoryGrain>(tenant).ListAll(5)).ToDictionary(u => u.UserId, u => u.Status);
+        var listed = await grains.ListedStatuses(tenant);
         return expected.Count == listed.Count && expected.All(e => listed.TryGetValue(e.Key, out var status) && status == e.Value);
     }
 }
