@@ -90,14 +90,5 @@ public sealed record Caller(string Tenant, string UserId, bool IsAdmin, UserProf
 /// <summary>The principal <see cref="Caller.ToPrincipal"/> makes: its claims, and the caller read from them.</summary>
 public sealed class CallerPrincipal(Caller caller, ClaimsIdentity identity) : ClaimsPrincipal(identity)
 {
-    private Task<Microsoft.AspNetCore.Authentication.AuthenticateResult>? _authenticated;
-
     public Caller Caller { get; } = caller;
-
-    /// <summary>
-    /// This principal as an authentication result, made once: the principal lives as long as its token in the cache,
-    /// so every request of that token shares it (see <see cref="CallerPolicyEvaluator"/>).
-    /// </summary>
-    public Task<Microsoft.AspNetCore.Authentication.AuthenticateResult> Authenticated => _authenticated ??= Task.FromResult(
-        Microsoft.AspNetCore.Authentication.AuthenticateResult.Success(new Microsoft.AspNetCore.Authentication.AuthenticationTicket(this, "Bearer")));
 }

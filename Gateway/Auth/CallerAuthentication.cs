@@ -1,25 +1,95 @@
+using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Authorization.Infrastructure;
 using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.Extensions.Options;
 
 namespace Presence.Gateway.Auth;
 
 /// <summary>
-/// Who calls: the framework's authentication and authorization middlewares, with the caller established in between.
-/// No scheme authenticates every request by default (<see cref="PresenceAuthExtensions.AddPresenceAuth"/>): a token
-/// validated before (<see cref="ValidatedTokenCache"/>, nearly every call) becomes the request's user at the cost of a
-/// lookup, and only a new token goes through <see cref="AuthenticationHttpContextExtensions.AuthenticateAsync(HttpContext, string)"/>
-/// (JwtBearer's validation). The authorization middleware then applies each endpoint's policy as usual: 401 and 403
-/// come from JwtBearer's challenge and forbid, in the dialect's format. Authenticating every request through the
-/// scheme's handler would cost a handler, a result and a ticket per request (docs/benchmarks.md).
+/// Who calls, and whether that is enough. The caller is established first: a token validated before
+/// (<see cref="ValidatedTokenCache"/>, nearly every call) becomes the request's user at the cost of a lookup, and only a
+/// new token goes through <see cref="AuthenticationHttpContextExtensions.AuthenticateAsync(HttpContext, string)"/>
+/// (JwtBearer's validation). Then a settled call, one whose endpoint asks for nothing but an authenticated caller (or
+/// for nothing) and which has that, goes straight on to the steps after authorization and its endpoint. Any other call
+/// (no token, a token that failed, the dashboard's scheme and role, a policy of any kind) goes through the framework's
+/// authentication and authorization middlewares as usual: 401 and 403 come from JwtBearer's challenge and forbid, in
+/// the dialect's format. The framework's two middlewares would cost a settled call a request service scope, a handler
+/// provider, an items dictionary and two suspended methods, about a sixth of an update's allocations (docs/benchmarks.md).
 /// </summary>
 public static class CallerAuthentication
 {
-    public static IApplicationBuilder UsePresenceAuthentication(this IApplicationBuilder app)
+    /// <summary>
+    /// The caller, then the framework's authentication and authorization unless the call is settled, then
+    /// <paramref name="afterAuthorization"/> (added twice: once for settled calls, once after the framework's
+    /// middlewares) and the endpoint.
+    /// </summary>
+    public static IApplicationBuilder UsePresenceAuthentication(this IApplicationBuilder app, Action<IApplicationBuilder> afterAuthorization)
     {
-        app.UseAuthentication(); // authenticates nothing by itself here: no default scheme
         app.UseMiddleware<Middleware>();
-        return app.UseAuthorization();
+        var settled = new SettledCalls(app.ApplicationServices.GetRequiredService<IOptions<AuthorizationOptions>>().Value);
+        app.MapWhen(settled.IsSettled, branch =>
+        {
+            afterAuthorization(branch);
+            // What the endpoint middleware does for an endpoint with no request size limit of its own: run it.
+            branch.Run(context => context.GetEndpoint()!.RequestDelegate!(context));
+        });
+        app.UseAuthentication(); // authenticates nothing by itself here: no default scheme
+        app.UseAuthorization();
+        afterAuthorization(app);
+        return app;
+    }
+
+    /// <summary>
+    /// Which calls need nothing from the framework's authorization: those to an endpoint that asks for no more than an
+    /// authenticated user (<c>RequireAuthorization()</c> with no policy, roles or schemes, under the default policy)
+    /// from a caller this gateway established, and those to an endpoint that asks for nothing, or allows anonymous
+    /// calls, while no fallback policy applies. Each endpoint is classified once.
+    /// </summary>
+    internal sealed class SettledCalls(AuthorizationOptions options)
+    {
+        private enum Needs { Nothing, Caller, Framework }
+
+        private readonly ConcurrentDictionary<Endpoint, Needs> _needs = new(ReferenceEqualityComparer.Instance);
+
+        // Only the framework's own default: an authenticated user, by no scheme in particular.
+        private readonly bool _plainDefault = options.FallbackPolicy is null && IsPlain(options.DefaultPolicy);
+
+        public bool IsSettled(HttpContext context)
+        {
+            if (context.GetEndpoint() is not { RequestDelegate: not null } endpoint
+                || endpoint.Metadata.GetMetadata<IRequestSizeLimitMetadata>() is not null)
+            {
+                return false;
+            }
+            return _needs.GetOrAdd(endpoint, Classify) switch
+            {
+                Needs.Nothing => true,
+                Needs.Caller => context.User is CallerPrincipal,
+                _ => false,
+            };
+        }
+
+        private Needs Classify(Endpoint endpoint)
+        {
+            var metadata = endpoint.Metadata;
+            if (!_plainDefault || metadata.GetMetadata<AuthorizationPolicy>() is not null || metadata.GetMetadata<IAuthorizationRequirementData>() is not null)
+            {
+                return Needs.Framework;
+            }
+            var authorize = metadata.GetOrderedMetadata<IAuthorizeData>();
+            if (authorize.Any(data => !string.IsNullOrEmpty(data.Policy) || !string.IsNullOrEmpty(data.Roles) || !string.IsNullOrEmpty(data.AuthenticationSchemes)))
+            {
+                return Needs.Framework;
+            }
+            return authorize.Count == 0 || metadata.GetMetadata<IAllowAnonymous>() is not null ? Needs.Nothing : Needs.Caller;
+        }
+
+        private static bool IsPlain(AuthorizationPolicy policy)
+            => policy.AuthenticationSchemes.Count == 0 && policy.Requirements is [DenyAnonymousAuthorizationRequirement];
     }
 
     private static readonly object ConnectionTokenKey = new();

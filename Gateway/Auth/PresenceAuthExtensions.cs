@@ -1,6 +1,5 @@
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
 
@@ -36,9 +35,6 @@ public static class PresenceAuthExtensions
         // The system clock, not the DI TimeProvider: the token handler checks lifetimes on the system clock too.
         builder.Services.AddSingleton(new ValidatedTokenCache(TimeProvider.System, auth.TokenCacheCapacity));
         builder.Services.AddAuthorization();
-        // The framework's evaluator stays for every policy but "an authenticated caller" (see CallerPolicyEvaluator).
-        builder.Services.AddTransient<Microsoft.AspNetCore.Authorization.Policy.PolicyEvaluator>();
-        builder.Services.Replace(ServiceDescriptor.Singleton<Microsoft.AspNetCore.Authorization.Policy.IPolicyEvaluator, CallerPolicyEvaluator>());
         // No scheme authenticates every request (CallerAuthentication establishes the caller, through JwtBearer only for
         // a token not seen before): no default scheme, and not the one scheme by default either (the switch is the
         // documented way to turn that .NET 7 behaviour off). JwtBearer answers challenges and forbids.

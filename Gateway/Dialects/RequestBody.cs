@@ -23,8 +23,6 @@ public static class RequestBody
 
     public static string Unsupported(string? mediaType, string accepted) => $"unsupported content type '{mediaType}': send {accepted}";
 
-    private static readonly object BytesKey = new();
-
     /// <summary>
     /// A JSON body (its content type absent, <c>application/json</c> or <c>*/*+json</c>), or the failure: 413 too large,
     /// 415 another content type, 400 cut short, empty or malformed.
@@ -64,10 +62,24 @@ public static class RequestBody
             || mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase));
 
     /// <summary>The request's media type (lower case, no parameters), or null when it has none.</summary>
-    public static string? MediaType(HttpRequest request)
-        => MediaTypeHeaderValue.TryParse(request.ContentType, out var contentType) ? contentType.MediaType.Value?.ToLowerInvariant() : null;
+    public static string? MediaType(HttpRequest request) => request.ContentType switch
+    {
+        // What clients send nearly always, answered without parsing the header.
+        "application/json" or "application/json; charset=utf-8" => "application/json",
+        "application/x-www-form-urlencoded" => "application/x-www-form-urlencoded",
+        var header => MediaTypeHeaderValue.TryParse(header, out var contentType) ? contentType.MediaType.Value?.ToLowerInvariant() : null,
+    };
 
     private readonly record struct Problem(int Status, string Message);
+
+    /// <summary>
+    /// The body as first read, kept for a retried handler. A request feature: Kestrel keeps a connection's list of
+    /// extra features from one request to the next, where the items dictionary is a new one per request.
+    /// </summary>
+    private sealed class KeptBody(byte[] bytes, Problem? problem)
+    {
+        public (byte[] Bytes, Problem? Problem) Read => (bytes, problem);
+    }
 
     /// <summary>The JSON, or null when it is malformed, too deep, or holds a string that is not valid text.</summary>
     private static JsonElement? Parse(ReadOnlyMemory<byte> bytes)
@@ -111,9 +123,9 @@ public static class RequestBody
     /// <summary>The body, read once per request and kept: a retried handler gets the same bytes (or failure) again.</summary>
     private static async ValueTask<(byte[] Bytes, Problem? Problem)> BytesAsync(HttpContext http, int maxBytes)
     {
-        if (http.Items.TryGetValue(BytesKey, out var kept))
+        if (http.Features.Get<KeptBody>() is { } kept)
         {
-            return ((byte[], Problem?))kept!;
+            return kept.Read;
         }
         (byte[], Problem?) read;
         try
@@ -126,7 +138,7 @@ public static class RequestBody
         {
             read = ([], new Problem(StatusCodes.Status400BadRequest, CutShort));
         }
-        http.Items[BytesKey] = read;
+        http.Features.Set(new KeptBody(read.Item1, read.Item2));
         return read;
     }
 

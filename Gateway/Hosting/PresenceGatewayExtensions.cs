@@ -37,14 +37,22 @@ public static partial class PresenceGatewayExtensions
         return builder;
     }
 
+    /// <summary>
+    /// The whole request pipeline. Every middleware goes here, in front of the endpoint: a call whose caller is settled
+    /// leaves the main pipeline at <see cref="CallerAuthentication.UsePresenceAuthentication"/> for a branch of its own
+    /// (the steps after authorization, then its endpoint), so a middleware added after this would not see it.
+    /// </summary>
     public static WebApplication UsePresenceGateway(this WebApplication app)
     {
         app.UseDialectErrors();
         app.UsePresenceCors(); // preflights are answered before authentication asks for a token
-        app.UsePresenceAuthentication();
-        app.UseMiddleware<Agora.AgoraCallLimitMiddleware>(); // after authorization: only authenticated calls count against an app's limit
-        app.UseMiddleware<TransientRetry>(); // retries what follows: pnut's update_presence and the endpoint
-        app.UseMiddleware<Pnut.UpdatePresence>();
+        app.UseRealtimeSockets();
+        app.UsePresenceAuthentication(afterAuthorization: steps =>
+        {
+            steps.UseMiddleware<Agora.AgoraCallLimitMiddleware>(); // only authorized calls count against an app's limit
+            steps.UseMiddleware<TransientRetry>(); // retries what follows: pnut's update_presence and the endpoint
+            steps.UseMiddleware<Pnut.UpdatePresence>();
+        });
         app.Lifetime.ApplicationStarted.Register(() => Announce(app));
         return app;
     }

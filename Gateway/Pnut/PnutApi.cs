@@ -125,7 +125,7 @@ public static class PnutApi
         {
             return new PnutOk<PnutUserPresence>(updated.ToPnut());
         }
-        presence = await user.Update(new PresenceUpdate(PresenceSources.Api, status.Status, null, target.Profile), http.RequestAborted);
+        presence = await user.Update(new PresenceUpdate(PresenceSources.Api, status.Status, null, target.Profile));
         return new PnutOk<PnutUserPresence>(presence.ToPnut());
     }
 

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.Primitives;
 using Presence.Gateway.Dialects;
 
 namespace Presence.Gateway.Pnut;
@@ -16,9 +17,12 @@ public sealed class PnutParameters
     private const string NotAScalar = "\0not-a-scalar";
 
     private readonly Dictionary<string, string> _body;
-    private readonly IQueryCollection _query;
+    private readonly HttpRequest _request;
 
-    private PnutParameters(Dictionary<string, string> body, IQueryCollection query) => (_body, _query) = (body, query);
+    private PnutParameters(Dictionary<string, string> body, HttpRequest request) => (_body, _request) = (body, request);
+
+    /// <summary>The query's value of <paramref name="name"/>: none without a query string, whose parsed form is a per-request object.</summary>
+    private StringValues Query(string name) => _request.QueryString.HasValue ? _request.Query[name] : StringValues.Empty;
 
     /// <summary>The value of <paramref name="name"/>; false with an error when it is present but unusable.</summary>
     public bool TryGet(string name, out string? value, out string? error)
@@ -34,13 +38,13 @@ public sealed class PnutParameters
             }
             return true;
         }
-        var query = _query[name];
+        var query = Query(name);
         value = query.Count == 0 ? null : query[0];
         return true;
     }
 
     /// <summary>Whether the call carries <paramref name="name"/> at all (body or query).</summary>
-    public bool Has(string name) => _body.ContainsKey(name) || _query.ContainsKey(name);
+    public bool Has(string name) => _body.ContainsKey(name) || Query(name).Count > 0;
 
     /// <summary>A flag: true/false or 1/0; absent is null. False with an error when it is something else.</summary>
     public bool TryGetFlag(string name, out bool? value, out string? error)
@@ -81,18 +85,18 @@ public sealed class PnutParameters
         var body = new Dictionary<string, string>(StringComparer.Ordinal);
         if (bytes.Length == 0)
         {
-            return (new PnutParameters(body, request.Query), null);
+            return (new PnutParameters(body, request), null);
         }
 
         var mediaType = RequestBody.MediaType(request);
         var looksLikeJson = mediaType is null && bytes.AsSpan().TrimStart(" \t\r\n"u8).StartsWith("{"u8);
         if (RequestBody.IsJson(mediaType) || looksLikeJson)
         {
-            return ReadJson(bytes, body, request.Query);
+            return ReadJson(bytes, body, request);
         }
         if (mediaType is null or "application/x-www-form-urlencoded")
         {
-            return ReadUrlEncoded(bytes, body, request.Query);
+            return ReadUrlEncoded(bytes, body, request);
         }
         if (mediaType is "multipart/form-data")
         {
@@ -109,12 +113,12 @@ public sealed class PnutParameters
             {
                 return (null, Failure<PnutDialect>.BadRequest("malformed multipart body"));
             }
-            return (new PnutParameters(body, request.Query), null);
+            return (new PnutParameters(body, request), null);
         }
         return (null, new Failure<PnutDialect>(StatusCodes.Status415UnsupportedMediaType, RequestBody.Unsupported(mediaType, "application/json or form fields")));
     }
 
-    private static (PnutParameters?, Failure<PnutDialect>?) ReadUrlEncoded(byte[] bytes, Dictionary<string, string> body, IQueryCollection query)
+    private static (PnutParameters?, Failure<PnutDialect>?) ReadUrlEncoded(byte[] bytes, Dictionary<string, string> body, HttpRequest request)
     {
         string text;
         try
@@ -138,12 +142,12 @@ public sealed class PnutParameters
         {
             return (null, Failure<PnutDialect>.BadRequest("malformed form body: too many fields or a field name too long"));
         }
-        return (new PnutParameters(body, query), null);
+        return (new PnutParameters(body, request), null);
     }
 
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
-    private static (PnutParameters?, Failure<PnutDialect>?) ReadJson(byte[] bytes, Dictionary<string, string> body, IQueryCollection query)
+    private static (PnutParameters?, Failure<PnutDialect>?) ReadJson(byte[] bytes, Dictionary<string, string> body, HttpRequest request)
     {
         var (json, failure) = RequestBody.ParseJson<PnutDialect>(bytes);
         if (failure is not null)
@@ -171,6 +175,6 @@ public sealed class PnutParameters
                     break;
             }
         }
-        return (new PnutParameters(body, query), null);
+        return (new PnutParameters(body, request), null);
     }
 }

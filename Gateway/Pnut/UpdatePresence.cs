@@ -45,7 +45,7 @@ public sealed class UpdatePresence(RequestDelegate next, IPresenceGrains users)
         }
         var caller = Caller.Of(http);
         var presence = await users.User(caller.Tenant, caller.UserId)
-            .Update(new PresenceUpdate(PresenceSources.Api, parsed.Status, null, caller.Profile), http.RequestAborted);
+            .Update(new PresenceUpdate(PresenceSources.Api, parsed.Status, null, caller.Profile));
         PnutDialect.SetUpdatedPresence(http, true);
         return presence;
     }

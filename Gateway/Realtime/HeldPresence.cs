@@ -91,7 +91,7 @@ public sealed class HeldPresence(
         {
             // The shard knows this gateway's hold before the user does: a gateway dying right after is released too.
             await ShardKnows(ShardOf(caller), cancellationToken);
-            var presence = await User(caller).Update(update, cancellationToken);
+            var presence = await User(caller).Update(update);
             hold.Live = true;
             return presence;
         });
@@ -198,7 +198,7 @@ public sealed class HeldPresence(
                 // Only while open and held when its turn comes: a renewal after the last close would undo the grace,
                 // and one before the open reached the user (or of a stream that never opened) would set a hold no
                 // close ends.
-                await Enqueue(hold, async h => h.Live && h.Connections > 0 ? await User(h.Caller).Update(update, ct) : null);
+                await Enqueue(hold, async h => h.Live && h.Connections > 0 ? await User(h.Caller).Update(update) : null);
             }
             catch (Exception) when (!ct.IsCancellationRequested)
             {

@@ -50,12 +50,19 @@ public static class RealtimeApi
         return builder;
     }
 
+    /// <summary>
+    /// WebSocket handshakes, only where a WebSocket may be asked for (<c>/v1/stream</c>, Stream Chat's <c>/connect</c>):
+    /// the middleware sets up a handshake feature on every request it sees.
+    /// </summary>
+    public static IApplicationBuilder UseRealtimeSockets(this IApplicationBuilder app)
+    {
+        var keepAlive = app.ApplicationServices.GetRequiredService<IOptions<RealtimeOptions>>().Value.KeepAlive;
+        return app.UseWhen(context => Routes(context.Request.Path, StreamPath) || Routes(context.Request.Path, Presence.Gateway.Stream.StreamChatDialect.ConnectPath),
+            stream => stream.UseWebSockets(new WebSocketOptions { KeepAliveInterval = keepAlive, KeepAliveTimeout = keepAlive * 2 }));
+    }
+
     public static WebApplication MapRealtimeApi(this WebApplication app)
     {
-        var keepAlive = app.Services.GetRequiredService<IOptions<RealtimeOptions>>().Value.KeepAlive;
-        // Only where a WebSocket may be asked for: the middleware sets up a handshake feature on every request it sees.
-        app.UseWhen(context => Routes(context.Request.Path, StreamPath) || Routes(context.Request.Path, Presence.Gateway.Stream.StreamChatDialect.ConnectPath),
-            stream => stream.UseWebSockets(new WebSocketOptions { KeepAliveInterval = keepAlive, KeepAliveTimeout = keepAlive * 2 }));
         var realtime = app.MapDialect<StreamDialect>("/v1");
         realtime.MapGet("/events", Events).WithName("RealtimeEvents");
         realtime.MapGet("/stream", Stream).WithName("RealtimeStream");

@@ -6,9 +6,14 @@ namespace Presence.Users;
 [Alias("presence.IUserPresenceGrain")]
 public interface IUserPresenceGrain : IGrainWithStringKey
 {
-    /// <summary>Sets (or, with a null status, deletes) one presence source and returns the resulting presence.</summary>
+    /// <summary>
+    /// Sets (or, with a null status, deletes) one presence source and returns the resulting presence. Not cancellable:
+    /// it takes well under a millisecond once the call reaches the grain, and Orleans gives every call of a
+    /// cancellable method a cancellation source of its own, and boxes its token, which a presence update, the call a
+    /// chat platform makes most, would pay for on every heartbeat.
+    /// </summary>
     [Alias("Update")]
-    Task<UserPresence> Update(PresenceUpdate update, CancellationToken cancellationToken = default);
+    Task<UserPresence> Update(PresenceUpdate update);
 
     /// <summary>
     /// The presence as others see it (an invisible user is offline, last seen when it turned invisible), or with

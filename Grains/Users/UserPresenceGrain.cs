@@ -78,9 +78,9 @@ public sealed partial class UserPresenceGrain(
 
     public Task<UserPresence> Get(bool own, CancellationToken cancellationToken) => Task.FromResult(View(time.GetUtcNow(), own));
 
-    public Task<UserPresence> Update(PresenceUpdate update, CancellationToken cancellationToken)
+    public Task<UserPresence> Update(PresenceUpdate update)
     {
-        var change = Change(update, extraChange: null, cancellationToken);
+        var change = Change(update, extraChange: null, CancellationToken.None);
         // No wrapper awaiting the change on every update: deactivating "on idle" waits for this call to end anyway.
         LetGoAfterHold(update.Source);
         return change;

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Authorization.Policy;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.TestHost;
@@ -9,10 +11,15 @@ using Presence.Tests.Support;
 
 namespace Presence.Tests.Http;
 
-/// <summary>A gateway that counts, per Authorization header, each time the framework's authentication looked for a handler.</summary>
+/// <summary>
+/// A gateway that counts, per Authorization header, each time the framework's authentication looked for a handler, and
+/// each time its authorization middleware evaluated a policy.
+/// </summary>
 public sealed class HandlerCountingGatewayFactory : GatewayFactory
 {
     public ConcurrentDictionary<string, int> HandlerLookups { get; } = new();
+
+    public ConcurrentDictionary<string, int> PolicyEvaluations { get; } = new();
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
@@ -22,7 +29,22 @@ public sealed class HandlerCountingGatewayFactory : GatewayFactory
             services.AddScoped<AuthenticationHandlerProvider>();
             services.Replace(ServiceDescriptor.Scoped<IAuthenticationHandlerProvider>(
                 provider => new Counting(provider.GetRequiredService<AuthenticationHandlerProvider>(), HandlerLookups)));
+            services.AddTransient<PolicyEvaluator>();
+            services.Replace(ServiceDescriptor.Transient<IPolicyEvaluator>(
+                provider => new CountingEvaluator(provider.GetRequiredService<PolicyEvaluator>(), PolicyEvaluations)));
         });
+    }
+
+    private sealed class CountingEvaluator(PolicyEvaluator inner, ConcurrentDictionary<string, int> evaluations) : IPolicyEvaluator
+    {
+        public Task<AuthenticateResult> AuthenticateAsync(AuthorizationPolicy policy, HttpContext context)
+        {
+            evaluations.AddOrUpdate(context.Request.Headers.Authorization.ToString(), 1, (_, n) => n + 1);
+            return inner.AuthenticateAsync(policy, context);
+        }
+
+        public Task<PolicyAuthorizationResult> AuthorizeAsync(AuthorizationPolicy policy, AuthenticateResult authenticationResult, HttpContext context, object? resource)
+            => inner.AuthorizeAsync(policy, authenticationResult, context, resource);
     }
 
     private sealed class Counting(IAuthenticationHandlerProvider inner, ConcurrentDictionary<string, int> lookups) : IAuthenticationHandlerProvider
@@ -51,16 +73,30 @@ public sealed class CallerAuthenticationTests(HandlerCountingGatewayFactory fact
     }
 
     [Fact]
-    public async Task The_framework_authenticates_no_request_by_itself_and_its_authorization_asks_the_caller_evaluator()
+    public async Task The_framework_authenticates_no_request_by_itself()
     {
-        // CallerAuthentication establishes the caller between the framework's two middlewares. Should the documented
-        // switch stop suppressing the one-scheme default, every request would be authenticated twice.
+        // CallerAuthentication establishes the caller before the framework's two middlewares. Should the documented
+        // switch stop suppressing the one-scheme default, every request that goes through them would be authenticated twice.
         var schemes = factory.Services.GetRequiredService<IAuthenticationSchemeProvider>();
         Assert.True(await schemes.GetDefaultAuthenticateSchemeAsync() is null,
             "a default authenticate scheme is set: Microsoft.AspNetCore.Authentication.SuppressAutoDefaultScheme no longer keeps the one scheme from being the default");
         Assert.Equal(Microsoft.AspNetCore.Authentication.JwtBearer.JwtBearerDefaults.AuthenticationScheme, (await schemes.GetDefaultChallengeSchemeAsync())?.Name);
-        using var scope = factory.Services.CreateScope();
-        Assert.IsType<Presence.Gateway.Auth.CallerPolicyEvaluator>(scope.ServiceProvider.GetRequiredService<Microsoft.AspNetCore.Authorization.Policy.IPolicyEvaluator>());
+    }
+
+    [Fact]
+    public async Task A_call_with_its_caller_settled_skips_the_frameworks_authorization_and_one_without_goes_through_it()
+    {
+        using var client = factory.ClientFor("settled", Keys.Tenant());
+        await (await client.PutAsync("/v1/users/me/presence", Pnut.Form(("presence", "here")))).AssertOk();
+        await (await client.GetAsync("/v1/users/me/presence")).AssertOk();
+        await (await client.GetAsync("/v1/presence")).AssertOk();
+        Assert.False(factory.PolicyEvaluations.ContainsKey(client.DefaultRequestHeaders.Authorization!.ToString()));
+
+        // No token: the framework's authorization evaluates the route's policy and JwtBearer challenges, in pnut's format.
+        using var anonymous = factory.CreateClient();
+        anonymous.DefaultRequestHeaders.Authorization = new("Basic", "c29tZW9uZTpzb21ldGhpbmc=");
+        await (await anonymous.GetAsync("/v1/users/me/presence")).AssertError(System.Net.HttpStatusCode.Unauthorized);
+        Assert.Equal(1, factory.PolicyEvaluations[anonymous.DefaultRequestHeaders.Authorization!.ToString()]);
     }
 
     [Fact]
