@@ -47,7 +47,8 @@ public static class CallerAuthentication
     /// Which calls need nothing from the framework's authorization: those to an endpoint that asks for no more than an
     /// authenticated user (<c>RequireAuthorization()</c> with no policy, roles or schemes, under the default policy)
     /// from a caller this gateway established, and those to an endpoint that asks for nothing, or allows anonymous
-    /// calls, while no fallback policy applies. Each endpoint is classified once.
+    /// calls, while no fallback policy applies. An endpoint with a request size limit or antiforgery metadata is left to
+    /// the endpoint middleware, which applies them. Each endpoint is classified once.
     /// </summary>
     internal sealed class SettledCalls(AuthorizationOptions options)
     {
@@ -76,7 +77,9 @@ public static class CallerAuthentication
         private Needs Classify(Endpoint endpoint)
         {
             var metadata = endpoint.Metadata;
-            if (!_plainDefault || metadata.GetMetadata<AuthorizationPolicy>() is not null || metadata.GetMetadata<IAuthorizationRequirementData>() is not null)
+            if (!_plainDefault || metadata.GetMetadata<AuthorizationPolicy>() is not null || metadata.GetMetadata<IAuthorizationRequirementData>() is not null
+                // The endpoint middleware refuses such an endpoint without an antiforgery middleware: left to it.
+                || metadata.GetMetadata<Microsoft.AspNetCore.Antiforgery.IAntiforgeryMetadata>() is { RequiresValidation: true })
             {
                 return Needs.Framework;
             }
