@@ -34,7 +34,7 @@ public static class CallerAuthentication
         app.MapWhen(settled.IsSettled, branch =>
         {
             afterAuthorization(branch);
-            // What the endpoint middleware does for an endpoint with no request size limit of its own: run it.
+            // What the endpoint middleware does for an endpoint with no request size limit or antiforgery metadata: run it.
             branch.Run(context => context.GetEndpoint()!.RequestDelegate!(context));
         });
         app.UseAuthentication(); // authenticates nothing by itself here: no default scheme
@@ -61,8 +61,7 @@ public static class CallerAuthentication
 
         public bool IsSettled(HttpContext context)
         {
-            if (context.GetEndpoint() is not { RequestDelegate: not null } endpoint
-                || endpoint.Metadata.GetMetadata<IRequestSizeLimitMetadata>() is not null)
+            if (context.GetEndpoint() is not { RequestDelegate: not null } endpoint)
             {
                 return false;
             }
@@ -78,7 +77,9 @@ public static class CallerAuthentication
         {
             var metadata = endpoint.Metadata;
             if (!_plainDefault || metadata.GetMetadata<AuthorizationPolicy>() is not null || metadata.GetMetadata<IAuthorizationRequirementData>() is not null
-                // The endpoint middleware refuses such an endpoint without an antiforgery middleware: left to it.
+                // The endpoint middleware applies a request size limit, and refuses an endpoint that asks for antiforgery
+                // validation without an antiforgery middleware: both left to it.
+                || metadata.GetMetadata<IRequestSizeLimitMetadata>() is not null
                 || metadata.GetMetadata<Microsoft.AspNetCore.Antiforgery.IAntiforgeryMetadata>() is { RequiresValidation: true })
             {
                 return Needs.Framework;

@@ -115,7 +115,7 @@ public static class PnutApi
         {
             // Stream's invisible: persists until set false; a call that carries only it changes nothing else.
             presence = await user.SetInvisible(flag, http.RequestAborted);
-            if (!parameters.Has("presence") && !http.Request.Query.ContainsKey(UpdatePresence.Parameter))
+            if (!parameters.Has("presence") && http.Request.QueryValue(UpdatePresence.Parameter).Count == 0)
             {
                 return new PnutOk<PnutUserPresence>(presence.ToPnut());
             }

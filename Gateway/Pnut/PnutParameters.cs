@@ -1,7 +1,6 @@
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.WebUtilities;
-using Microsoft.Extensions.Primitives;
 using Presence.Gateway.Dialects;
 
 namespace Presence.Gateway.Pnut;
@@ -21,9 +20,6 @@ public sealed class PnutParameters
 
     private PnutParameters(Dictionary<string, string> body, HttpRequest request) => (_body, _request) = (body, request);
 
-    /// <summary>The query's value of <paramref name="name"/>: none without a query string, whose parsed form is a per-request object.</summary>
-    private StringValues Query(string name) => _request.QueryString.HasValue ? _request.Query[name] : StringValues.Empty;
-
     /// <summary>The value of <paramref name="name"/>; false with an error when it is present but unusable.</summary>
     public bool TryGet(string name, out string? value, out string? error)
     {
@@ -38,13 +34,13 @@ public sealed class PnutParameters
             }
             return true;
         }
-        var query = Query(name);
+        var query = _request.QueryValue(name);
         value = query.Count == 0 ? null : query[0];
         return true;
     }
 
     /// <summary>Whether the call carries <paramref name="name"/> at all (body or query).</summary>
-    public bool Has(string name) => _body.ContainsKey(name) || Query(name).Count > 0;
+    public bool Has(string name) => _body.ContainsKey(name) || _request.QueryValue(name).Count > 0;
 
     /// <summary>A flag: true/false or 1/0; absent is null. False with an error when it is something else.</summary>
     public bool TryGetFlag(string name, out bool? value, out string? error)

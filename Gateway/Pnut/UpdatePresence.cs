@@ -17,8 +17,7 @@ public sealed class UpdatePresence(RequestDelegate next, IPresenceGrains users)
     {
         var metadata = http.GetEndpoint()?.Metadata;
         return metadata?.GetMetadata<AppliesUpdatePresence>() is not null && metadata.GetMetadata<HandlesUpdatePresence>() is null
-            && http.Request.QueryString.HasValue // the parsed query is a per-request object: only when there is one
-            && http.Request.Query.ContainsKey(Parameter)
+            && http.Request.QueryValue(Parameter).Count > 0
             ? ApplyThen(http)
             : next(http); // the common call: no state machine of its own
     }
@@ -32,7 +31,7 @@ public sealed class UpdatePresence(RequestDelegate next, IPresenceGrains users)
     /// <summary>Applies the call's update_presence to the caller; null when the call has none.</summary>
     public static async Task<UserPresence?> Apply(HttpContext http, IPresenceGrains users)
     {
-        var values = http.Request.Query[Parameter];
+        var values = http.Request.QueryValue(Parameter);
         if (values.Count == 0)
         {
             return null;

@@ -92,7 +92,7 @@ public sealed class CallerAuthenticationTests(HandlerCountingGatewayFactory fact
         await (await client.GetAsync("/v1/presence")).AssertOk();
         Assert.False(factory.PolicyEvaluations.ContainsKey(client.DefaultRequestHeaders.Authorization!.ToString()));
 
-        // No token: the framework's authorization evaluates the route's policy and JwtBearer challenges, in pnut's format.
+        // No bearer token: the framework's authorization evaluates the route's policy and JwtBearer challenges, in pnut's format.
         using var anonymous = factory.CreateClient();
         anonymous.DefaultRequestHeaders.Authorization = new("Basic", "c29tZW9uZTpzb21ldGhpbmc=");
         await (await anonymous.GetAsync("/v1/users/me/presence")).AssertError(System.Net.HttpStatusCode.Unauthorized);
